@@ -65,16 +65,12 @@ ResponseExtensions = Mapping[str, Any]
 RequestData = Mapping[str, Any]
 
 FileContent = IO[bytes] | bytes | str
-FileTypes = Union[
-    # file (or bytes)
-    FileContent,
-    # (filename, file (or bytes))
-    tuple[str | None, FileContent],
-    # (filename, file (or bytes), content_type)
-    tuple[str | None, FileContent, str | None],
-    # (filename, file (or bytes), content_type, headers)
-    tuple[str | None, FileContent, str | None, Mapping[str, str]],
-]
+FileTypes = (
+    FileContent  # file (or bytes)
+    | tuple[str | None, FileContent]  # (filename, file)
+    | tuple[str | None, FileContent, str | None]  # (filename, file, content_type)
+    | tuple[str | None, FileContent, str | None, Mapping[str, str]]  # (..., headers)
+)
 RequestFiles = Mapping[str, FileTypes] | list[tuple[str, FileTypes]]
 
 RequestExtensions = Mapping[str, Any]
