@@ -1,0 +1,178 @@
+"""`Cookies`: a mutable mapping of cookie names to values over a stdlib `CookieJar`.
+
+The jar does the RFC 6265 work (domain and path matching, `Secure`, expiry); this module only
+gives it the mapping API httpx users know and the two small adapters the jar needs to read a
+response's `Set-Cookie` headers and to write a request's `Cookie` header.
+"""
+
+from __future__ import annotations
+
+import email.message
+import urllib.request
+from collections.abc import Iterator, MutableMapping
+from http.cookiejar import Cookie, CookieJar
+from typing import TYPE_CHECKING
+
+from ._exceptions import CookieConflict
+from ._types import CookieTypes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._models import Request, Response
+
+__all__ = ["Cookies"]
+
+
+class Cookies(MutableMapping[str, str]):
+    """Cookie name -> value, backed by `jar`; names may repeat across domains and paths."""
+
+    def __init__(self, cookies: CookieTypes | None = None) -> None:
+        if isinstance(cookies, Cookies):
+            # A fresh jar holding the same cookies, so the two objects do not share state.
+            self.jar = CookieJar()
+            for cookie in cookies.jar:
+                self.jar.set_cookie(cookie)
+        elif isinstance(cookies, CookieJar):
+            self.jar = cookies
+        elif cookies is None or isinstance(cookies, dict | list):
+            self.jar = CookieJar()
+            pairs = cookies.items() if isinstance(cookies, dict) else (cookies or [])
+            for name, value in pairs:
+                self.set(name, value)
+        else:
+            raise TypeError(
+                "Cookies must be a dict, a list of (name, value) pairs, a Cookies or a "
+                f"CookieJar, not {type(cookies).__name__}: {cookies!r}"
+            )
+
+    def extract_cookies(self, response: Response) -> None:
+        """Store the cookies set by `response`'s `Set-Cookie` headers, as its request allows."""
+        self.jar.extract_cookies(_ResponseAdapter(response), _RequestAdapter(response.request))  # type: ignore[arg-type]
+
+    def set_cookie_header(self, request: Request) -> None:
+        """Add a `Cookie` header to `request` with the stored cookies that match its URL."""
+        self.jar.add_cookie_header(_RequestAdapter(request))
+
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        """Store a cookie; an empty `domain` makes it match any host."""
+        cookie = Cookie(
+            version=0,
+            name=name,
+            value=value,
+            port=None,
+            port_specified=False,
+            domain=domain,
+            domain_specified=bool(domain),
+            domain_initial_dot=domain.startswith("."),
+            path=path,
+            path_specified=bool(path),
+            secure=False,
+            expires=None,
+            discard=True,
+            comment=None,
+            comment_url=None,
+            # Marks the cookie HttpOnly the way httpx does (an attribute without a value).
+            rest={"HttpOnly": None},  # type: ignore[dict-item]
+            rfc2109=False,
+        )
+        self.jar.set_cookie(cookie)
+
+    def get(  # type: ignore[override]
+        self,
+        name: str,
+        default: str | None = None,
+        domain: str | None = None,
+        path: str | None = None,
+    ) -> str | None:
+        """The value of cookie `name`, narrowed by `domain` and `path` when given.
+
+        Raises `CookieConflict` when several cookies match, since picking one would be a guess.
+        """
+        found = list(self._matching(name, domain, path))
+        if len(found) > 1:
+            raise CookieConflict(f"Multiple cookies exist with name={name}")
+        if not found or found[0].value is None:
+            return default
+        return found[0].value
+
+    def delete(self, name: str, domain: str | None = None, path: str | None = None) -> None:
+        """Remove every cookie called `name` (within `domain` and `path` when given)."""
+        for cookie in list(self._matching(name, domain, path)):
+            self.jar.clear(cookie.domain, cookie.path, cookie.name)
+
+    def clear(self, domain: str | None = None, path: str | None = None) -> None:
+        """Remove all cookies, or those of `domain` (and `path`); see `CookieJar.clear`."""
+        if domain is None:
+            if path is not None:
+                raise ValueError("Cookies.clear() needs a domain when a path is given.")
+            self.jar.clear()
+        elif path is None:
+            self.jar.clear(domain)
+        else:
+            self.jar.clear(domain, path)
+
+    def update(self, cookies: CookieTypes | None = None) -> None:  # type: ignore[override]
+        for cookie in Cookies(cookies).jar:
+            self.jar.set_cookie(cookie)
+
+    def _matching(self, name: str, domain: str | None, path: str | None) -> Iterator[Cookie]:
+        for cookie in self.jar:
+            if (
+                cookie.name == name
+                and (domain is None or cookie.domain == domain)
+                and (path is None or cookie.path == path)
+            ):
+                yield cookie
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self.set(name, value)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __delitem__(self, name: str) -> None:
+        # As in httpx, deleting an absent name is a no-op rather than a KeyError.
+        self.delete(name)
+
+    def __len__(self) -> int:
+        return len(self.jar)
+
+    def __iter__(self) -> Iterator[str]:
+        return (cookie.name for cookie in self.jar)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self.jar)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"<Cookie {cookie.name}={cookie.value} for {cookie.domain} />" for cookie in self.jar
+        )
+        return f"<Cookies[{shown}]>"
+
+
+class _RequestAdapter(urllib.request.Request):
+    """Shows a `Request` to the jar as a urllib request; a header the jar adds lands on it."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(url=str(request.url), headers=dict(request.headers), method=request.method)
+        self.request = request
+
+    def add_unredirected_header(self, key: str, header: str) -> None:
+        super().add_unredirected_header(key, header)
+        self.request.headers[key] = header
+
+
+class _ResponseAdapter:
+    """Shows a `Response` to the jar: `info()` is all `CookieJar.extract_cookies` reads."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    def info(self) -> email.message.Message:
+        message = email.message.Message()
+        for name, value in self.response.headers.multi_items():
+            # Set-Cookie must stay one field per cookie: joining them would corrupt dates.
+            message[name] = value
+        return message

@@ -1,0 +1,268 @@
+"""`Headers`: a case-insensitive, order-keeping multi-dict of HTTP header fields.
+
+Fields are stored as raw bytes exactly as given, so what goes on the wire is what the user
+wrote; the str views decode them with `Headers.encoding`. Every name and value is checked when
+it enters, so a header can never smuggle a line break (CR/LF) or NUL onto the wire
+(RFC 9110 section 5.5 forbids them in field values; section 5.1 makes names tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import (
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
+from typing import Any
+
+from ._exceptions import LocalProtocolError
+from ._types import HeaderTypes
+
+__all__ = ["Headers"]
+
+# RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+# "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. A name is valid when deleting them leaves nothing.
+_TCHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# Values whose repr is masked so that credentials do not leak into logs and tracebacks.
+_SENSITIVE_NAMES = frozenset({b"authorization", b"proxy-authorization"})
+
+# Tried in order when no encoding was given (the choice httpx documents).
+_CANDIDATE_ENCODINGS = ("ascii", "utf-8")
+_FALLBACK_ENCODING = "iso-8859-1"
+
+# One stored field: (name as given, lower-cased name, value).
+_Field = tuple[bytes, bytes, bytes]
+
+# Validated names by their str spelling: a handful of names cover almost every request.
+_name_cache: dict[str, tuple[bytes, bytes]] = {}
+_NAME_CACHE_LIMIT = 512
+
+
+def _check_name(raw: bytes) -> bytes:
+    if not raw or raw.translate(None, _TCHARS):
+        raise LocalProtocolError(f"Illegal header name {raw!r}")
+    return raw
+
+
+def _name_from_str(name: str) -> tuple[bytes, bytes]:
+    """The raw and lower-cased bytes of a str header name, validated once per spelling."""
+    cached = _name_cache.get(name)
+    if cached is not None:
+        return cached
+    try:
+        raw = name.encode("ascii")
+    except UnicodeEncodeError:
+        # Tokens are ASCII by definition, so a non-ASCII name can never be sent.
+        raise LocalProtocolError(f"Illegal header name {name!r}") from None
+    entry = (_check_name(raw), raw.lower())
+    if len(_name_cache) < _NAME_CACHE_LIMIT:
+        _name_cache[name] = entry
+    return entry
+
+
+def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
+    if isinstance(name, str):
+        return _name_from_str(name)
+    if isinstance(name, bytes):
+        return _check_name(name), name.lower()
+    raise TypeError(f"Header name must be str or bytes, not {type(name)}")
+
+
+def _encode_value(name: bytes, value: str | bytes, encoding: str) -> bytes:
+    if isinstance(value, str):
+        raw = value.encode(encoding)
+    elif isinstance(value, bytes):
+        raw = value
+    else:
+        raise TypeError(f"Header value must be str or bytes, not {type(value)}")
+    # RFC 9110 section 5.5: CR, LF and NUL are never valid in a field value; a line break
+    # here would let the value start a new header or end the header block.
+    if b"\r" in raw or b"\n" in raw or b"\0" in raw:
+        raise LocalProtocolError(f"Illegal header value {raw!r} for header {name.decode()!r}")
+    return raw
+
+
+def _field(name: str | bytes, value: str | bytes, encoding: str) -> _Field:
+    raw_name, lower = _encode_name(name)
+    return raw_name, lower, _encode_value(raw_name, value, encoding)
+
+
+def _pairs(headers: Any) -> Iterable[tuple[Any, Any]]:
+    if isinstance(headers, Mapping):
+        return headers.items()
+    if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
+        raise TypeError(
+            "Headers must be a mapping or a list of (name, value) pairs, "
+            f"not {type(headers).__name__}: {headers!r}"
+        )
+    return headers
+
+
+def _split_commas(values: list[str]) -> list[str]:
+    return [item.strip() for value in values for item in value.split(",")]
+
+
+class Headers(MutableMapping[str, str]):
+    """HTTP headers: case-insensitive lookup, repeated names kept, insertion order kept."""
+
+    __slots__ = ("_detected", "_encoding", "_list")
+
+    def __init__(self, headers: HeaderTypes | None = None, encoding: str | None = None) -> None:
+        self._encoding = encoding
+        self._detected: str | None = None
+        if headers is None:
+            self._list: list[_Field] = []
+        elif isinstance(headers, Headers):
+            self._list = list(headers._list)
+        else:
+            str_encoding = encoding or "ascii"
+            self._list = [_field(k, v, str_encoding) for k, v in _pairs(headers)]
+
+    @property
+    def encoding(self) -> str:
+        """The codec for the str views: the one set, else ascii, utf-8 or iso-8859-1 as fits."""
+        if self._encoding is not None:
+            return self._encoding
+        if self._detected is None:
+            self._detected = self._detect_encoding()
+        return self._detected
+
+    @encoding.setter
+    def encoding(self, value: str) -> None:
+        self._encoding = value
+
+    def _detect_encoding(self) -> str:
+        for candidate in _CANDIDATE_ENCODINGS:
+            try:
+                for raw, _, value in self._list:
+                    raw.decode(candidate)
+                    value.decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            return candidate
+        return _FALLBACK_ENCODING
+
+    def _changed(self) -> None:
+        self._detected = None
+
+    @property
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """The fields as (name, value) bytes, names spelled as given."""
+        return [(raw, value) for raw, _, value in self._list]
+
+    def keys(self) -> KeysView[str]:
+        return {self._decode(lower): None for _, lower, _ in self._list}.keys()
+
+    def values(self) -> ValuesView[str]:
+        return dict(self.items()).values()
+
+    def items(self) -> ItemsView[str, str]:
+        """Unique lower-cased names; the values of a repeated name are joined with ", "."""
+        merged: dict[str, str] = {}
+        for _, lower, value in self._list:
+            key, text = self._decode(lower), self._decode(value)
+            merged[key] = f"{merged[key]}, {text}" if key in merged else text
+        return merged.items()
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every field as a (lower-cased name, value) pair, repeats included."""
+        return [(self._decode(lower), self._decode(value)) for _, lower, value in self._list]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def get_list(self, key: str, split_commas: bool = False) -> list[str]:
+        """All values of `key` in order; with `split_commas`, comma-separated items apart."""
+        lower = self._lookup_key(key)
+        values = [self._decode(value) for _, name, value in self._list if name == lower]
+        return _split_commas(values) if split_commas else values
+
+    def update(self, headers: HeaderTypes | None = None) -> None:  # type: ignore[override]
+        """Replace every name present in `headers` with its fields there, appended at the end."""
+        other = Headers(headers)
+        names = {lower for _, lower, _ in other._list}
+        self._list = [f for f in self._list if f[1] not in names] + other._list
+        self._changed()
+
+    def copy(self) -> Headers:
+        return Headers(self, encoding=self._encoding)
+
+    def _decode(self, raw: bytes) -> str:
+        return raw.decode(self.encoding)
+
+    def _lookup_key(self, key: str | bytes) -> bytes:
+        if isinstance(key, bytes):
+            return key.lower()
+        return key.lower().encode(self.encoding)
+
+    def __getitem__(self, key: str) -> str:
+        lower = self._lookup_key(key)
+        values = [self._decode(value) for _, name, value in self._list if name == lower]
+        if not values:
+            raise KeyError(key)
+        return ", ".join(values)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        """Set one field, replacing every field of that name in place of the first."""
+        new = _field(key, value, self._encoding or "utf-8")
+        lower = new[1]
+        positions = [i for i, (_, name, _) in enumerate(self._list) if name == lower]
+        if positions:
+            first = positions[0]
+            self._list = [f for i, f in enumerate(self._list) if i == first or f[1] != lower]
+            self._list[first] = new
+        else:
+            self._list.append(new)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        lower = self._lookup_key(key)
+        kept = [field for field in self._list if field[1] != lower]
+        if len(kept) == len(self._list):
+            raise KeyError(key)
+        self._list = kept
+        self._changed()
+
+    def __contains__(self, key: Any) -> bool:
+        if not isinstance(key, str | bytes):
+            return False
+        lower = self._lookup_key(key)
+        return any(name == lower for _, name, _ in self._list)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __eq__(self, other: Any) -> bool:
+        """Equal to headers with the same fields in any order, names compared case-insensitively."""
+        try:
+            other_headers = Headers(other)
+        except (TypeError, ValueError):
+            return NotImplemented
+        mine = sorted((lower, value) for _, lower, value in self._list)
+        theirs = sorted((lower, value) for _, lower, value in other_headers._list)
+        return mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        # Like httpx, the codec is shown only when it is not the plain-ASCII default.
+        suffix = "" if self.encoding == "ascii" else f", encoding={self.encoding!r}"
+        pairs = [
+            (self._decode(lower), "[secure]" if lower in _SENSITIVE_NAMES else self._decode(value))
+            for _, lower, value in self._list
+        ]
+        as_dict = dict(pairs)
+        shown: object = as_dict if len(as_dict) == len(pairs) else pairs
+        return f"{name}({shown!r}{suffix})"
