@@ -74,6 +74,7 @@ __all__ = [
     "WriteError",
     "WriteTimeout",
     "map_exceptions",
+    "mapped_exception",
     "request_context",
 ]
 
@@ -262,6 +263,25 @@ def request_context(request: Request | None = None) -> Iterator[None]:
         raise
 
 
+def mapped_exception(
+    exc: BaseException,
+    mapping: Mapping[type[BaseException], type[Exception]],
+    request: Request | None = None,
+) -> Exception | None:
+    """The httplib exception `exc` maps to (the most specific source class wins), or None."""
+    target: type[Exception] | None = None
+    best: type[BaseException] | None = None
+    for source, candidate in mapping.items():
+        if isinstance(exc, source) and (best is None or issubclass(source, best)):
+            best, target = source, candidate
+    if target is None or isinstance(exc, target):
+        return None
+    message = str(exc) or type(exc).__name__
+    if issubclass(target, RequestError):
+        return target(message, request=request)
+    return target(message)
+
+
 @contextlib.contextmanager
 def map_exceptions(
     mapping: Mapping[type[BaseException], type[Exception]],
@@ -271,20 +291,13 @@ def map_exceptions(
     """Re-raise foreign exceptions as their httplib equivalent, the most specific match winning.
 
     The one boundary where OSError, ssl, parser and h2 errors enter the public tree; the
-    original exception stays reachable as `__cause__`.
+    original exception stays reachable as `__cause__`. Hot paths call `mapped_exception`
+    from a plain `except` instead, which costs nothing when no error occurs.
     """
     try:
         yield
     except Exception as exc:
-        target: type[Exception] | None = None
-        best: type[BaseException] | None = None
-        for source, candidate in mapping.items():
-            # Prefer the most derived matching source class.
-            if isinstance(exc, source) and (best is None or issubclass(source, best)):
-                best, target = source, candidate
-        if target is None or isinstance(exc, target):
+        mapped = mapped_exception(exc, mapping, request)
+        if mapped is None:
             raise
-        message = str(exc) or type(exc).__name__
-        if issubclass(target, RequestError):
-            raise target(message, request=request) from exc
-        raise target(message) from exc
+        raise mapped from exc

@@ -1,0 +1,271 @@
+"""asyncio: the async shell's byte stream over an `asyncio.Protocol`.
+
+Why a Protocol and not `asyncio.open_connection`: streams add a StreamReader, a StreamWriter
+and a drain lock per connection and copy every chunk through a bytearray; a Protocol hands
+the received `bytes` object straight to the reader, and a read that finds data buffered
+returns without suspending. Timeouts are one `loop.call_at` handle per wait, cheaper than
+`asyncio.wait_for` or `asyncio.timeout` on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from .._exceptions import mapped_exception
+from .errors import CONNECT, READ, WRITE, ErrorMap
+from .streams import SocketOption
+
+__all__ = ["AsyncioBackend", "AsyncioStream"]
+
+# Stop reading from the socket while this much received data waits for the reader.
+READ_HIGH_WATER = 1 << 20
+
+
+def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
+    mapped = mapped_exception(exc, table)
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class _ByteProtocol(asyncio.Protocol):
+    """Buffers received chunks and wakes the one reader or writer waiting on this connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.read_waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.paused_reading = False
+        self.paused_writing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
+            self.paused_reading = True
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        # Returning False closes our side too: HTTP/1.1 never half-closes a response.
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake_reader()
+        waiter, self.drain_waiter = self.drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc or ConnectionResetError("Connection lost"))
+
+    def pause_writing(self) -> None:
+        self.paused_writing = True
+
+    def resume_writing(self) -> None:
+        self.paused_writing = False
+        waiter, self.drain_waiter = self.drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_reader(self) -> None:
+        waiter, self.read_waiter = self.read_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self, max_bytes: int) -> bytes:
+        chunk = self.chunks.popleft()
+        if len(chunk) > max_bytes:
+            self.chunks.appendleft(chunk[max_bytes:])
+            chunk = chunk[:max_bytes]
+        self.buffered -= len(chunk)
+        if self.paused_reading and self.buffered <= READ_HIGH_WATER // 2 and self.transport:
+            self.paused_reading = False
+            self.transport.resume_reading()
+        return chunk
+
+    async def wait(self, kind: str, timeout: float | None) -> None:
+        waiter = self.loop.create_future()
+        if kind == "read":
+            self.read_waiter = waiter
+        else:
+            self.drain_waiter = waiter
+        handle = (
+            self.loop.call_at(self.loop.time() + timeout, _expire, waiter)
+            if timeout is not None
+            else None
+        )
+        try:
+            await waiter
+        finally:
+            if handle is not None:
+                handle.cancel()
+            if kind == "read" and self.read_waiter is waiter:
+                self.read_waiter = None
+            elif kind == "write" and self.drain_waiter is waiter:
+                self.drain_waiter = None
+
+
+class AsyncioStream:
+    """One connection; reads return buffered data without suspending when there is some."""
+
+    __slots__ = ("_protocol", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: _ByteProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Up to `max_bytes`; b"" when the peer closed."""
+        protocol = self._protocol
+        if not protocol.chunks:
+            if protocol.eof:
+                return self._at_eof()
+            try:
+                await protocol.wait("read", timeout)
+            except TimeoutError as exc:
+                _raise_mapped(exc, READ)
+            if not protocol.chunks:
+                return self._at_eof()
+        return protocol.take(max_bytes)
+
+    def _at_eof(self) -> bytes:
+        error = self._protocol.error
+        if error is not None:
+            _raise_mapped(error, READ)
+        return b""
+
+    async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        if not data:
+            return
+        protocol = self._protocol
+        if protocol.error is not None or self._transport.is_closing():
+            _raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
+        self._transport.write(data)
+        if protocol.paused_writing:
+            try:
+                await protocol.wait("write", timeout)
+            except (TimeoutError, OSError) as exc:
+                _raise_mapped(exc, WRITE)
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> AsyncioStream:
+        """Upgrade to TLS in place (also used through proxies): a ConnectError on failure."""
+        loop = self._protocol.loop
+        try:
+            new_transport = await loop.start_tls(
+                self._transport,
+                self._protocol,
+                ssl_context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            self._transport.abort()
+            _raise_mapped(exc, CONNECT)
+        assert isinstance(new_transport, asyncio.Transport)
+        self._protocol.transport = new_transport
+        return AsyncioStream(new_transport, self._protocol)
+
+    def is_readable(self) -> bool:
+        """True when the peer sent data or closed: an idle connection so marked is not reused."""
+        protocol = self._protocol
+        return bool(protocol.chunks) or protocol.eof or self._transport.is_closing()
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "ssl_object":
+            return self._transport.get_extra_info("ssl_object")
+        if name == "client_addr":
+            return self._transport.get_extra_info("sockname")
+        if name == "server_addr":
+            return self._transport.get_extra_info("peername")
+        if name == "socket":
+            return self._transport.get_extra_info("socket")
+        if name == "is_readable":
+            return self.is_readable()
+        return None
+
+    async def aclose(self) -> None:
+        # abort(): a pooled connection is closed when it is broken or expired, where a graceful
+        # TLS close_notify would only wait on a peer that is already gone.
+        self._transport.abort()
+
+
+class AsyncioBackend:
+    """Opens asyncio connections over `_ByteProtocol`."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        local_addr = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    lambda: _ByteProtocol(loop), host, port, local_addr=local_addr
+                )
+        except (OSError, TimeoutError) as exc:
+            _raise_mapped(exc, CONNECT)
+        return _configured(transport, protocol, socket_options)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_unix_connection(
+                    lambda: _ByteProtocol(loop), path
+                )
+        except (OSError, TimeoutError) as exc:
+            _raise_mapped(exc, CONNECT)
+        return _configured(transport, protocol, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _configured(
+    transport: asyncio.BaseTransport,
+    protocol: _ByteProtocol,
+    socket_options: Iterable[SocketOption] | None,
+) -> AsyncioStream:
+    assert isinstance(transport, asyncio.Transport)
+    sock = transport.get_extra_info("socket")
+    try:
+        # asyncio already sets TCP_NODELAY on TCP sockets; user options come on top.
+        for option in socket_options or ():
+            if sock is not None:
+                sock.setsockopt(*option)
+    except OSError as exc:
+        transport.abort()
+        _raise_mapped(exc, CONNECT)
+    return AsyncioStream(transport, protocol)

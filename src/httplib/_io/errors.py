@@ -1,0 +1,44 @@
+"""The one table that maps foreign I/O errors to httplib's tree, per phase of an exchange.
+
+Every backend raises through `map_exceptions(PHASE_ERRORS[phase])`, so the mapping is written
+once; trio adds its own exception types through `extend_with`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Literal
+
+from .._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+)
+
+__all__ = ["CONNECT", "PHASE_ERRORS", "READ", "WRITE", "ErrorMap", "Phase", "extend_with"]
+
+Phase = Literal["connect", "read", "write"]
+ErrorMap = Mapping[type[BaseException], type[Exception]]
+
+CONNECT: ErrorMap = {
+    OSError: ConnectError,
+    # A failed handshake or certificate check is a failure to connect, as httpx reports it.
+    ssl.SSLError: ConnectError,
+    ssl.CertificateError: ConnectError,
+    TimeoutError: ConnectTimeout,
+}
+READ: ErrorMap = {OSError: ReadError, TimeoutError: ReadTimeout}
+WRITE: ErrorMap = {OSError: WriteError, TimeoutError: WriteTimeout}
+
+PHASE_ERRORS: Mapping[Phase, ErrorMap] = {"connect": CONNECT, "read": READ, "write": WRITE}
+
+
+def extend_with(
+    extra: Mapping[Phase, Mapping[type[BaseException], type[Exception]]],
+) -> dict[Phase, ErrorMap]:
+    """The phase table with a runtime's own exception types added (e.g. trio's)."""
+    return {phase: {**PHASE_ERRORS[phase], **extra.get(phase, {})} for phase in PHASE_ERRORS}

@@ -1,0 +1,153 @@
+"""Blocking sockets: the sync shell's byte stream. It only moves bytes and waits."""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from .._exceptions import mapped_exception
+from .errors import CONNECT, READ, WRITE, ErrorMap
+from .streams import SocketOption
+
+__all__ = ["SyncBackend", "SyncStream"]
+
+
+def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
+    mapped = mapped_exception(exc, table)
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
+class SyncStream:
+    """A connected socket (plain or TLS) with per-call timeouts.
+
+    `settimeout` only touches the socket when the value changes, so a connection that keeps
+    one read timeout pays no extra syscall per read.
+    """
+
+    __slots__ = ("_sock", "_timeout")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout: float | None = sock.gettimeout()
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:
+            self._sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Up to `max_bytes`; b"" when the peer closed."""
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            return self._sock.recv(max_bytes)
+        except (OSError, ssl.SSLError) as exc:
+            _raise_mapped(exc, READ)
+
+    def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        if not data:
+            return
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            self._sock.sendall(data)
+        except (OSError, ssl.SSLError) as exc:
+            _raise_mapped(exc, WRITE)
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> SyncStream:
+        """Wrap this socket in TLS and complete the handshake (a ConnectError on failure)."""
+        try:
+            self._set_timeout(timeout)
+            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except (OSError, ssl.SSLError) as exc:
+            self.close()
+            _raise_mapped(exc, CONNECT)
+        return SyncStream(tls)
+
+    def is_readable(self) -> bool:
+        """True when a read would not block: for an idle kept-alive connection that means the
+        server closed it (or sent bytes it should not have), so it must not be reused."""
+        if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+            return True
+        try:
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def get_extra_info(self, name: str) -> Any:
+        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; None otherwise."""
+        if name == "ssl_object":
+            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
+        if name == "client_addr":
+            return self._sock.getsockname()
+        if name == "server_addr":
+            return self._sock.getpeername()
+        if name == "socket":
+            return self._sock
+        if name == "is_readable":
+            return self.is_readable()
+        return None
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:  # pragma: no cover - close of an already broken socket
+            pass
+
+
+class SyncBackend:
+    """Opens blocking connections: TCP (with `local_address`, `socket_options`) or Unix sockets."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> SyncStream:
+        source = (local_address, 0) if local_address else None
+        try:
+            sock = socket.create_connection((host, port), timeout, source_address=source)
+        except OSError as exc:
+            _raise_mapped(exc, CONNECT)
+        return _configured(sock, socket_options, tcp=True)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> SyncStream:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            _raise_mapped(exc, CONNECT)
+        return _configured(sock, socket_options, tcp=False)
+
+
+def _configured(
+    sock: socket.socket, socket_options: Iterable[SocketOption] | None, *, tcp: bool
+) -> SyncStream:
+    try:
+        if tcp:
+            # Request heads and small bodies go out in separate writes; Nagle would hold the
+            # second one for a delayed ACK (~40 ms).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except OSError as exc:
+        sock.close()
+        _raise_mapped(exc, CONNECT)
+    return SyncStream(sock)

@@ -1,0 +1,185 @@
+"""trio: the async shell's byte stream when the caller runs under trio (the `trio` extra)."""
+
+from __future__ import annotations
+
+import math
+import select
+import ssl
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+import trio
+
+from .._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+    mapped_exception,
+)
+from .errors import ErrorMap, extend_with
+from .streams import SocketOption
+
+__all__ = ["TrioBackend", "TrioStream"]
+
+_TABLE = extend_with(
+    {
+        "connect": {
+            trio.TooSlowError: ConnectTimeout,
+            trio.BrokenResourceError: ConnectError,
+        },
+        "read": {
+            trio.TooSlowError: ReadTimeout,
+            trio.BrokenResourceError: ReadError,
+            trio.ClosedResourceError: ReadError,
+        },
+        "write": {
+            trio.TooSlowError: WriteTimeout,
+            trio.BrokenResourceError: WriteError,
+            trio.ClosedResourceError: WriteError,
+        },
+    }
+)
+CONNECT, READ, WRITE = _TABLE["connect"], _TABLE["read"], _TABLE["write"]
+
+
+def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
+    mapped = mapped_exception(exc, table)
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
+def _seconds(timeout: float | None) -> float:
+    return math.inf if timeout is None else timeout
+
+
+class TrioStream:
+    """A trio `SocketStream` or `SSLStream` with per-call timeouts."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                return bytes(await self._stream.receive_some(max_bytes))
+        except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+            _raise_mapped(exc, READ)
+        except trio.ClosedResourceError as exc:
+            _raise_mapped(exc, READ)
+
+    async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        if not data:
+            return
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                await self._stream.send_all(data)
+        except (
+            OSError,
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+        ) as exc:
+            _raise_mapped(exc, WRITE)
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> TrioStream:
+        assert isinstance(self._stream, trio.SocketStream)
+        tls = trio.SSLStream(
+            self._stream, ssl_context, server_hostname=server_hostname, https_compatible=True
+        )
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                await tls.do_handshake()
+        except (OSError, ssl.SSLError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+            await self.aclose()
+            _raise_mapped(exc, CONNECT)
+        return TrioStream(tls)
+
+    def _socket(self) -> trio.socket.SocketType:
+        stream = self._stream
+        if isinstance(stream, trio.SSLStream):
+            inner = stream.transport_stream
+            assert isinstance(inner, trio.SocketStream)
+            return inner.socket
+        return stream.socket
+
+    def is_readable(self) -> bool:
+        """True when the peer sent data or closed: an idle connection so marked is not reused."""
+        try:
+            readable, _, _ = select.select([self._socket().fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def get_extra_info(self, name: str) -> Any:
+        if name == "ssl_object":
+            stream = self._stream
+            return stream._ssl_object if isinstance(stream, trio.SSLStream) else None
+        if name == "client_addr":
+            return self._socket().getsockname()
+        if name == "server_addr":
+            return self._socket().getpeername()
+        if name == "socket":
+            return self._socket()
+        if name == "is_readable":
+            return self.is_readable()
+        return None
+
+    async def aclose(self) -> None:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(self._stream)
+
+
+class TrioBackend:
+    """Opens trio connections."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> TrioStream:
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                stream = await trio.open_tcp_stream(host, port, local_address=local_address)
+        except (OSError, trio.TooSlowError) as exc:
+            _raise_mapped(exc, CONNECT)
+        _apply_options(stream, socket_options)
+        return TrioStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> TrioStream:
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                stream = await trio.open_unix_socket(path)
+        except (OSError, trio.TooSlowError) as exc:
+            _raise_mapped(exc, CONNECT)
+        _apply_options(stream, socket_options)
+        return TrioStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+
+
+def _apply_options(
+    stream: trio.SocketStream, socket_options: Iterable[SocketOption] | None
+) -> None:
+    try:
+        for option in socket_options or ():
+            stream.setsockopt(*option)
+    except OSError as exc:
+        stream.socket.close()
+        _raise_mapped(exc, CONNECT)

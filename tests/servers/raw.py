@@ -1,0 +1,123 @@
+"""A raw-socket server that runs a scripted handler per connection: exact bytes, delays, resets.
+
+Used where a real HTTP server would never misbehave on purpose. Every connection runs in its own
+thread; `stop()` closes the listener and every accepted socket and joins the threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+
+Handler = Callable[[socket.socket], None]
+
+
+class ScriptedServer:
+    """Listens on 127.0.0.1 (or a Unix socket path) and runs `handler(conn)` per connection."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        unix_path: str | None = None,
+    ) -> None:
+        self.handler = handler
+        self.ssl_context = ssl_context
+        self.unix_path = unix_path
+        if unix_path is not None:
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(unix_path)
+        else:
+            self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
+        self._listener.settimeout(0.1)
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.connections_accepted = 0
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections_accepted += 1
+                self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        try:
+            if self.ssl_context is not None:
+                conn = self.ssl_context.wrap_socket(conn, server_side=True)
+                with self._lock:
+                    self._conns.append(conn)
+            self.handler(conn)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._acceptor.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def scripted_server(
+    handler: Handler,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    unix_path: str | None = None,
+) -> Iterator[ScriptedServer]:
+    server = ScriptedServer(handler, ssl_context=ssl_context, unix_path=unix_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def read_until(conn: socket.socket, marker: bytes, limit: int = 1 << 20) -> bytes:
+    """Read from `conn` until `marker` has been received (or the peer closed)."""
+    data = b""
+    while marker not in data and len(data) < limit:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
