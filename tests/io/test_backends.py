@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import trio
-from servers.raw import read_until, scripted_server
 
 import httplib
 from httplib._io.asyncio_backend import AsyncioBackend
 from httplib._io.sync_backend import SyncBackend, SyncStream
 from httplib._io.trio_backend import TrioBackend
+from servers.raw import read_until, scripted_server
 
 
 class _SyncStreamAsAsync:

@@ -69,8 +69,8 @@ def test_limits_match_httpx() -> None:
 def test_defaults_are_httpx_defaults() -> None:
     from httplib._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONFIG
 
-    assert DEFAULT_TIMEOUT_CONFIG == httplib.Timeout(5.0)
-    assert DEFAULT_LIMITS == httplib.Limits(max_connections=100, max_keepalive_connections=20)
+    assert httplib.Timeout(5.0) == DEFAULT_TIMEOUT_CONFIG
+    assert httplib.Limits(max_connections=100, max_keepalive_connections=20) == DEFAULT_LIMITS
     assert DEFAULT_MAX_REDIRECTS == 20
 
 
@@ -107,7 +107,10 @@ def test_verify_path_is_deprecated_but_works(tmp_path: Path) -> None:
     with pytest.warns(DeprecationWarning, match="verify=<str>"):
         context = httplib.create_ssl_context(verify=str(bundle))
     assert context.verify_mode == ssl.CERT_REQUIRED
-    with pytest.warns(DeprecationWarning), pytest.raises(OSError, match="invalid path"):
+    with (
+        pytest.warns(DeprecationWarning, match="verify=<str>"),
+        pytest.raises(OSError, match="invalid path"),
+    ):
         httplib.create_ssl_context(verify=str(tmp_path / "missing.pem"))
 
 

@@ -39,16 +39,20 @@ def test_map_exceptions_leaves_unmapped_and_already_mapped_errors() -> None:
 
 
 def test_messageless_foreign_errors_get_their_type_name() -> None:
-    with pytest.raises(httplib.WriteError, match="BrokenPipeError"):
-        with map_exceptions({OSError: httplib.WriteError}):
-            raise BrokenPipeError()
+    with (
+        pytest.raises(httplib.WriteError, match="BrokenPipeError"),
+        map_exceptions({OSError: httplib.WriteError}),
+    ):
+        raise BrokenPipeError()
 
 
 def test_request_context_attaches_the_request_once() -> None:
     marker = object()
-    with pytest.raises(httplib.ConnectError) as info:
-        with request_context(marker):  # type: ignore[arg-type]
-            raise httplib.ConnectError("no route")
+    with (
+        pytest.raises(httplib.ConnectError) as info,
+        request_context(marker),  # type: ignore[arg-type]
+    ):
+        raise httplib.ConnectError("no route")
     assert info.value.request is marker
 
 

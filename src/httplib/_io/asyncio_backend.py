@@ -13,23 +13,15 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any
 
-from .._exceptions import mapped_exception
-from .errors import CONNECT, READ, WRITE, ErrorMap
+from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
 # Stop reading from the socket while this much received data waits for the reader.
 READ_HIGH_WATER = 1 << 20
-
-
-def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
-    mapped = mapped_exception(exc, table)
-    if mapped is None:
-        raise exc
-    raise mapped from exc
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -143,7 +135,7 @@ class AsyncioStream:
             try:
                 await protocol.wait("read", timeout)
             except TimeoutError as exc:
-                _raise_mapped(exc, READ)
+                raise_mapped(exc, READ)
             if not protocol.chunks:
                 return self._at_eof()
         return protocol.take(max_bytes)
@@ -151,7 +143,7 @@ class AsyncioStream:
     def _at_eof(self) -> bytes:
         error = self._protocol.error
         if error is not None:
-            _raise_mapped(error, READ)
+            raise_mapped(error, READ)
         return b""
 
     async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
@@ -159,13 +151,13 @@ class AsyncioStream:
             return
         protocol = self._protocol
         if protocol.error is not None or self._transport.is_closing():
-            _raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
+            raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
         self._transport.write(data)
         if protocol.paused_writing:
             try:
                 await protocol.wait("write", timeout)
             except (TimeoutError, OSError) as exc:
-                _raise_mapped(exc, WRITE)
+                raise_mapped(exc, WRITE)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
@@ -182,7 +174,7 @@ class AsyncioStream:
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             self._transport.abort()
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         assert isinstance(new_transport, asyncio.Transport)
         self._protocol.transport = new_transport
         return AsyncioStream(new_transport, self._protocol)
@@ -230,7 +222,7 @@ class AsyncioBackend:
                     lambda: _ByteProtocol(loop), host, port, local_addr=local_addr
                 )
         except (OSError, TimeoutError) as exc:
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return _configured(transport, protocol, socket_options)
 
     async def connect_unix_socket(
@@ -246,7 +238,7 @@ class AsyncioBackend:
                     lambda: _ByteProtocol(loop), path
                 )
         except (OSError, TimeoutError) as exc:
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return _configured(transport, protocol, socket_options)
 
     async def sleep(self, seconds: float) -> None:
@@ -267,5 +259,5 @@ def _configured(
                 sock.setsockopt(*option)
     except OSError as exc:
         transport.abort()
-        _raise_mapped(exc, CONNECT)
+        raise_mapped(exc, CONNECT)
     return AsyncioStream(transport, protocol)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, NoReturn
 
 from .._exceptions import (
     ConnectError,
@@ -17,9 +17,19 @@ from .._exceptions import (
     ReadTimeout,
     WriteError,
     WriteTimeout,
+    mapped_exception,
 )
 
-__all__ = ["CONNECT", "PHASE_ERRORS", "READ", "WRITE", "ErrorMap", "Phase", "extend_with"]
+__all__ = [
+    "CONNECT",
+    "PHASE_ERRORS",
+    "READ",
+    "WRITE",
+    "ErrorMap",
+    "Phase",
+    "extend_with",
+    "raise_mapped",
+]
 
 Phase = Literal["connect", "read", "write"]
 ErrorMap = Mapping[type[BaseException], type[Exception]]
@@ -42,3 +52,11 @@ def extend_with(
 ) -> dict[Phase, ErrorMap]:
     """The phase table with a runtime's own exception types added (e.g. trio's)."""
     return {phase: {**PHASE_ERRORS[phase], **extra.get(phase, {})} for phase in PHASE_ERRORS}
+
+
+def raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
+    """Raise `exc` as its httplib equivalent (chained), or unchanged when the table has none."""
+    mapped = mapped_exception(exc, table)
+    if mapped is None:
+        raise exc
+    raise mapped from exc

@@ -6,20 +6,12 @@ import select
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any
 
-from .._exceptions import mapped_exception
-from .errors import CONNECT, READ, WRITE, ErrorMap
+from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption
 
 __all__ = ["SyncBackend", "SyncStream"]
-
-
-def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
-    mapped = mapped_exception(exc, table)
-    if mapped is None:
-        raise exc
-    raise mapped from exc
 
 
 class SyncStream:
@@ -47,7 +39,7 @@ class SyncStream:
                 self._set_timeout(timeout)
             return self._sock.recv(max_bytes)
         except (OSError, ssl.SSLError) as exc:
-            _raise_mapped(exc, READ)
+            raise_mapped(exc, READ)
 
     def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
         if not data:
@@ -57,7 +49,7 @@ class SyncStream:
                 self._set_timeout(timeout)
             self._sock.sendall(data)
         except (OSError, ssl.SSLError) as exc:
-            _raise_mapped(exc, WRITE)
+            raise_mapped(exc, WRITE)
 
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
@@ -68,7 +60,7 @@ class SyncStream:
             tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
         except (OSError, ssl.SSLError) as exc:
             self.close()
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return SyncStream(tls)
 
     def is_readable(self) -> bool:
@@ -118,7 +110,7 @@ class SyncBackend:
         try:
             sock = socket.create_connection((host, port), timeout, source_address=source)
         except OSError as exc:
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return _configured(sock, socket_options, tcp=True)
 
     def connect_unix_socket(
@@ -133,7 +125,7 @@ class SyncBackend:
             sock.connect(path)
         except OSError as exc:
             sock.close()
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return _configured(sock, socket_options, tcp=False)
 
 
@@ -149,5 +141,5 @@ def _configured(
             sock.setsockopt(*option)
     except OSError as exc:
         sock.close()
-        _raise_mapped(exc, CONNECT)
+        raise_mapped(exc, CONNECT)
     return SyncStream(sock)

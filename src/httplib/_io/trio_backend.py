@@ -6,7 +6,7 @@ import math
 import select
 import ssl
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any
 
 import trio
 
@@ -17,9 +17,8 @@ from .._exceptions import (
     ReadTimeout,
     WriteError,
     WriteTimeout,
-    mapped_exception,
 )
-from .errors import ErrorMap, extend_with
+from .errors import extend_with, raise_mapped
 from .streams import SocketOption
 
 __all__ = ["TrioBackend", "TrioStream"]
@@ -45,13 +44,6 @@ _TABLE = extend_with(
 CONNECT, READ, WRITE = _TABLE["connect"], _TABLE["read"], _TABLE["write"]
 
 
-def _raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
-    mapped = mapped_exception(exc, table)
-    if mapped is None:
-        raise exc
-    raise mapped from exc
-
-
 def _seconds(timeout: float | None) -> float:
     return math.inf if timeout is None else timeout
 
@@ -69,9 +61,9 @@ class TrioStream:
             with trio.fail_after(_seconds(timeout)):
                 return bytes(await self._stream.receive_some(max_bytes))
         except (OSError, trio.TooSlowError, trio.BrokenResourceError) as exc:
-            _raise_mapped(exc, READ)
+            raise_mapped(exc, READ)
         except trio.ClosedResourceError as exc:
-            _raise_mapped(exc, READ)
+            raise_mapped(exc, READ)
 
     async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
         if not data:
@@ -85,7 +77,7 @@ class TrioStream:
             trio.BrokenResourceError,
             trio.ClosedResourceError,
         ) as exc:
-            _raise_mapped(exc, WRITE)
+            raise_mapped(exc, WRITE)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
@@ -99,7 +91,7 @@ class TrioStream:
                 await tls.do_handshake()
         except (OSError, ssl.SSLError, trio.TooSlowError, trio.BrokenResourceError) as exc:
             await self.aclose()
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         return TrioStream(tls)
 
     def _socket(self) -> trio.socket.SocketType:
@@ -152,7 +144,7 @@ class TrioBackend:
             with trio.fail_after(_seconds(timeout)):
                 stream = await trio.open_tcp_stream(host, port, local_address=local_address)
         except (OSError, trio.TooSlowError) as exc:
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         _apply_options(stream, socket_options)
         return TrioStream(stream)
 
@@ -166,7 +158,7 @@ class TrioBackend:
             with trio.fail_after(_seconds(timeout)):
                 stream = await trio.open_unix_socket(path)
         except (OSError, trio.TooSlowError) as exc:
-            _raise_mapped(exc, CONNECT)
+            raise_mapped(exc, CONNECT)
         _apply_options(stream, socket_options)
         return TrioStream(stream)
 
@@ -182,4 +174,4 @@ def _apply_options(
             stream.setsockopt(*option)
     except OSError as exc:
         stream.socket.close()
-        _raise_mapped(exc, CONNECT)
+        raise_mapped(exc, CONNECT)
