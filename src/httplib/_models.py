@@ -1,0 +1,677 @@
+"""`Request` and `Response`: the data a client sends and receives, and their body streams.
+
+Neither does I/O: a body is a `SyncByteStream` or `AsyncByteStream` that a transport fills.
+A response body flows through one pipeline of stages (count raw bytes, undo Content-Encoding,
+decode text, split lines, re-chunk) that the sync `iter_*` and async `aiter_*` methods share;
+each stage is fed one chunk at a time so memory stays bounded by the chunk size.
+
+Timing: a client that wants `Response.elapsed` sets `response._elapsed_func` (for example to
+`elapsed_timer()` started when the request was sent); the response calls it once, when its
+stream ends or it is closed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import email.message
+import json as jsonlib
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from ._content import ByteStream, encode_request, encode_response
+from ._cookies import Cookies
+from ._core.decoders import ByteChunker, LineDecoder, TextChunker, TextDecoder, decoder_for
+from ._exceptions import (
+    HTTPStatusError,
+    RequestNotRead,
+    ResponseNotRead,
+    StreamClosed,
+    StreamConsumed,
+    request_context,
+)
+from ._headers import Headers
+from ._status_codes import codes
+from ._types import (
+    AsyncByteStream,
+    CookieTypes,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    ResponseContent,
+    ResponseExtensions,
+    SyncByteStream,
+)
+from ._urls import URL
+
+__all__ = ["Request", "Response", "elapsed_timer"]
+
+# Methods whose empty body is still announced with `Content-Length: 0` (RFC 9110 section 8.6:
+# a user agent should send it when a body is expected but empty).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+# Status codes whose Location header makes a redirect (RFC 9110 section 15.4).
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+_STATUS_CLASS_NAMES = {
+    1: "Informational response",
+    3: "Redirect response",
+    4: "Client error",
+    5: "Server error",
+}
+_MDN_STATUS_URL = "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/"
+
+_SYNC_ITER_ON_ASYNC = "Attempted to call a sync iterator on an async stream."
+_ASYNC_ITER_ON_SYNC = "Attempted to call an async iterator on an sync stream."
+_SYNC_CLOSE_ON_ASYNC = "Attempted to call an sync close on an async stream."
+_ASYNC_CLOSE_ON_SYNC = "Attempted to call an async close on an sync stream."
+
+
+def elapsed_timer() -> Callable[[], datetime.timedelta]:
+    """Start a clock; the returned function gives the time since, for `Response._elapsed_func`."""
+    start = time.perf_counter()
+    return lambda: datetime.timedelta(seconds=time.perf_counter() - start)
+
+
+class _UnattachedStream(SyncByteStream, AsyncByteStream):
+    """The body of an unpickled request or response: the original bytes source is gone."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise StreamClosed()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        raise StreamClosed()
+        yield b""  # pragma: no cover  (makes this an async generator)
+
+
+# ---------------------------------------------------------------------------------------------
+# The body pipeline shared by the sync and async iterators.
+
+
+class _Stage(Protocol):
+    def decode(self, item: Any, /) -> Iterable[Any]: ...
+
+    def flush(self) -> Iterable[Any]: ...
+
+
+class _ContentStage:
+    """Undoes the Content-Encoding chain, yielding bounded pieces (decompression bombs)."""
+
+    def __init__(self, content_encodings: list[str]) -> None:
+        decoder = decoder_for(content_encodings)
+        self.decode = decoder.iter_decode
+        self.flush = decoder.iter_flush
+
+
+class _TextStage:
+    """Bytes to text across chunk boundaries; empty results are dropped."""
+
+    def __init__(self, encoding: str) -> None:
+        self._decoder = TextDecoder(encoding)
+
+    def decode(self, data: bytes) -> list[str]:
+        text = self._decoder.decode(data)
+        return [text] if text else []
+
+    def flush(self) -> list[str]:
+        text = self._decoder.flush()
+        return [text] if text else []
+
+
+class _TallyStage:
+    """Counts raw bytes into `Response.num_bytes_downloaded` as they arrive."""
+
+    def __init__(self, response: Response) -> None:
+        self._response = response
+
+    def decode(self, data: bytes) -> list[bytes]:
+        self._response._num_bytes_downloaded += len(data)
+        return [data]
+
+    def flush(self) -> list[bytes]:
+        return []
+
+
+def _through(stage: _Stage, items: Iterable[Any]) -> Iterator[Any]:
+    for item in items:
+        yield from stage.decode(item)
+
+
+def _drain(stage: _Stage, items: Iterable[Any]) -> Iterator[Any]:
+    yield from _through(stage, items)
+    yield from stage.flush()
+
+
+class _Pipeline:
+    """Chunks pass lazily through each stage in turn, so no stage's output is held whole."""
+
+    def __init__(self, *stages: _Stage) -> None:
+        self._stages = stages
+
+    def feed(self, item: Any) -> Iterator[Any]:
+        items: Iterator[Any] = iter((item,))
+        for stage in self._stages:
+            items = _through(stage, items)
+        return items
+
+    def flush(self) -> Iterator[Any]:
+        """End of input: each stage's tail passes through the stages after it."""
+        items: Iterator[Any] = iter(())
+        for stage in self._stages:
+            items = _drain(stage, items)
+        return items
+
+
+def _run(source: Iterable[Any], pipeline: _Pipeline) -> Iterator[Any]:
+    for item in source:
+        yield from pipeline.feed(item)
+    yield from pipeline.flush()
+
+
+async def _arun(source: AsyncIterable[Any], pipeline: _Pipeline) -> AsyncIterator[Any]:
+    async for item in source:
+        for out in pipeline.feed(item):
+            yield out
+    for out in pipeline.flush():
+        yield out
+
+
+def _slices(content: bytes, chunk_size: int | None) -> list[bytes]:
+    """An already-read body in `chunk_size` pieces (one piece when None), as httpx slices it."""
+    size = len(content) if chunk_size is None else chunk_size
+    return [content[i : i + size] for i in range(0, len(content), max(size, 1))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Request
+
+
+class Request:
+    """An HTTP request: method, URL, headers and a body stream, ready for a transport."""
+
+    def __init__(
+        self,
+        method: str | bytes,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        stream: SyncByteStream | AsyncByteStream | None = None,
+        extensions: RequestExtensions | None = None,
+    ) -> None:
+        self.method = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
+        self.url = URL(url) if params is None else URL(url).copy_merge_params(params)
+        self.headers = Headers(headers)
+        self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
+        if cookies:
+            Cookies(cookies).set_cookie_header(self)
+        self._content: bytes | None = None
+        if stream is None:
+            body_headers, body = encode_request(
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                boundary=_multipart_boundary(self.headers),
+            )
+            self._prepare(body_headers)
+            self.stream: SyncByteStream | AsyncByteStream = body
+            if isinstance(body, ByteStream):
+                self.read()
+        else:
+            self.stream = stream
+
+    def _prepare(self, body_headers: dict[str, str]) -> None:
+        """Add the body headers the user did not set, then Host (RFC 9110 section 7.2) first."""
+        headers = self.headers
+        for name, value in body_headers.items():
+            # A user-given Content-Length wins over chunked framing (RFC 9112 section 6.1).
+            if name.lower() == "transfer-encoding" and "Content-Length" in headers:
+                continue
+            headers.setdefault(name, value)
+        auto: list[tuple[bytes, bytes]] = []
+        if "Host" not in headers and self.url.host:
+            auto.append((b"Host", self.url.netloc))
+        framed = "Content-Length" in headers or "Transfer-Encoding" in headers
+        if not framed and self.method in _BODY_METHODS:
+            auto.append((b"Content-Length", b"0"))
+        if auto:
+            self.headers = Headers(auto + headers.raw, encoding=headers._encoding)
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise RequestNotRead()
+        return self._content
+
+    def read(self) -> bytes:
+        """Read a streaming body into memory, so the request can be sent again (redirects)."""
+        if self._content is None:
+            if not isinstance(self.stream, Iterable):
+                raise RuntimeError("Attempted to call a sync read on an async request stream.")
+            self._content = b"".join(self.stream)
+            self._keep_content()
+        return self._content
+
+    async def aread(self) -> bytes:
+        """Async twin of `read()`."""
+        if self._content is None:
+            if not isinstance(self.stream, AsyncIterable):
+                raise RuntimeError("Attempted to call an async read on a sync request stream.")
+            self._content = b"".join([part async for part in self.stream])
+            self._keep_content()
+        return self._content
+
+    def _keep_content(self) -> None:
+        # A generator can be iterated once; the bytes stream can be replayed for redirects.
+        if not isinstance(self.stream, ByteStream) and self._content is not None:
+            self.stream = ByteStream(self._content)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}({self.method!r}, {str(self.url)!r})>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "stream"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.stream = _UnattachedStream()
+
+
+def _multipart_boundary(headers: Headers) -> bytes | None:
+    """The boundary of a user-set multipart Content-Type, so the body is built to match it."""
+    content_type = headers.get("content-type")
+    if content_type is None or not content_type.lower().startswith("multipart/form-data"):
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    boundary = message.get_param("boundary")
+    return boundary.encode("ascii") if isinstance(boundary, str) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Response
+
+
+class Response:
+    """An HTTP response: status, headers and a body read whole or streamed in chunks."""
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        headers: HeaderTypes | None = None,
+        content: ResponseContent | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        json: Any = None,
+        stream: SyncByteStream | AsyncByteStream | None = None,
+        request: Request | None = None,
+        extensions: ResponseExtensions | None = None,
+        history: list[Response] | None = None,
+        default_encoding: str | Callable[[bytes], str | None] = "utf-8",
+    ) -> None:
+        self.status_code = status_code
+        self.headers = Headers(headers)
+        self._request = request
+        self.next_request: Request | None = None
+        self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
+        self.history = [] if history is None else list(history)
+        self.is_closed = False
+        self.is_stream_consumed = False
+        self.default_encoding = default_encoding
+        self._num_bytes_downloaded = 0
+        self._content: bytes | None = None
+        self._text: str | None = None
+        self._encoding: str | None = None
+        self._cookies: Cookies | None = None
+        self._elapsed: datetime.timedelta | None = None
+        self._elapsed_func: Callable[[], datetime.timedelta] | None = None
+        if stream is None:
+            body_headers, body = encode_response(content, text, html, json)
+            self._prepare(body_headers)
+            self.stream: SyncByteStream | AsyncByteStream = body
+            if isinstance(body, ByteStream):
+                self.read()
+                # Built from bytes in memory: nothing was downloaded (httpx reports 0 too).
+                self._num_bytes_downloaded = 0
+        else:
+            self.stream = stream
+
+    def _prepare(self, body_headers: dict[str, str]) -> None:
+        for name, value in body_headers.items():
+            if name.lower() == "transfer-encoding" and "Content-Length" in self.headers:
+                continue
+            self.headers.setdefault(name, value)
+
+    # -- status -------------------------------------------------------------------------------
+
+    @property
+    def reason_phrase(self) -> str:
+        phrase = self.extensions.get("reason_phrase")
+        if isinstance(phrase, bytes):
+            return phrase.decode("ascii", errors="ignore")
+        return codes.get_reason_phrase(self.status_code)
+
+    @property
+    def http_version(self) -> str:
+        version = self.extensions.get("http_version", b"HTTP/1.1")
+        return version.decode("ascii", errors="ignore") if isinstance(version, bytes) else version
+
+    @property
+    def is_informational(self) -> bool:
+        return codes.is_informational(self.status_code)
+
+    @property
+    def is_success(self) -> bool:
+        return codes.is_success(self.status_code)
+
+    @property
+    def is_redirect(self) -> bool:
+        return codes.is_redirect(self.status_code)
+
+    @property
+    def is_client_error(self) -> bool:
+        return codes.is_client_error(self.status_code)
+
+    @property
+    def is_server_error(self) -> bool:
+        return codes.is_server_error(self.status_code)
+
+    @property
+    def is_error(self) -> bool:
+        return codes.is_error(self.status_code)
+
+    @property
+    def has_redirect_location(self) -> bool:
+        return self.status_code in _REDIRECT_CODES and "Location" in self.headers
+
+    def raise_for_status(self) -> Response:
+        """Return self for a 2xx response; raise `HTTPStatusError` for any other status."""
+        if self._request is None:
+            raise RuntimeError(
+                "Cannot call `raise_for_status` as the request instance has not been set on "
+                "this response."
+            )
+        if self.is_success:
+            return self
+        kind = _STATUS_CLASS_NAMES.get(self.status_code // 100, "Invalid status code")
+        lines = [f"{kind} '{self.status_code} {self.reason_phrase}' for url '{self.url}'"]
+        if self.has_redirect_location:
+            lines.append(f"Redirect location: '{self.headers['location']}'")
+        lines.append(f"For more information check: {_MDN_STATUS_URL}{self.status_code}")
+        raise HTTPStatusError("\n".join(lines), request=self._request, response=self)
+
+    # -- request, timing ----------------------------------------------------------------------
+
+    @property
+    def request(self) -> Request:
+        if self._request is None:
+            raise RuntimeError("The request instance has not been set on this response.")
+        return self._request
+
+    @request.setter
+    def request(self, value: Request) -> None:
+        self._request = value
+
+    @property
+    def url(self) -> URL:
+        return self.request.url
+
+    @property
+    def elapsed(self) -> datetime.timedelta:
+        """Time from sending the request until the body was read or the response closed."""
+        if self._elapsed is None:
+            raise RuntimeError(
+                "'.elapsed' may only be accessed after the response has been read or closed."
+            )
+        return self._elapsed
+
+    @elapsed.setter
+    def elapsed(self, value: datetime.timedelta) -> None:
+        self._elapsed = value
+
+    @property
+    def num_bytes_downloaded(self) -> int:
+        return self._num_bytes_downloaded
+
+    # -- body as a whole ----------------------------------------------------------------------
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise ResponseNotRead()
+        return self._content
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            content = self.content
+            decoder = TextDecoder(self.encoding or "utf-8")
+            self._text = decoder.decode(content) + decoder.flush() if content else ""
+        return self._text
+
+    @property
+    def encoding(self) -> str | None:
+        """The codec for `text`: the Content-Type charset when known, else `default_encoding`."""
+        if self._encoding is None:
+            encoding = self.charset_encoding
+            if encoding is None or not _is_known_encoding(encoding):
+                if isinstance(self.default_encoding, str):
+                    encoding = self.default_encoding
+                elif self._content is not None:
+                    encoding = self.default_encoding(self._content)
+            self._encoding = encoding or "utf-8"
+        return self._encoding
+
+    @encoding.setter
+    def encoding(self, value: str) -> None:
+        if self._text is not None:
+            raise ValueError("Setting encoding after `text` has been accessed is not allowed.")
+        self._encoding = value
+
+    @property
+    def charset_encoding(self) -> str | None:
+        """The `charset` parameter of Content-Type (lower-cased), or None."""
+        content_type = self.headers.get("Content-Type")
+        if content_type is None:
+            return None
+        message = email.message.Message()
+        message["content-type"] = content_type
+        return message.get_content_charset(failobj=None)
+
+    def json(self, **kwargs: Any) -> Any:
+        return jsonlib.loads(self.content, **kwargs)
+
+    @property
+    def cookies(self) -> Cookies:
+        if self._cookies is None:
+            self._cookies = Cookies()
+            self._cookies.extract_cookies(self)
+        return self._cookies
+
+    @property
+    def links(self) -> dict[str | None, dict[str, str]]:
+        """The Link header (RFC 8288) as {rel or url: {"url": ..., param: value}}."""
+        header = self.headers.get("link")
+        if header is None:
+            return {}
+        return {link.get("rel") or link.get("url"): link for link in _parse_links(header)}
+
+    # -- streaming ----------------------------------------------------------------------------
+
+    def _bytes_stages(self, chunk_size: int | None) -> _Pipeline:
+        encodings = self.headers.get_list("content-encoding")
+        return _Pipeline(_ContentStage(encodings), ByteChunker(chunk_size))
+
+    def _text_stages(self, chunk_size: int | None) -> _Pipeline:
+        return _Pipeline(_TextStage(self.encoding or "utf-8"), TextChunker(chunk_size))
+
+    def _begin_raw(self, kind: type[Any], wrong_kind_message: str) -> Any:
+        """Check the raw stream may be read now, in this mode, and mark it consumed."""
+        if self.is_stream_consumed:
+            raise StreamConsumed()
+        if self.is_closed:
+            raise StreamClosed()
+        if not isinstance(self.stream, kind):
+            raise RuntimeError(wrong_kind_message)
+        self.is_stream_consumed = True
+        self._num_bytes_downloaded = 0
+        return self.stream
+
+    def _mark_closed(self) -> bool:
+        """Record closing (and the elapsed time) once; False when it was already closed."""
+        if self.is_closed:
+            return False
+        self.is_closed = True
+        if self._elapsed_func is not None:
+            self._elapsed = self._elapsed_func()
+        return True
+
+    def read(self) -> bytes:
+        """Read the whole body into memory (decoded) and close the response."""
+        if self._content is None:
+            self._content = b"".join(self.iter_bytes())
+        return self._content
+
+    def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body exactly as received (still Content-Encoded), in `chunk_size` pieces."""
+        stream = self._begin_raw(SyncByteStream, _SYNC_ITER_ON_ASYNC)
+        with request_context(request=self._request):
+            yield from _run(stream, _Pipeline(_TallyStage(self), ByteChunker(chunk_size)))
+        self.close()
+
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body with Content-Encoding undone, in `chunk_size` pieces."""
+        if self._content is not None:
+            yield from _slices(self._content, chunk_size)
+            return
+        with request_context(request=self._request):
+            yield from _run(self.iter_raw(), self._bytes_stages(chunk_size))
+
+    def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
+        """The body decoded with `encoding`, in pieces of `chunk_size` characters."""
+        yield from _run(self.iter_bytes(), self._text_stages(chunk_size))
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's text line by line, without the line endings."""
+        yield from _run(self.iter_text(), _Pipeline(LineDecoder()))
+
+    def close(self) -> None:
+        """Release the connection; the rest of the body is no longer available."""
+        if not isinstance(self.stream, SyncByteStream):
+            raise RuntimeError(_SYNC_CLOSE_ON_ASYNC)
+        if self._mark_closed():
+            with request_context(request=self._request):
+                self.stream.close()
+
+    async def aread(self) -> bytes:
+        """Async twin of `read()`."""
+        if self._content is None:
+            self._content = b"".join([part async for part in self.aiter_bytes()])
+        return self._content
+
+    async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Async twin of `iter_raw()`."""
+        stream = self._begin_raw(AsyncByteStream, _ASYNC_ITER_ON_SYNC)
+        with request_context(request=self._request):
+            pipeline = _Pipeline(_TallyStage(self), ByteChunker(chunk_size))
+            async for chunk in _arun(stream, pipeline):
+                yield chunk
+        await self.aclose()
+
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Async twin of `iter_bytes()`."""
+        if self._content is not None:
+            for piece in _slices(self._content, chunk_size):
+                yield piece
+            return
+        with request_context(request=self._request):
+            async for chunk in _arun(self.aiter_raw(), self._bytes_stages(chunk_size)):
+                yield chunk
+
+    async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
+        """Async twin of `iter_text()`."""
+        async for text in _arun(self.aiter_bytes(), self._text_stages(chunk_size)):
+            yield text
+
+    async def aiter_lines(self) -> AsyncIterator[str]:
+        """Async twin of `iter_lines()`."""
+        async for line in _arun(self.aiter_text(), _Pipeline(LineDecoder())):
+            yield line
+
+    async def aclose(self) -> None:
+        """Async twin of `close()`."""
+        if not isinstance(self.stream, AsyncByteStream):
+            raise RuntimeError(_ASYNC_CLOSE_ON_SYNC)
+        if self._mark_closed():
+            with request_context(request=self._request):
+                await self.stream.aclose()
+
+    # -- context managers, repr, pickling -----------------------------------------------------
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{self.status_code} {self.reason_phrase}]>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        dropped = {"stream", "is_closed", "_elapsed_func"}
+        return {key: value for key, value in self.__dict__.items() if key not in dropped}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.is_closed = True
+        self.extensions = {}
+        self._elapsed_func = None
+        self.stream = _UnattachedStream()
+
+
+def _is_known_encoding(encoding: str) -> bool:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True
+
+
+# RFC 8288 section 3: links are separated by commas, each `<uri>` followed by `; param=value`.
+_LINK_SPLIT = re.compile(r",\s*(?=<)")
+_LINK_QUOTES = " '\""
+
+
+def _parse_links(header: str) -> list[dict[str, str]]:
+    """Each link of a Link header as {"url": uri, param: value, ...}, quotes stripped."""
+    links = []
+    for entry in _LINK_SPLIT.split(header.strip(_LINK_QUOTES)):
+        if not entry:
+            continue
+        target, _, params = entry.partition(";")
+        link = {"url": target.strip("<> '\"")}
+        for param in params.split(";") if params else []:
+            name, equals, value = param.partition("=")
+            if not equals or "=" in value:
+                break
+            link[name.strip(_LINK_QUOTES)] = value.strip(_LINK_QUOTES)
+        links.append(link)
+    return links
