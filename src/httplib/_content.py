@@ -145,6 +145,23 @@ def _reject_text_file(file: object) -> None:
         )
 
 
+def _is_file_source(stream: object, read: str, wanted: type, other: type) -> bool:
+    """True for a file object (has `read`), False for an iterable; TypeError for anything else."""
+    if callable(getattr(stream, read, None)):
+        return True
+    if isinstance(stream, wanted):
+        return False
+    sync = wanted is Iterable
+    expected = "a sync iterable of bytes or a binary file object"
+    if not sync:
+        expected = "an async iterable of bytes or an async file object (with 'aread')"
+    hint = ""
+    if isinstance(stream, other):
+        hint = "; use AsyncIteratorByteStream" if sync else "; use IteratorByteStream"
+    name = "IteratorByteStream" if sync else "AsyncIteratorByteStream"
+    raise TypeError(f"{name} expects {expected}, got {type(stream).__name__!r}{hint}.")
+
+
 class IteratorByteStream(SyncByteStream):
     """A body read from a sync iterable of bytes or a binary file object (`.read`), in chunks.
 
@@ -153,13 +170,7 @@ class IteratorByteStream(SyncByteStream):
     """
 
     def __init__(self, stream: Iterable[bytes] | Any) -> None:
-        is_file = callable(getattr(stream, "read", None))
-        if not is_file and not isinstance(stream, Iterable):
-            hint = "; use AsyncIteratorByteStream" if isinstance(stream, AsyncIterable) else ""
-            raise TypeError(
-                "IteratorByteStream expects a sync iterable of bytes or a binary file object, "
-                f"got {type(stream).__name__!r}{hint}."
-            )
+        is_file = _is_file_source(stream, "read", Iterable, AsyncIterable)
         _reject_text_file(stream)
         self._stream: Any = stream
         self._is_file = is_file
@@ -187,8 +198,8 @@ class IteratorByteStream(SyncByteStream):
         for chunk in self._stream:
             # An empty chunk carries nothing, and on the wire in chunked framing it would end
             # the body early (RFC 9112 section 7.1), so it is not passed on.
-            if chunk:
-                yield check_chunk(chunk)
+            if data := check_chunk(chunk):
+                yield data
 
 
 class AsyncIteratorByteStream(AsyncByteStream):
@@ -198,13 +209,7 @@ class AsyncIteratorByteStream(AsyncByteStream):
     """
 
     def __init__(self, stream: AsyncIterable[bytes] | Any) -> None:
-        is_file = callable(getattr(stream, "aread", None))
-        if not is_file and not isinstance(stream, AsyncIterable):
-            hint = "; use IteratorByteStream" if isinstance(stream, Iterable) else ""
-            raise TypeError(
-                "AsyncIteratorByteStream expects an async iterable of bytes or an async file "
-                f"object, got {type(stream).__name__!r}{hint}."
-            )
+        is_file = _is_file_source(stream, "aread", AsyncIterable, Iterable)
         self._stream: Any = stream
         self._is_file = is_file
         self._one_shot = is_file or isinstance(stream, AsyncIterator)
@@ -219,8 +224,8 @@ class AsyncIteratorByteStream(AsyncByteStream):
                 yield check_chunk(chunk)
             return
         async for chunk in self._stream:
-            if chunk:
-                yield check_chunk(chunk)
+            if data := check_chunk(chunk):
+                yield data
 
 
 def _encode_bytes(body: bytes) -> Encoded:
