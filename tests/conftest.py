@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ssl
-import sys
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import trustme
 
-sys.path.insert(0, str(Path(__file__).parent))
+from servers.app import app
+from servers.asgi_servers import RunningServer, run_hypercorn, run_uvicorn
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,31 @@ def client_ssl_context(tls_ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context()
     tls_ca.configure_trust(context)
     return context
+
+
+@pytest.fixture(scope="session")
+def uvicorn_server() -> Iterator[RunningServer]:
+    """The ASGI test app under uvicorn, HTTP/1.1 clear text."""
+    with run_uvicorn(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def uvicorn_tls_server(tls_ca: trustme.CA) -> Iterator[RunningServer]:
+    """The ASGI test app under uvicorn with a trustme certificate for localhost/127.0.0.1."""
+    with run_uvicorn(app, tls_ca.issue_cert("localhost", "127.0.0.1")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hypercorn_server() -> Iterator[RunningServer]:
+    """The ASGI test app under hypercorn: HTTP/1.1 and h2c (prior knowledge) in clear text."""
+    with run_hypercorn(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hypercorn_tls_server(tls_ca: trustme.CA) -> Iterator[RunningServer]:
+    """The ASGI test app under hypercorn with TLS, offering h2 and http/1.1 by ALPN."""
+    with run_hypercorn(app, tls_ca.issue_cert("localhost", "127.0.0.1")) as server:
+        yield server
