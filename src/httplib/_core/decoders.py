@@ -250,7 +250,7 @@ class BrotliDecoder(_PiecewiseDecoder):
     """
 
     def __init__(self, max_piece: int = MAX_DECODED_PIECE) -> None:
-        if _brotli is None:  # pragma: no cover - the dev environment installs brotli
+        if _brotli is None:
             raise ImportError(
                 "Using 'BrotliDecoder', but neither of the 'brotlicffi' or 'brotli' "
                 "packages have been installed. "
@@ -299,7 +299,7 @@ class ZStandardDecoder(_PiecewiseDecoder):
     """
 
     def __init__(self) -> None:
-        if _zstandard is None:  # pragma: no cover - the dev environment installs zstandard
+        if _zstandard is None:
             raise ImportError(
                 "Using 'ZStandardDecoder', but the 'zstandard' package has not been installed. "
                 "Make sure to install httplib using `pip install httplib[zstd]`."
@@ -308,9 +308,12 @@ class ZStandardDecoder(_PiecewiseDecoder):
         self._seen_data = False
 
     def _decompress(self, data: bytes | memoryview) -> bytes:
+        # More input after a finished frame starts the next frame (RFC 8878 §3.1), whether it
+        # comes in a later chunk or in the same one.
         try:
+            if self._decompressor.eof:
+                self._decompressor = _zstandard.ZstdDecompressor().decompressobj()
             out: bytes = self._decompressor.decompress(data)
-            # A finished frame followed by more input starts the next frame (RFC 8878 §3.1).
             while self._decompressor.eof and self._decompressor.unused_data:
                 rest = self._decompressor.unused_data
                 self._decompressor = _zstandard.ZstdDecompressor().decompressobj()
