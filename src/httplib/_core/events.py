@@ -1,0 +1,38 @@
+"""Events a sans-I/O protocol state reports to its shell: what the peer did.
+
+They are plain slotted dataclasses: cheap to build (one per response head, one per body read)
+and comparable in tests. Past-tense names, as ARCHITECTURE.md asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DataReceived", "Event", "ResponseReceived", "StreamEnded"]
+
+
+@dataclass(slots=True)
+class ResponseReceived:
+    """A final (non-1xx) response head, or a 101 Switching Protocols head."""
+
+    status_code: int
+    reason: bytes
+    headers: list[tuple[bytes, bytes]]
+    http_version: bytes
+
+
+@dataclass(slots=True)
+class DataReceived:
+    """A piece of the response body, transfer framing already removed."""
+
+    data: bytes
+
+
+@dataclass(slots=True)
+class StreamEnded:
+    """The response body is complete; `trailers` holds any chunked trailer fields."""
+
+    trailers: list[tuple[bytes, bytes]]
+
+
+Event = ResponseReceived | DataReceived | StreamEnded
