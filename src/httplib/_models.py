@@ -210,7 +210,8 @@ class Request:
         extensions: RequestExtensions | None = None,
     ) -> None:
         self.method = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
-        self.url = URL(url) if params is None else URL(url).copy_merge_params(params)
+        # As in httpx, `params` replace the URL's query; the client merges before building.
+        self.url = URL(url) if params is None else URL(url, params=params)
         self.headers = Headers(headers)
         self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
         if cookies:
