@@ -140,6 +140,7 @@ _COMPONENT_RE = {
     "port": re.compile(r".*", re.DOTALL),
 }
 _NON_PRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f]")
+_LOWER_ESCAPE_RE = re.compile(r"%[0-9a-f]{2}")
 _IPV4_SHAPE_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -282,6 +283,10 @@ def replace_components(parsed: ParsedURL, **components: str | None) -> ParsedURL
     return parse_url("", **merged)
 
 
+def _upper(match: re.Match[str]) -> str:
+    return match.group().upper()
+
+
 def encode_host(host: str) -> str:
     """Validate IP literals, lower-case and escape DNS names, IDNA-encode unicode names."""
     if not host:
@@ -299,7 +304,10 @@ def encode_host(host: str) -> str:
             raise InvalidURL(f"Invalid IPv6 address: {host!r}") from None
         return host[1:-1]
     if host.isascii():
-        return quote(host.lower(), _HOST_SAFE)
+        host = quote(host.lower(), _HOST_SAFE)
+        # Escapes stay upper-case (RFC 3986 section 6.2.2.1) so that normalising is idempotent;
+        # httpx lower-cases them along with the name, so its "%5E" becomes "%5e" when re-parsed.
+        return _LOWER_ESCAPE_RE.sub(_upper, host) if "%" in host else host
     try:
         return idna.encode(host.lower()).decode("ascii")
     except idna.IDNAError:
@@ -309,7 +317,9 @@ def encode_host(host: str) -> str:
 def normalize_port(port: str | None, scheme: str) -> int | None:
     """The port as an int, or None when absent or the scheme's default (RFC 3986 section 6.2.3).
 
-    Like httpx, the default is looked up with the scheme as written, so `HTTP://h:80` keeps it.
+    Schemes are case-insensitive (section 3.1), so `HTTP://h:80` drops its port too. httpx looks
+    the default up with the scheme as written and keeps it, which makes its normalisation not
+    idempotent (`URL(str(URL("HTTP://h:80/")))` differs from `URL("HTTP://h:80/")`).
     """
     if not port:
         return None
@@ -317,7 +327,7 @@ def normalize_port(port: str | None, scheme: str) -> int | None:
         number = int(port)
     except ValueError:
         raise InvalidURL(f"Invalid port: {port!r}") from None
-    return None if number == _DEFAULT_PORTS.get(scheme) else number
+    return None if number == _DEFAULT_PORTS.get(scheme.lower()) else number
 
 
 def _validate_path(path: str, *, has_scheme: bool, has_authority: bool) -> None:
