@@ -1,0 +1,563 @@
+"""Http11State: request serialization and validation, response framing, reuse, limits."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from httplib._core import http11
+from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
+from httplib._core.http11 import Http11State
+from httplib._exceptions import LocalProtocolError, RemoteProtocolError
+
+HOST = [(b"Host", b"example.com")]
+NEXT = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+
+
+def new_state(method: bytes = b"GET", headers: list[tuple[bytes, bytes]] = HOST) -> Http11State:
+    state = Http11State()
+    state.send_request(method, b"/", headers)
+    state.end_body()
+    return state
+
+
+def merged(events: list[Event]) -> list[Event]:
+    """Join adjacent body pieces: how a body is split across reads is not behaviour."""
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, DataReceived) and out and isinstance(out[-1], DataReceived):
+            out[-1] = DataReceived(out[-1].data + event.data)
+        elif not (isinstance(event, DataReceived) and not event.data):
+            out.append(event)
+    return out
+
+
+def feed(state: Http11State, data: bytes, mode: str) -> list[Event]:
+    if mode == "whole":
+        return merged(state.receive_data(data))
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += state.receive_data(data[i : i + 1])
+    return merged(events)
+
+
+MODES = ["whole", "bytewise"]
+
+
+def parse(data: bytes, method: bytes = b"GET", mode: str = "whole") -> list[Event]:
+    return feed(new_state(method), data, mode)
+
+
+def head(status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> ResponseReceived:
+    return ResponseReceived(status, b"OK", headers or [], b"HTTP/1.1")
+
+
+# Each case: response bytes, expected events (bodies merged), reusable afterwards.
+FRAMING_CASES = {
+    "content-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        [head(headers=[(b"Content-Length", b"5")]), DataReceived(b"hello"), StreamEnded([])],
+        True,
+    ),
+    "content-length-zero": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        [head(headers=[(b"Content-Length", b"0")]), StreamEnded([])],
+        True,
+    ),
+    "duplicate-equal-content-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2, 2\r\n\r\nhi",
+        [
+            head(headers=[(b"Content-Length", b"2"), (b"content-length", b"2, 2")]),
+            DataReceived(b"hi"),
+            StreamEnded([]),
+        ],
+        True,
+    ),
+    "chunked-extensions-trailers": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5;name=value;q="a b"\r\nhello\r\nA \r\n0123456789\r\n0\r\nX-Sum: 1\r\nX-B:2\r\n\r\n',
+        [
+            head(headers=[(b"Transfer-Encoding", b"chunked")]),
+            DataReceived(b"hello0123456789"),
+            StreamEnded([(b"X-Sum", b"1"), (b"X-B", b"2")]),
+        ],
+        True,
+    ),
+    "chunked-no-trailers": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        [
+            head(headers=[(b"Transfer-Encoding", b"Chunked")]),
+            DataReceived(b"abc"),
+            StreamEnded([]),
+        ],
+        True,
+    ),
+    "204-ignores-length": (
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+        [
+            ResponseReceived(204, b"No Content", [(b"Content-Length", b"10")], b"HTTP/1.1"),
+            StreamEnded([]),
+        ],
+        True,
+    ),
+    "304": (
+        b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n",
+        [ResponseReceived(304, b"Not Modified", [(b"ETag", b"x")], b"HTTP/1.1"), StreamEnded([])],
+        True,
+    ),
+    "100-continue-then-200": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+        [head(headers=[(b"Content-Length", b"1")]), DataReceived(b"x"), StreamEnded([])],
+        True,
+    ),
+    "no-reason-phrase": (
+        b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+        [ResponseReceived(200, b"", [(b"Content-Length", b"0")], b"HTTP/1.1"), StreamEnded([])],
+        True,
+    ),
+    "raw-header-values-kept": (
+        b"HTTP/1.1 200 OK\r\nX-A:\t spaced  value \t\r\nX-Empty:\r\nContent-Length: 0\r\n\r\n",
+        [
+            head(
+                headers=[(b"X-A", b"spaced  value"), (b"X-Empty", b""), (b"Content-Length", b"0")]
+            ),
+            StreamEnded([]),
+        ],
+        True,
+    ),
+    "connection-close": (
+        b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0\r\n\r\n",
+        [
+            head(headers=[(b"Connection", b"Keep-Alive, Close"), (b"Content-Length", b"0")]),
+            StreamEnded([]),
+        ],
+        False,
+    ),
+    "http10-default-close": (
+        b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+        [ResponseReceived(200, b"OK", [(b"Content-Length", b"0")], b"HTTP/1.0"), StreamEnded([])],
+        False,
+    ),
+    "http10-keep-alive": (
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+        [
+            ResponseReceived(
+                200,
+                b"OK",
+                [(b"Connection", b"keep-alive"), (b"Content-Length", b"0")],
+                b"HTTP/1.0",
+            ),
+            StreamEnded([]),
+        ],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", [*MODES, "trailing"])
+@pytest.mark.parametrize("case", FRAMING_CASES)
+def test_framing(case: str, mode: str) -> None:
+    data, expected, reusable = FRAMING_CASES[case]
+    state = new_state()
+    if mode == "trailing":
+        assert feed(state, data + NEXT, "whole") == expected
+        assert state.trailing_data == NEXT
+        assert not state.is_reusable  # the server sent bytes nobody asked for
+        if reusable:
+            state.start_next_cycle()
+            state.send_request(b"GET", b"/", HOST)
+            assert merged(state.next_events())[1:] == [DataReceived(b"next"), StreamEnded([])]
+        return
+    assert feed(state, data, mode) == expected
+    assert state.is_response_complete
+    assert state.is_reusable is reusable
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_read_until_close(mode: str) -> None:
+    state = new_state()
+    events = feed(state, b"HTTP/1.1 200 OK\r\nX: y\r\n\r\nsome body", mode)
+    assert events == [head(headers=[(b"X", b"y")]), DataReceived(b"some body")]
+    assert not state.is_response_complete
+    assert state.receive_data(b"") == [StreamEnded([])]
+    assert state.is_response_complete
+    assert not state.is_reusable
+
+
+@pytest.mark.parametrize("split", ["whole", "bytewise"])
+@pytest.mark.parametrize("bodyless", [b"HEAD", b"204", b"304"])
+def test_bodyless_then_next_response(bodyless: bytes, split: str) -> None:
+    """A bodyless response must not swallow the next response's bytes, however they arrive."""
+    method = b"HEAD" if bodyless == b"HEAD" else b"GET"
+    status = b"200 OK" if bodyless == b"HEAD" else bodyless + b" X"
+    first = b"HTTP/1.1 " + status + b"\r\nContent-Length: 4\r\n\r\n"
+    state = new_state(method)
+    events = feed(state, first + NEXT, split)
+    assert [type(e) for e in events] == [ResponseReceived, StreamEnded]
+    assert state.trailing_data == NEXT
+    state.start_next_cycle()
+    state.send_request(b"GET", b"/", HOST)
+    assert merged(state.next_events()) == [
+        head(headers=[(b"Content-Length", b"4")]),
+        DataReceived(b"next"),
+        StreamEnded([]),
+    ]
+    assert state.is_reusable
+
+
+def test_head_then_get_across_reads() -> None:
+    state = new_state(b"HEAD")
+    assert feed(state, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", "bytewise")[1:] == [
+        StreamEnded([])
+    ]
+    state.start_next_cycle()
+    state.send_request(b"GET", b"/", HOST)
+    assert feed(state, NEXT, "bytewise")[1:] == [DataReceived(b"next"), StreamEnded([])]
+
+
+MALFORMED = {
+    "conflicting-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nhi",
+        "Conflicting Content-Length",
+    ),
+    "listed-conflicting-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nhi",
+        "Conflicting Content-Length",
+    ),
+    "negative-length": (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "Invalid Content-Length"),
+    "te-and-cl": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        "both Transfer-Encoding and Content-Length",
+    ),
+    "te-gzip": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "Unsupported Transfer"),
+    "te-not-final-chunked": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "Unsupported Transfer",
+    ),
+    "bad-chunk-size": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "Invalid chunk size line: b'zz'",
+    ),
+    "empty-chunk-size": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+        "Invalid chunk size line",
+    ),
+    "chunk-without-crlf": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n",
+        "Chunk data not followed by CRLF",
+    ),
+    "chunk-extension-control": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;a=\x01\r\nab\r\n",
+        "Invalid chunk extension",
+    ),
+    "bad-trailer": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n",
+        "Invalid trailer line: b'no colon'",
+    ),
+    "bad-status-line": (b"HTTP/1.1 2000 OK\r\n\r\n", "Invalid status line: b'HTTP/1.1 2000 OK'"),
+    "http2-version": (b"HTTP/2.0 200 OK\r\n\r\n", "Invalid status line"),
+    "garbage": (b"hello world\r\n\r\n", "Invalid status line: b'hello world'"),
+    "space-before-colon": (
+        b"HTTP/1.1 200 OK\r\nX-A : b\r\n\r\n",
+        "Invalid header line: b'X-A : b'",
+    ),
+    "obs-fold": (b"HTTP/1.1 200 OK\r\nX-A: b\r\n  c\r\n\r\n", "Invalid header line: b'  c'"),
+    "nul-in-value": (b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", "Invalid character"),
+    "bare-lf-in-head": (b"HTTP/1.1 200 OK\r\nX-A: a\nX-B: b\r\n\r\n", "Invalid character"),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed(case: str, mode: str) -> None:
+    data, message = MALFORMED[case]
+    state = new_state()
+    with pytest.raises(RemoteProtocolError, match=message.replace("(", r"\(")):
+        feed(state, data, mode)
+    assert not state.is_reusable
+    with pytest.raises(RemoteProtocolError, match="after a protocol error"):
+        state.receive_data(b"more")
+
+
+EOF_CASES = {
+    "before-any-byte": (b"", "Server disconnected without sending a response."),
+    "mid-head": (b"HTTP/1.1 200 OK\r\nContent-", "peer unexpectedly closed connection"),
+    "mid-length-body": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        "peer closed connection without sending complete message body "
+        "(received 3 bytes, expected 10)",
+    ),
+    "mid-chunked-body": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        "peer closed connection without sending complete message body (incomplete chunked read)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", EOF_CASES)
+def test_eof(case: str) -> None:
+    data, message = EOF_CASES[case]
+    state = new_state()
+    feed(state, data, "bytewise")
+    with pytest.raises(RemoteProtocolError) as info:
+        state.receive_data(b"")
+    assert str(info.value) == message
+
+
+def test_eof_on_idle_connection_is_not_an_error() -> None:
+    state = Http11State()
+    assert state.receive_data(b"") == []
+    assert not state.is_reusable
+
+
+def test_has_received_data() -> None:
+    state = new_state()
+    assert not state.has_received_data
+    state.receive_data(b"H")
+    assert state.has_received_data
+    state.receive_data(b"TTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    state.start_next_cycle()
+    assert not state.has_received_data
+
+
+@pytest.mark.parametrize("status", [101, 200])
+def test_switching_protocols(status: int) -> None:
+    method = b"GET" if status == 101 else b"CONNECT"
+    state = new_state(method)
+    data = b"HTTP/1.1 %d Switched\r\nUpgrade: x\r\n\r\ntunnel bytes" % status
+    events = state.receive_data(data)
+    assert events == [ResponseReceived(status, b"Switched", [(b"Upgrade", b"x")], b"HTTP/1.1")]
+    assert state.is_switched
+    assert state.trailing_data == b"tunnel bytes"
+    assert not state.is_reusable
+
+
+def test_large_body_streams_without_copy_or_buffering() -> None:
+    size = 64 * 1024 * 1024
+    state = new_state()
+    state.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+    read = b"x" * (64 * 1024)
+    events: list[Event] = []
+    for _ in range(size // len(read)):
+        events = state.receive_data(read)
+        assert isinstance(events[0], DataReceived)
+        assert events[0].data is read  # passed through, not copied
+    assert events[1:] == [StreamEnded([])]
+    assert state.is_response_complete
+    assert state.trailing_data == b""
+
+
+LIMIT_CASES = {
+    "status-line": (b"HTTP/1.1 200 " + b"x" * http11.MAX_STATUS_LINE_SIZE, "Status line exceeds"),
+    "head": (
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * (http11.MAX_HEAD_SIZE // 8),
+        "Response head exceeds",
+    ),
+    "header-line": (
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"x" * http11.MAX_HEADER_LINE_SIZE + b"\r\n\r\n",
+        "Header b'X-Big' exceeds",
+    ),
+    "header-count": (
+        b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * (http11.MAX_HEADER_COUNT + 1) + b"\r\n",
+        "Too many headers",
+    ),
+    "chunk-line": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;"
+        + b"a" * http11.MAX_CHUNK_LINE_SIZE,
+        "Chunk size line exceeds",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LIMIT_CASES)
+def test_limits(case: str) -> None:
+    data, message = LIMIT_CASES[case]
+    with pytest.raises(RemoteProtocolError, match=message):
+        parse(data)
+    state = new_state()
+    with pytest.raises(RemoteProtocolError, match=message):  # noqa: PT012
+        for i in range(0, len(data), 1000):
+            state.receive_data(data[i : i + 1000])
+
+
+def test_headers_at_the_limits_are_accepted() -> None:
+    fields = b"X-A: b\r\n" * http11.MAX_HEADER_COUNT
+    events = parse(b"HTTP/1.1 200 OK\r\n" + fields + b"\r\n", b"HEAD")
+    assert isinstance(events[0], ResponseReceived)
+    assert len(events[0].headers) == http11.MAX_HEADER_COUNT
+
+
+# ------------------------------------------------------------------ sending
+
+
+def test_request_serialization() -> None:
+    state = Http11State()
+    data = state.send_request(
+        b"POST", b"/path?q=1", [(b"Host", b"example.com"), (b"Content-Length", b"5")]
+    )
+    assert data == b"POST /path?q=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n\r\n"
+    assert state.send_body(b"hel") == [b"hel"]
+    assert state.send_body(b"lo") == [b"lo"]
+    assert state.end_body() == b""
+
+
+def test_chunked_request_body() -> None:
+    state = Http11State()
+    state.send_request(b"POST", b"/", [*HOST, (b"Transfer-Encoding", b"chunked")])
+    big = b"x" * 300
+    parts = state.send_body(big)
+    assert parts == [b"12c\r\n", big, b"\r\n"]
+    assert parts[1] is big
+    assert state.send_body(b"") == []
+    assert state.end_body() == b"0\r\n\r\n"
+    with pytest.raises(LocalProtocolError, match="after end_body"):
+        state.send_body(b"late")
+
+
+@pytest.mark.parametrize(
+    ("sends", "message"),
+    [
+        ([b"123456"], r"Too much data for declared Content-Length \(6 > 5\)"),
+        ([b"123", b"456"], r"Too much data for declared Content-Length \(6 > 5\)"),
+        ([b"1234"], r"Too little data for declared Content-Length \(4 < 5\)"),
+    ],
+)
+def test_content_length_enforced(sends: list[bytes], message: str) -> None:
+    state = Http11State()
+    state.send_request(b"PUT", b"/", [*HOST, (b"Content-Length", b"5")])
+    with pytest.raises(LocalProtocolError, match=message):  # noqa: PT012
+        for data in sends:
+            state.send_body(data)
+        state.end_body()
+
+
+def test_body_without_framing_is_rejected() -> None:
+    state = Http11State()
+    state.send_request(b"GET", b"/", HOST)
+    with pytest.raises(LocalProtocolError, match="Too much data"):
+        state.send_body(b"x")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "headers", "message"),
+    [
+        (b"GET\r\n", b"/", HOST, "Illegal method"),
+        (b"G ET", b"/", HOST, "Illegal method"),
+        (b"GET", b"/ HTTP/1.1\r\nX: y", HOST, "Illegal request target"),
+        (b"GET", b"/a b", HOST, "Illegal request target"),
+        (b"GET", b"", HOST, "Illegal request target"),
+        (b"GET", b"/", [(b"X-A", b"a\r\nInjected: 1")], "Illegal header value"),
+        (b"GET", b"/", [(b"X-A", b"a\nInjected: 1")], "Illegal header value"),
+        (b"GET", b"/", [(b"X-A", b"a\rb")], "Illegal header value"),
+        (b"GET", b"/", [(b"X-A", b"a\x00b")], "Illegal header value"),
+        (b"GET", b"/", [(b"X-A\r\nInjected", b"1")], "Illegal header name"),
+        (b"GET", b"/", [(b"X A", b"1")], "Illegal header name"),
+        (b"GET", b"/", [(b"X-A:", b"1")], "Illegal header name"),
+        (b"GET", b"/", [(b"", b"1")], "Illegal header name"),
+        (b"GET", b"/", [*HOST, (b"", b"1")], "Illegal header name"),
+    ],
+)
+def test_request_validation(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], message: str
+) -> None:
+    with pytest.raises(LocalProtocolError, match=message):
+        Http11State().send_request(method, target, headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([(b"Content-Length", b"1"), (b"Transfer-Encoding", b"chunked")], "Conflicting framing"),
+        ([(b"Content-Length", b"1"), (b"Content-Length", b"2")], "Invalid Content-Length"),
+        ([(b"Content-Length", b"x")], "Invalid Content-Length"),
+        ([(b"Transfer-Encoding", b"gzip")], "Unsupported Transfer-Encoding"),
+    ],
+)
+def test_request_framing_validation(headers: list[tuple[bytes, bytes]], message: str) -> None:
+    with pytest.raises(LocalProtocolError, match=message):
+        Http11State().send_request(b"POST", b"/", headers)
+
+
+def test_cycle_order_enforced() -> None:
+    state = new_state()
+    with pytest.raises(LocalProtocolError, match="already sent"):
+        state.send_request(b"GET", b"/", HOST)
+    with pytest.raises(LocalProtocolError, match="not reusable"):
+        state.start_next_cycle()
+
+
+REUSE_RESPONSES = {
+    b"1.1": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"1.1 close": b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    b"1.0": b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"1.0 keep-alive": b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("response", REUSE_RESPONSES)
+@pytest.mark.parametrize("client_close", [False, True])
+def test_is_reusable_combinations(response: bytes, client_close: bool) -> None:
+    headers = [*HOST, (b"Connection", b"close")] if client_close else HOST
+    state = new_state(headers=headers)
+    assert not state.is_reusable  # nothing received yet
+    state.receive_data(REUSE_RESPONSES[response])
+    expected = not client_close and response in (b"1.1", b"1.0 keep-alive")
+    assert state.is_reusable is expected
+
+
+def test_not_reusable_until_request_body_done() -> None:
+    state = Http11State()
+    state.send_request(b"POST", b"/", [*HOST, (b"Content-Length", b"3")])
+    state.receive_data(b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n")
+    assert state.is_response_complete
+    assert not state.is_reusable  # the server answered early; our body is unfinished
+
+
+# --------------------------------------------------------------- hypothesis
+
+STREAM = [
+    (b"GET", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+    (b"HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
+    (
+        b"GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;x=y\r\ndef\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n",
+    ),
+    (b"GET", b"HTTP/1.1 204 No Content\r\n\r\n"),
+    (b"GET", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+]
+
+
+def run_stream(splits: list[int]) -> list[list[Event]]:
+    """Feed the concatenated responses in pieces cut at `splits`; collect events per cycle."""
+    data = b"".join(response for _, response in STREAM)
+    cuts = sorted({0, len(data), *(s % (len(data) + 1) for s in splits)})
+    pieces = [data[a:b] for a, b in itertools.pairwise(cuts)]
+    state = new_state(STREAM[0][0])
+    per_cycle: list[list[Event]] = [[]]
+    for piece in pieces:
+        per_cycle[-1] += state.receive_data(piece)
+        while state.is_response_complete and len(per_cycle) < len(STREAM):
+            state.start_next_cycle()
+            state.send_request(STREAM[len(per_cycle)][0], b"/", HOST)
+            per_cycle.append(state.next_events())
+    return [merged(events) for events in per_cycle]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=30))
+def test_random_splits_give_identical_events(splits: list[int]) -> None:
+    assert run_stream(splits) == run_stream([])
+
+
+def test_stream_reference_events() -> None:
+    cycles = run_stream([])
+    assert [len(c) for c in cycles] == [3, 2, 3, 2, 3]
+    assert cycles[2][1:] == [
+        DataReceived(b"def0123456789abcdef"),
+        StreamEnded([(b"T", b"v")]),
+    ]
