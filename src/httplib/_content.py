@@ -262,8 +262,11 @@ def encode_urlencoded_data(data: RequestData) -> Encoded:
     """`application/x-www-form-urlencoded` body; a list or tuple value repeats its key."""
     pairs: list[tuple[Any, str]] = []
     for key, value in data.items():
-        values = value if isinstance(value, list | tuple) else (value,)
+        values = value if isinstance(value, (list, tuple)) else (value,)
         for item in values:
+            if type(item) is str:
+                pairs.append((key, item))
+                continue
             try:
                 pairs.append((key, primitive_value_to_str(item)))
             except TypeError as exc:
