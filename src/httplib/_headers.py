@@ -38,39 +38,32 @@ _FALLBACK_ENCODING = "iso-8859-1"
 # One stored field: (name as given, lower-cased name, value).
 _Field = tuple[bytes, bytes, bytes]
 
-# Validated names by their str spelling: a handful of names cover almost every request.
-_name_cache: dict[str, tuple[bytes, bytes]] = {}
+# Validated names by their spelling (str or bytes): a handful of names cover almost every
+# request, so the common case is one dict lookup.
+_name_cache: dict[str | bytes, tuple[bytes, bytes]] = {}
 _NAME_CACHE_LIMIT = 512
 
 
-def _check_name(raw: bytes) -> bytes:
-    if not raw or raw.translate(None, _TCHARS):
-        raise LocalProtocolError(f"Illegal header name {raw!r}")
-    return raw
-
-
-def _name_from_str(name: str) -> tuple[bytes, bytes]:
-    """The raw and lower-cased bytes of a str header name, validated once per spelling."""
+def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
+    """The raw and lower-cased bytes of a header name, validated once per spelling."""
     cached = _name_cache.get(name)
     if cached is not None:
         return cached
-    try:
-        raw = name.encode("ascii")
-    except UnicodeEncodeError:
+    if isinstance(name, str):
         # Tokens are ASCII by definition, so a non-ASCII name can never be sent.
-        raise LocalProtocolError(f"Illegal header name {name!r}") from None
-    entry = (_check_name(raw), raw.lower())
+        raw = name.encode("ascii", errors="replace")
+    elif isinstance(name, bytes):
+        raw = name
+    else:
+        raise TypeError(f"Header name must be str or bytes, not {type(name)}")
+    if not raw or raw.translate(None, _TCHARS):
+        # ("?" replaced any non-ASCII character, and "?" is not a token character.)
+        shown = raw if name.isascii() else name
+        raise LocalProtocolError(f"Illegal header name {shown!r}")
+    entry = (raw, raw.lower())
     if len(_name_cache) < _NAME_CACHE_LIMIT:
         _name_cache[name] = entry
     return entry
-
-
-def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
-    if isinstance(name, str):
-        return _name_from_str(name)
-    if isinstance(name, bytes):
-        return _check_name(name), name.lower()
-    raise TypeError(f"Header name must be str or bytes, not {type(name)}")
 
 
 def _encode_value(name: bytes, value: str | bytes, encoding: str) -> bytes:
@@ -92,8 +85,24 @@ def _field(name: str | bytes, value: str | bytes, encoding: str) -> _Field:
     return raw_name, lower, _encode_value(raw_name, value, encoding)
 
 
+def _fields(pairs: Iterable[tuple[Any, Any]], encoding: str) -> list[_Field]:
+    """`_field` for every pair, inlined for the usual all-str, all-cached case (every request)."""
+    fields = []
+    cache = _name_cache
+    for name, value in pairs:
+        entry = cache.get(name)
+        if entry is None or type(value) is not str:
+            fields.append(_field(name, value, encoding))
+            continue
+        raw = value.encode(encoding)
+        if b"\r" in raw or b"\n" in raw or b"\0" in raw:
+            _encode_value(entry[0], raw, encoding)  # raises, naming the header
+        fields.append((entry[0], entry[1], raw))
+    return fields
+
+
 def _pairs(headers: Any) -> Iterable[tuple[Any, Any]]:
-    if isinstance(headers, Mapping):
+    if type(headers) is dict or isinstance(headers, Mapping):
         return headers.items()
     if isinstance(headers, str | bytes) or not isinstance(headers, Iterable):
         raise TypeError(
@@ -121,7 +130,7 @@ class Headers(MutableMapping[str, str]):
             self._list = list(headers._list)
         else:
             str_encoding = encoding or "ascii"
-            self._list = [_field(k, v, str_encoding) for k, v in _pairs(headers)]
+            self._list = _fields(_pairs(headers), str_encoding)
 
     @property
     def encoding(self) -> str:

@@ -569,3 +569,25 @@ def test_request_params_replace_the_query_as_in_httpx() -> None:
     for url in ("http://x/?a=1", "http://x/"):
         assert str(Request("GET", url, **case).url) == str(httpx.Request("GET", url, **case).url)
     assert str(Request("GET", "http://x/?a=1", params={}).url) == "http://x/"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "<a>",
+        "<a>; rel=x; foo",
+        '<a>;rel="x",<b>; rel=y',
+        "<a>; rel=x=y; t=1",
+        '"<a>"',
+        "<a,b>; rel=1",
+        "<a>; rel=, <b>",
+        "<a>;; rel=x",
+        "junk",
+        '<a>; title="x;y"',
+        "<a>, <b>;rel=a,<c>",
+    ],
+)
+def test_links_match_httpx_on_odd_headers(header: str) -> None:
+    expected = httpx.Response(200, headers={"link": header}).links
+    assert Response(200, headers={"link": header}).links == expected
