@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import zlib
@@ -196,6 +197,16 @@ def test_gzip_decodes_every_member() -> None:
     )
 
 
+def test_raw_deflate_opening_like_a_zlib_header_with_a_bad_window_is_raw() -> None:
+    # A stored block whose first two bytes pass zlib's method and FCHECK tests but name a
+    # window over 32 KiB, which RFC 1950 §2.2 forbids: only raw deflate can read it.
+    data = b"stored block data, 28 bytes."
+    body = b"\x88" + len(data).to_bytes(2, "little") + (len(data) ^ 0xFFFF).to_bytes(2, "little")
+    body += data + b"\x01\x00\x00\xff\xff"
+    assert int.from_bytes(body[:2], "big") % 31 == 0
+    assert feed(DeflateDecoder(), [body]) == httpx_content("deflate", body) == data
+
+
 def test_deflate_ignores_data_after_the_stream_like_httpx() -> None:
     body = zlib.compress(PAYLOAD) + b"junk"
     assert feed(DeflateDecoder(), [body]) == httpx_content("deflate", body) == PAYLOAD
@@ -222,8 +233,19 @@ def test_zlib_pieces_never_exceed_the_bound(token: str) -> None:
     assert sum(map(len, pieces)) == len(BOMB)
 
 
-def test_brotli_pieces_stay_near_the_bound() -> None:
-    pieces = feed_pieces(BrotliDecoder(), [brotli.compress(BOMB, quality=1)])
+@functools.cache
+def brotli_bomb(quality: int) -> bytes:
+    body: bytes = brotli.compress(BOMB, quality=quality)
+    return body
+
+
+@pytest.mark.parametrize("quality", [1, 11])
+@pytest.mark.parametrize("step", [None, 10])
+def test_brotli_pieces_stay_near_the_bound(quality: int, step: int | None) -> None:
+    # At quality 11 the whole bomb is 27 bytes, so output piles up inside the decompressor.
+    body = brotli_bomb(quality)
+    chunks = [body] if step is None else [body[i : i + step] for i in range(0, len(body), step)]
+    pieces = feed_pieces(BrotliDecoder(), chunks)
     assert max(map(len, pieces)) <= 2 * MAX_DECODED_PIECE
     assert sum(map(len, pieces)) == len(BOMB)
 
