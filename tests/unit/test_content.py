@@ -46,10 +46,11 @@ def read_async(stream: Any) -> bytes:
 
 
 class RecordingFile(io.BytesIO):
-    """A binary file that remembers the size of every read, to prove bodies are streamed."""
+    """A binary file that records every read size, proving bodies stream; can refuse seeks."""
 
-    def __init__(self, data: bytes, *, seekable: bool = True) -> None:
+    def __init__(self, data: bytes, name: str = "big.bin", *, seekable: bool = True) -> None:
         super().__init__(data)
+        self.name = name  # multipart takes the part's filename from here
         self.read_sizes: list[int | None] = []
         self._can_seek = seekable
 

@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
+# Shared with the content tests; pytest puts this directory on sys.path (no __init__.py here).
+from test_content import RecordingFile
+
 from httplib._content import CHUNK_SIZE, encode_request
 from httplib._exceptions import StreamConsumed
 from httplib._multipart import MultipartStream, format_form_param
@@ -85,23 +88,6 @@ def encode(**kwargs: Any) -> tuple[dict[str, str], bytes, list[Part]]:
 def httpx_body(**kwargs: Any) -> tuple[dict[str, str], bytes]:
     headers, stream = httpx_encode_request(boundary=BOUNDARY, **kwargs)
     return headers, b"".join(stream)  # type: ignore[arg-type]
-
-
-class RecordingFile(io.BytesIO):
-    """A binary file that records read sizes, and can pretend not to be seekable."""
-
-    def __init__(self, data: bytes, name: str = "big.bin", *, seekable: bool = True) -> None:
-        super().__init__(data)
-        self.name = name
-        self.read_sizes: list[int | None] = []
-        self._can_seek = seekable
-
-    def read(self, size: int | None = -1) -> bytes:
-        self.read_sizes.append(size)
-        return super().read(size)
-
-    def seekable(self) -> bool:
-        return self._can_seek
 
 
 # --- parsed back -----------------------------------------------------------------------------
