@@ -65,8 +65,6 @@ ZSTD_INPUT_SLICE = 1024
 # decompression-bomb chain fixed in urllib3 as CVE-2025-66418 (GHSA-gm62-xv2j-4w53).
 MAX_CHAINED_ENCODINGS = 5
 
-_GZIP_MAGIC = b"\x1f\x8b"
-
 
 def _decoding_error(encoding: str, exc: BaseException) -> DecodingError:
     return DecodingError(f"Failed to decode {encoding!r} content: {exc}")
