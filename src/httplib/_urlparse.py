@@ -256,7 +256,7 @@ def _parse_full(url: str, components: dict[str, str | None]) -> ParsedURL:
     has_authority = bool(userinfo or host or port is not None)
     _validate_path(path, has_scheme=bool(scheme), has_authority=has_authority)
     if scheme or has_authority:
-        path = remove_dot_segments(path)
+        path = remove_dot_segments(path, keep_final_slash=False)
     return ParsedURL(
         scheme.lower(),
         userinfo,
@@ -342,8 +342,12 @@ def _validate_path(path: str, *, has_scheme: bool, has_authority: bool) -> None:
             raise InvalidURL("Relative URLs cannot have a path starting with ':'")
 
 
-def remove_dot_segments(path: str) -> str:
-    """Resolve `.` and `..` segments (RFC 3986 section 5.2.4); `..` never climbs above root."""
+def remove_dot_segments(path: str, *, keep_final_slash: bool = True) -> str:
+    """Resolve `.` and `..` segments (RFC 3986 section 5.2.4); `..` never climbs above root.
+
+    With `keep_final_slash=False` a final `.` or `..` leaves no trailing slash (`/a/b/.` gives
+    `/a/b`, not `/a/b/`): httpx normalises parsed URLs that way, while `join` follows the RFC.
+    """
     if "." not in path:
         return path
     segments = path.split("/")
@@ -356,6 +360,8 @@ def remove_dot_segments(path: str) -> str:
                 output.pop()
         elif segment != ".":
             output.append(segment)
+    if keep_final_slash and segments[-1] in (".", ".."):
+        output.append("")
     return "/".join(output)
 
 

@@ -79,7 +79,8 @@ class URL:
     or replaced by keyword (`scheme`, `host`, `port`, `path`, `params`, ...).
     """
 
-    __slots__ = ("_params", "_parsed", "_text")
+    # Derived values are computed on first read and kept: the object never changes.
+    __slots__ = ("_host", "_netloc", "_params", "_parsed", "_raw_path", "_text")
 
     def __init__(self, url: URL | str = "", **kwargs: Any) -> None:
         components = _keyword_components(kwargs) if kwargs else {}
@@ -93,6 +94,9 @@ class URL:
             )
         self._text: str | None = None
         self._params: QueryParams | None = None
+        self._host: str | None = None
+        self._netloc: bytes | None = None
+        self._raw_path: bytes | None = None
 
     @property
     def scheme(self) -> str:
@@ -119,8 +123,10 @@ class URL:
     @property
     def host(self) -> str:
         """The host as text: IPv6 without brackets, a punycode name (`xn--`...) decoded."""
-        host = self._parsed.host
-        return idna.decode(host) if host.startswith("xn--") else host
+        if self._host is None:
+            host = self._parsed.host
+            self._host = idna.decode(host) if host.startswith("xn--") else host
+        return self._host
 
     @property
     def raw_host(self) -> bytes:
@@ -135,7 +141,9 @@ class URL:
     @property
     def netloc(self) -> bytes:
         """`host[:port]` as bytes (IPv6 bracketed), for the `Host` header."""
-        return self._parsed.netloc.encode("ascii")
+        if self._netloc is None:
+            self._netloc = self._parsed.netloc.encode("ascii")
+        return self._netloc
 
     @property
     def path(self) -> str:
@@ -156,10 +164,12 @@ class URL:
     @property
     def raw_path(self) -> bytes:
         """Path and query as sent in the request line, e.g. `b"/a%20b?c=d"`."""
-        path = self._parsed.path or "/"
-        if self._parsed.query is not None:
-            path += "?" + self._parsed.query
-        return path.encode("ascii")
+        if self._raw_path is None:
+            path = self._parsed.path or "/"
+            if self._parsed.query is not None:
+                path += "?" + self._parsed.query
+            self._raw_path = path.encode("ascii")
+        return self._raw_path
 
     @property
     def fragment(self) -> str:
@@ -265,9 +275,12 @@ class QueryParams(Mapping[str, str]):
         elif isinstance(value, QueryParams):
             self._dict = {key: list(items) for key, items in value._dict.items()}
         else:
+            # A key given an empty list has no values, so it is left out, as from the query
+            # string; httpx keeps it as a key whose `items()`/`values()` raise IndexError.
             self._dict = {
                 str(key): [primitive_value_to_str(item) for item in items]
                 for key, items in _pairs_of(value)
+                if items
             }
 
     def _copy_with(self, entries: dict[str, list[str]]) -> QueryParams:

@@ -458,3 +458,158 @@ def test_round_trip(url: str) -> None:
     again = URL(str(parsed))
     assert again == parsed
     assert observe(again) == observe(parsed)
+
+
+# --- QueryParams ----------------------------------------------------------------------------
+
+
+def observe_params(params: Any) -> dict[str, Any]:
+    return {
+        "str": str(params),
+        "repr": repr(params),
+        "multi_items": params.multi_items(),
+        "keys": list(params.keys()),
+        "values": list(params.values()),
+        "items": list(params.items()),
+        "iter": list(params),
+        "len": len(params),
+        "bool": bool(params),
+        "lists": {key: params.get_list(key) for key in params},
+    }
+
+
+PARAM_INPUTS: list[Any] = [
+    None,
+    "",
+    "a=1&b=2&a=3",
+    "a=1+2&b=%20&c&=d&e=",
+    "k=%E2%98%83&%F0%9F%98%80=x",
+    "sp ace=a b&plus=+&pct=%25&bad=%zz",
+    b"a=1&b=two",
+    {"a": "1", "b": ["2", "3"], "c": ("4",)},
+    {"t": True, "f": False, "n": None, "i": 1, "x": 1.5},
+    {"reserved": "/?#[]@!$&'()*+,;= ~._-", "unicode": "☃é"},
+    {1: "int key"},
+    [("a", "1"), ("b", "2"), ("a", "3")],
+    (("a", True), ("a", None)),
+    [],
+    {},
+]
+
+
+@pytest.mark.parametrize("value", PARAM_INPUTS)
+def test_query_params_match_httpx(value: Any) -> None:
+    assert observe_params(QueryParams(value)) == observe_params(httpx.QueryParams(value))
+
+
+def test_query_params_key_with_no_values_is_left_out() -> None:
+    # Deliberate difference: httpx keeps "empty" as a key with no values, so len() is 1 while
+    # items() and values() raise IndexError. A key without values is absent, as when parsed.
+    params = QueryParams({"empty": [], "a": "1"})
+    assert list(params.items()) == [("a", "1")]
+    assert "empty" not in params
+    assert str(params) == str(httpx.QueryParams({"empty": [], "a": "1"})) == "a=1"
+
+
+def test_query_params_from_keywords_and_copies() -> None:
+    params = QueryParams(a="1", b=["2", "3"])
+    assert params.multi_items() == [("a", "1"), ("b", "2"), ("b", "3")]
+    assert QueryParams(params) == params
+    assert QueryParams(params) is not params
+
+
+def test_query_params_reading() -> None:
+    params = QueryParams("a=1&a=2&b=3")
+    assert params["a"] == "1"
+    assert params.get("a") == "1"
+    assert params.get("zz") is None
+    assert params.get("zz", "dflt") == "dflt"
+    assert params.get_list("a") == ["1", "2"]
+    assert params.get_list("zz") == []
+    assert "b" in params
+    assert "zz" not in params
+    with pytest.raises(KeyError):
+        params["zz"]
+
+
+def test_query_params_copying_methods_leave_original_alone() -> None:
+    params = QueryParams("a=1&b=2")
+    assert str(params.set("a", 9)) == "a=9&b=2"
+    assert str(params.set("c", None)) == "a=1&b=2&c="
+    assert str(params.add("a", True)) == "a=1&a=true&b=2"
+    assert str(params.remove("a")) == "b=2"
+    assert str(params.remove("missing")) == "a=1&b=2"
+    assert str(params.merge({"b": "x", "c": "y"})) == "a=1&b=x&c=y"
+    assert str(params.merge()) == "a=1&b=2"
+    assert str(params) == "a=1&b=2"
+
+
+def test_query_params_equality_ignores_order_and_hashes_by_text() -> None:
+    assert QueryParams("a=1&b=2") == QueryParams("b=2&a=1")
+    assert QueryParams("a=1&a=2") != QueryParams("a=2")
+    assert QueryParams("a=1") != {"a": "1"}
+    assert hash(QueryParams("a=1")) == hash(QueryParams({"a": 1}))
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "message"),
+    [
+        ("update", ({"a": "1"},), "Use `q = q.merge(...)` to create an updated copy."),
+        ("__setitem__", ("a", "1"), "Use `q = q.set(key, value)` to create an updated copy."),
+    ],
+)
+def test_query_params_are_immutable(method: str, args: tuple[Any, ...], message: str) -> None:
+    params = QueryParams("a=0")
+    with pytest.raises(RuntimeError, match=r"QueryParams are immutable since 0\.18\.0") as info:
+        getattr(params, method)(*args)
+    assert message in str(info.value)
+    assert str(params) == "a=0"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        # Deliberate difference: httpx uses `assert` for the first two (AssertionError, and no
+        # check at all under `python -O`); a TypeError is what Python raises for bad arguments.
+        (("a=1", "b=2"), {}, TypeError, "at most 1 positional argument (2 given)"),
+        (("a=1",), {"b": "2"}, TypeError, "cannot mix a positional argument and keywords"),
+        # httpx raises AttributeError ('int' object has no attribute 'items').
+        ((42,), {}, TypeError, "got int: 42"),
+        (
+            ({"a": object()},),
+            {},
+            TypeError,
+            "Expected str, int, float, bool, or None. Got 'object'",
+        ),
+        ((b"\xff=1",), {}, UnicodeDecodeError, "ascii"),
+    ],
+)
+def test_query_params_bad_input(
+    args: tuple[Any, ...], kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        QueryParams(*args, **kwargs)
+    assert message in str(info.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(alphabet="ab &=+%/é", max_size=4),
+        st.one_of(
+            st.text(alphabet="xy &=+%/#é", max_size=4),
+            st.integers(-5, 5),
+            st.booleans(),
+            st.none(),
+            # Non-empty: see test_query_params_key_with_no_values_is_left_out.
+            st.lists(st.text(alphabet="xy &+", max_size=3), min_size=1, max_size=3),
+        ),
+        max_size=4,
+    )
+)
+def test_generated_params_match_httpx_and_survive_a_url(value: dict[str, Any]) -> None:
+    ours = QueryParams(value)
+    assert observe_params(ours) == observe_params(httpx.QueryParams(value))
+    url = URL("https://example.com/", params=value)
+    assert str(url) == str(httpx.URL("https://example.com/", params=value))
+    assert url.params == ours
