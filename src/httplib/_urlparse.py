@@ -24,9 +24,13 @@ from ._exceptions import InvalidURL
 __all__ = [
     "MAX_URL_LENGTH",
     "ParsedURL",
+    "encode_host",
+    "normalize_port",
     "parse_url",
     "quote",
+    "quote_credential",
     "remove_dot_segments",
+    "replace_components",
     "resolve_reference",
 ]
 
