@@ -1,0 +1,288 @@
+"""The async driver behind `AsyncHTTPTransport`: runs `Exchange`s over asyncio or trio streams.
+
+It only moves bytes and waits; every decision is in `_core.exchange`. The runtime is asyncio
+unless the first request runs under trio (checked without sniffio: trio must already be imported
+and know the current task); the choice is kept per transport. One event loop drives the pool,
+so it needs no lock. A waiter parks on a loop future (asyncio) or a `trio.Event`; cancellation
+at any await (waiting, connecting, sending, reading) releases the ticket and closes a half-used
+connection, so no pool slot leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from .._config import Limits
+from .._core.exchange import (
+    CONNECT_RETRY_ERRORS,
+    PROBE_IDLE_AFTER,
+    READ_SIZE,
+    ConnectionConfig,
+    Exchange,
+    Http11Connection,
+    connect_retry_delay,
+    pool_timeout_error,
+    streams_to_close,
+)
+from .._core.pool import Action, PoolState, TicketStatus
+from .._models import Request, Response
+from .._types import AsyncByteStream
+from .asyncio_backend import AsyncioBackend
+from .streams import AsyncNetworkBackend, AsyncNetworkStream
+
+__all__ = ["AsyncDriver", "AsyncResponseStream"]
+
+_monotonic = time.monotonic
+_WAITING = TicketStatus.WAITING
+_CONNECT = TicketStatus.CONNECT
+
+
+class _Runtime:
+    """What differs between asyncio and trio: the backend, a waiter, sleeping, probing cost."""
+
+    def __init__(
+        self,
+        backend: AsyncNetworkBackend,
+        new_waker: Callable[[], Any],
+        wake: Callable[[Any], None],
+        wait: Callable[[Any, float | None], Awaitable[bool]],
+        probe_after: float,
+    ) -> None:
+        self.backend = backend
+        self.new_waker = new_waker
+        self.wake = wake
+        self.wait = wait
+        self.probe_after = probe_after
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+def _wake_future(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _wait_future(future: asyncio.Future[None], timeout: float | None) -> bool:
+    if timeout is None:
+        await future
+        return True
+    handle = future.get_loop().call_later(timeout, _expire, future)
+    try:
+        await future
+    except TimeoutError:
+        return False
+    finally:
+        handle.cancel()
+    return True
+
+
+def _new_future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _asyncio_runtime() -> _Runtime:
+    # The Protocol-based stream knows for free whether the peer closed: probe on every reuse.
+    return _Runtime(AsyncioBackend(), _new_future, _wake_future, _wait_future, 0.0)
+
+
+def _trio_runtime() -> _Runtime:
+    import trio
+
+    from .trio_backend import TrioBackend
+
+    async def wait_event(event: trio.Event, timeout: float | None) -> bool:
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await event.wait()
+            return True
+        return False
+
+    return _Runtime(TrioBackend(), trio.Event, trio.Event.set, wait_event, PROBE_IDLE_AFTER)
+
+
+def _running_under_trio() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+class AsyncDriver:
+    """A pool of async HTTP/1.1 connections and the loop that sends requests over them."""
+
+    def __init__(self, config: ConnectionConfig, limits: Limits) -> None:
+        self._config = config
+        self._limits = limits
+        self._pool = PoolState(limits)
+        self._runtime: _Runtime | None = None
+
+    def _get_runtime(self) -> _Runtime:
+        runtime = self._runtime
+        if runtime is None:
+            runtime = _trio_runtime() if _running_under_trio() else _asyncio_runtime()
+            self._runtime = runtime
+        return runtime
+
+    async def handle(self, request: Request) -> Response:
+        """Send `request`; the response body is read from the socket as it is iterated."""
+        runtime = self._runtime or self._get_runtime()
+        ex = Exchange(request, self._config)
+        while True:
+            conn = await self._checkout(ex, runtime)
+            try:
+                await self._send(ex, conn)
+                stream, timeout = conn.stream, ex.read_timeout
+                while ex.head is None:
+                    ex.feed(await stream.read(READ_SIZE, timeout))
+            except BaseException as exc:
+                await self.release(ex, False)
+                if ex.can_retry_stale(exc):
+                    continue
+                raise
+            break
+        status, headers, extensions = ex.response_args()
+        if ex.ended:  # the whole body came with the head: the connection is free already
+            await self.release(ex, ex.finish(_monotonic()))
+        return Response(
+            status, headers=headers, stream=AsyncResponseStream(self, ex), extensions=extensions
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection; the transport stays usable, as httpx's does."""
+        acts = self._pool.close_all()
+        self._pool = PoolState(self._limits)
+        await self._perform(acts)
+
+    async def release(self, ex: Exchange, reusable: bool) -> None:
+        acts = ex.release(_monotonic(), reusable)
+        if acts:
+            await self._perform(acts)
+
+    async def _perform(self, acts: list[Action]) -> None:
+        runtime = self._runtime or self._get_runtime()
+        for stream in streams_to_close(acts, runtime.wake):
+            await stream.aclose()
+
+    async def _send(self, ex: Exchange, conn: Http11Connection) -> None:
+        stream, timeout = conn.stream, ex.write_timeout
+        await stream.write(ex.start(conn), timeout)
+        if ex.streams_body:
+            body = ex.request.stream
+            assert isinstance(body, AsyncByteStream)
+            async for chunk in body:
+                for buf in ex.frame(chunk):
+                    await stream.write(buf, timeout)
+            await stream.write(ex.end(), timeout)
+
+    # ------------------------------------------------------------------------------ the pool
+
+    async def _checkout(self, ex: Exchange, runtime: _Runtime) -> Http11Connection:
+        """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
+        while True:
+            acts = ex.acquire(self._pool, _monotonic())
+            if ex.status is _WAITING:
+                ex.ticket.waker = runtime.new_waker()  # type: ignore[union-attr]
+            try:
+                if acts:
+                    await self._perform(acts)
+                conn = await self._use_ticket(ex, runtime)
+            except BaseException:
+                await self.release(ex, False)
+                raise
+            if conn is not None:
+                return conn
+
+    async def _use_ticket(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | None:
+        """Wait, connect or take the reserved connection; None means ask the pool again."""
+        status = ex.status
+        if status is _WAITING:
+            if not await runtime.wait(ex.ticket.waker, ex.pool_timeout):  # type: ignore[union-attr]
+                raise pool_timeout_error()
+            status = ex.status
+        if status is _CONNECT:
+            return await self._connect(ex, runtime)
+        conn = ex.ready_connection()
+        if (
+            conn is not None
+            and conn.needs_probe(_monotonic(), runtime.probe_after)
+            and conn.stream.is_readable()  # closed by the server while idle
+        ):
+            await self.release(ex, False)
+            return None
+        return conn  # None when REJECTED: the transport was closed meanwhile
+
+    async def _connect(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | None:
+        attempt = 0
+        while True:
+            try:
+                stream = await self._open(ex, runtime.backend)
+                break
+            except CONNECT_RETRY_ERRORS:
+                attempt += 1
+                delay = connect_retry_delay(attempt, self._config.retries)
+                if delay is None:
+                    raise
+                await runtime.backend.sleep(delay)
+        acts = ex.connected(stream, _monotonic())
+        if acts:
+            await self._perform(acts)
+        return ex.ready_connection()
+
+    async def _open(self, ex: Exchange, backend: AsyncNetworkBackend) -> AsyncNetworkStream:
+        config, timeout = self._config, ex.connect_timeout
+        if config.uds is not None:
+            stream = await backend.connect_unix_socket(config.uds, timeout, config.socket_options)
+        else:
+            stream = await backend.connect_tcp(
+                ex.host, ex.port, timeout, config.local_address, config.socket_options
+            )
+        if ex.tls:
+            stream = await stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+        return stream
+
+
+class AsyncResponseStream(AsyncByteStream):
+    """A response body read from the connection only as it is iterated (64 KiB reads);
+    reaching the end or closing returns the connection, reusable only if it was complete."""
+
+    def __init__(self, driver: AsyncDriver, ex: Exchange) -> None:
+        self._driver = driver
+        self._ex = ex
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        ex = self._ex
+        try:
+            while True:
+                if ex.chunks:
+                    for chunk in ex.take():
+                        yield chunk
+                if ex.ended:
+                    break
+                assert ex.conn is not None
+                ex.feed(await ex.conn.stream.read(READ_SIZE, ex.read_timeout))
+        except GeneratorExit:
+            await self.aclose()
+            raise
+        except BaseException:
+            await self._driver.release(ex, False)
+            raise
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        ex = self._ex
+        if ex.ticket is not None:
+            await self._driver.release(ex, ex.finish(_monotonic()))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._ex.method} {self._ex.host}:{self._ex.port}>"

@@ -1,0 +1,206 @@
+"""The blocking driver behind `HTTPTransport`: runs `Exchange`s over `SyncBackend` streams.
+
+It only moves bytes and waits; every decision is in `_core.exchange`. One `threading.Lock`
+guards the `PoolState`, so one transport serves many threads; a request that must wait for a
+connection waits on its own `threading.Event` (created under the lock, so no wake-up is lost)
+for at most `timeout["pool"]`. Sockets named by `Close` actions are closed outside the lock.
+Any exception, `KeyboardInterrupt` included, releases the ticket, so no pool slot leaks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from .._config import Limits
+from .._core.exchange import (
+    CONNECT_RETRY_ERRORS,
+    PROBE_IDLE_AFTER,
+    READ_SIZE,
+    ConnectionConfig,
+    Exchange,
+    Http11Connection,
+    connect_retry_delay,
+    pool_timeout_error,
+    streams_to_close,
+)
+from .._core.pool import Action, PoolState, TicketStatus
+from .._models import Request, Response
+from .._types import SyncByteStream
+from .sync_backend import SyncBackend, SyncStream
+
+__all__ = ["SyncDriver", "SyncResponseStream"]
+
+_monotonic = time.monotonic
+_set_event = threading.Event.set
+_WAITING = TicketStatus.WAITING
+_READY = TicketStatus.READY
+_CONNECT = TicketStatus.CONNECT
+
+
+class SyncDriver:
+    """A pool of blocking HTTP/1.1 connections and the loop that sends requests over them."""
+
+    def __init__(self, config: ConnectionConfig, limits: Limits) -> None:
+        self._config = config
+        self._limits = limits
+        self._backend = SyncBackend()
+        self._lock = threading.Lock()
+        self._pool = PoolState(limits)
+
+    def handle(self, request: Request) -> Response:
+        """Send `request`; the response body is read from the socket as it is iterated."""
+        ex = Exchange(request, self._config)
+        while True:
+            conn = self._checkout(ex)
+            try:
+                self._send(ex, conn)
+                stream, timeout = conn.stream, ex.read_timeout
+                while ex.head is None:
+                    ex.feed(stream.read(READ_SIZE, timeout))
+            except BaseException as exc:
+                self.release(ex, False)
+                if ex.can_retry_stale(exc):
+                    continue
+                raise
+            break
+        status, headers, extensions = ex.response_args()
+        if ex.ended:  # the whole body came with the head: the connection is free already
+            self.release(ex, ex.finish(_monotonic()))
+        return Response(
+            status, headers=headers, stream=SyncResponseStream(self, ex), extensions=extensions
+        )
+
+    def close(self) -> None:
+        """Close every connection; requests still waiting retry on a fresh pool (as httpx's
+        transport stays usable after close())."""
+        with self._lock:
+            acts = self._pool.close_all()
+            self._pool = PoolState(self._limits)
+        self._perform(acts)
+
+    def release(self, ex: Exchange, reusable: bool) -> None:
+        now = _monotonic()
+        with self._lock:
+            acts = ex.release(now, reusable)
+        if acts:
+            self._perform(acts)
+
+    def _perform(self, acts: list[Action]) -> None:
+        for stream in streams_to_close(acts, _set_event):
+            stream.close()
+
+    def _send(self, ex: Exchange, conn: Http11Connection) -> None:
+        stream, timeout = conn.stream, ex.write_timeout
+        stream.write(ex.start(conn), timeout)
+        if ex.streams_body:
+            body = ex.request.stream
+            assert isinstance(body, SyncByteStream)
+            for chunk in body:
+                for buf in ex.frame(chunk):
+                    stream.write(buf, timeout)
+            stream.write(ex.end(), timeout)
+
+    # ------------------------------------------------------------------------------ the pool
+
+    def _checkout(self, ex: Exchange) -> Http11Connection:
+        """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
+        while True:
+            with self._lock:
+                acts = ex.acquire(self._pool, _monotonic())
+                if ex.status is _WAITING:
+                    ex.ticket.waker = threading.Event()  # type: ignore[union-attr]
+            if acts:
+                self._perform(acts)
+            try:
+                conn = self._use_ticket(ex)
+            except BaseException:
+                self.release(ex, False)
+                raise
+            if conn is not None:
+                return conn
+
+    def _use_ticket(self, ex: Exchange) -> Http11Connection | None:
+        """Wait, connect or take the reserved connection; None means ask the pool again."""
+        status = ex.status
+        if status is _WAITING:
+            if not ex.ticket.waker.wait(ex.pool_timeout):  # type: ignore[union-attr]
+                raise pool_timeout_error()
+            status = ex.status
+        if status is _CONNECT:
+            return self._connect(ex)
+        conn = ex.ready_connection()
+        if (
+            conn is not None
+            and conn.needs_probe(_monotonic(), PROBE_IDLE_AFTER)
+            and conn.stream.is_readable()  # closed by the server while idle
+        ):
+            self.release(ex, False)
+            return None
+        return conn  # None when REJECTED: the transport was closed meanwhile
+
+    def _connect(self, ex: Exchange) -> Http11Connection | None:
+        attempt = 0
+        while True:
+            try:
+                stream = self._open(ex)
+                break
+            except CONNECT_RETRY_ERRORS:
+                attempt += 1
+                delay = connect_retry_delay(attempt, self._config.retries)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+        with self._lock:
+            acts = ex.connected(stream, _monotonic())
+        if acts:
+            self._perform(acts)
+        return ex.ready_connection()
+
+    def _open(self, ex: Exchange) -> SyncStream:
+        config, timeout = self._config, ex.connect_timeout
+        if config.uds is not None:
+            stream = self._backend.connect_unix_socket(config.uds, timeout, config.socket_options)
+        else:
+            stream = self._backend.connect_tcp(
+                ex.host, ex.port, timeout, config.local_address, config.socket_options
+            )
+        if ex.tls:
+            stream = stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+        return stream
+
+
+class SyncResponseStream(SyncByteStream):
+    """A response body read from the socket only as it is iterated (64 KiB reads); reaching the
+    end or closing returns the connection, reusable only if the response was complete."""
+
+    def __init__(self, driver: SyncDriver, ex: Exchange) -> None:
+        self._driver = driver
+        self._ex = ex
+
+    def __iter__(self) -> Iterator[bytes]:
+        ex = self._ex
+        try:
+            while True:
+                if ex.chunks:
+                    yield from ex.take()
+                if ex.ended:
+                    break
+                assert ex.conn is not None
+                ex.feed(ex.conn.stream.read(READ_SIZE, ex.read_timeout))
+        except GeneratorExit:
+            self.close()
+            raise
+        except BaseException:
+            self._driver.release(ex, False)
+            raise
+        self.close()
+
+    def close(self) -> None:
+        ex = self._ex
+        if ex.ticket is not None:
+            self._driver.release(ex, ex.finish(_monotonic()))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._ex.method} {self._ex.host}:{self._ex.port}>"

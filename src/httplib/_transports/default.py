@@ -1,0 +1,118 @@
+"""`HTTPTransport` and `AsyncHTTPTransport`: HTTP/1.1 over a connection pool, httpx's defaults.
+
+Both are thin: configuration is checked and frozen here, `_io.sync_driver` / `_io.async_driver`
+run the requests, and `_core.exchange` makes every decision they share.
+
+Known gaps, each its own later piece of work:
+* `proxy=`: only `None` is accepted for now; any proxy raises `ValueError` naming it.
+* `http2=True` is accepted, but TLS offers only ALPN `http/1.1` and every connection speaks
+  HTTP/1.1 until the HTTP/2 transport lands.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from typing import Any
+
+from .._config import DEFAULT_LIMITS, Limits, shared_ssl_context
+from .._core.exchange import ConnectionConfig
+from .._io.async_driver import AsyncDriver
+from .._io.streams import SocketOption
+from .._io.sync_driver import SyncDriver
+from .._models import Request, Response
+from .._types import CertTypes, ProxyTypes
+from .base import AsyncBaseTransport, BaseTransport
+
+__all__ = ["AsyncHTTPTransport", "HTTPTransport"]
+
+
+def _connection_config(
+    verify: ssl.SSLContext | str | bool,
+    cert: CertTypes | None,
+    trust_env: bool,
+    http1: bool,
+    proxy: ProxyTypes | None,
+    uds: str | None,
+    local_address: str | None,
+    retries: int,
+    socket_options: Iterable[SocketOption] | None,
+) -> ConnectionConfig:
+    if proxy is not None:
+        raise ValueError(
+            f"proxies are not supported yet by httplib's transport: {proxy!r}"
+            " (pass proxy=None; proxy support is a known gap)"
+        )
+    if not http1:
+        raise ValueError(
+            "http1=False needs HTTP/2, which httplib's transport does not support yet."
+        )
+    # Cached per configuration, so building a transport costs microseconds after the first;
+    # ALPN offers only http/1.1 until HTTP/2 is supported (see the module docstring).
+    ssl_context = shared_ssl_context(verify, cert, trust_env)
+    return ConnectionConfig(
+        ssl_context,
+        uds=uds,
+        local_address=local_address,
+        socket_options=socket_options,
+        retries=retries,
+    )
+
+
+class _PooledTransport:
+    """The constructor both transports share: check and freeze the configuration."""
+
+    _driver: Any
+
+    def __init__(
+        self,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        proxy: ProxyTypes | None = None,
+        uds: str | None = None,
+        local_address: str | None = None,
+        retries: int = 0,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> None:
+        config = _connection_config(
+            verify, cert, trust_env, http1, proxy, uds, local_address, retries, socket_options
+        )
+        driver_class = SyncDriver if isinstance(self, BaseTransport) else AsyncDriver
+        self._driver = driver_class(config, limits)
+
+
+class HTTPTransport(_PooledTransport, BaseTransport):
+    """Blocking HTTP/1.1 transport with connection pooling (httpx's `HTTPTransport`).
+
+    `verify`/`cert`/`trust_env` configure TLS; `limits` the pool; `uds` connects through a Unix
+    socket; `local_address` binds the client side; `retries` retries failed connects (0, 0.5,
+    1, 2 ... seconds apart); `socket_options` are applied to every socket. `http2=True` still
+    speaks HTTP/1.1 (ALPN http/1.1 only) and `proxy` must be None: see the module docstring.
+    """
+
+    _driver: SyncDriver
+
+    def handle_request(self, request: Request) -> Response:
+        return self._driver.handle(request)
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+class AsyncHTTPTransport(_PooledTransport, AsyncBaseTransport):
+    """Async HTTP/1.1 transport with connection pooling (httpx's `AsyncHTTPTransport`).
+
+    Runs on asyncio, or on trio when called from trio. Arguments as for `HTTPTransport`.
+    """
+
+    _driver: AsyncDriver
+
+    async def handle_async_request(self, request: Request) -> Response:
+        return await self._driver.handle(request)
+
+    async def aclose(self) -> None:
+        await self._driver.aclose()
