@@ -1,0 +1,183 @@
+"""Scripted raw-socket servers: malformed responses, early closes, timeouts, stale connections."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import pytest
+from transport_harness import (
+    Mode,
+    Runner,
+    hold,
+    ok,
+    read_request,
+    serve_path_echo,
+    timeouts,
+)
+
+from httplib._exceptions import ReadError, ReadTimeout, RemoteProtocolError
+from servers.raw import scripted_server
+
+
+def reply(data: bytes) -> Callable[[socket.socket], None]:
+    def handler(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(data)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nbad header line\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+        b"",  # closed without a response
+    ],
+)
+def test_malformed_response_is_a_remote_protocol_error(run: Runner, data: bytes) -> None:
+    with scripted_server(reply(data)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            with pytest.raises(RemoteProtocolError):
+                await client.get(server.url + "/")
+            await client.close()
+
+        run(case)
+
+
+def test_close_mid_body(run: Runner) -> None:
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10
+    with scripted_server(reply(partial)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            response = await client.send("GET", server.url + "/")
+            assert response.status_code == 200
+            with pytest.raises((RemoteProtocolError, ReadError)):
+                await client.read(response)
+            await client.close()
+
+        run(case)
+
+
+def test_read_timeout(run: Runner) -> None:
+    with scripted_server(hold) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            with pytest.raises(ReadTimeout):
+                await client.get(server.url + "/", extensions=timeouts(5, read=0.2))
+            await client.close()
+
+        run(case)
+
+
+def test_interim_responses_are_skipped(run: Runner) -> None:
+    data = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok(
+        b"done"
+    )
+    with scripted_server(reply(data)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            response, body = await client.get(server.url + "/")
+            assert (response.status_code, body) == (200, b"done")
+            await client.close()
+
+        run(case)
+
+
+def test_head_then_get_on_one_connection(run: Runner) -> None:
+    def handler(conn: socket.socket) -> None:
+        pending = b""
+        while True:
+            head, _, pending = read_request(conn, pending)
+            if not head:
+                return
+            # A HEAD response announces the length but sends no body (RFC 9110 section 9.3.2).
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+            if not head.startswith(b"HEAD"):
+                conn.sendall(b"body")
+
+    with scripted_server(handler) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            _, body = await client.get(server.url + "/")
+            assert body == b"body"
+            head_response = await client.send("HEAD", server.url + "/")
+            assert await client.read(head_response) == b""
+            _, body = await client.get(server.url + "/")
+            assert body == b"body"
+            assert server.connections_accepted == 1
+            await client.close()
+
+        run(case)
+
+
+def stale_after_first(conn: socket.socket, server_state: dict[str, int]) -> None:
+    """The first connection answers one request, then reads the next and closes silently:
+    the race a client loses when a server's keep-alive timeout fires as it sends."""
+    server_state["n"] += 1
+    if server_state["n"] > 1:
+        serve_path_echo(conn)
+        return
+    head, _, pending = read_request(conn)
+    conn.sendall(ok(head.split(b" ")[1]))
+    read_request(conn, pending)
+    conn.close()
+
+
+def test_stale_connection_is_retried_for_idempotent_requests(run: Runner) -> None:
+    state = {"n": 0}
+    with scripted_server(lambda conn: stale_after_first(conn, state)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            _, body = await client.get(server.url + "/one")
+            _, body = await client.get(server.url + "/two")
+            assert body == b"/two"
+            assert server.connections_accepted == 2
+            await client.close()
+
+        run(case)
+
+
+def test_stale_connection_is_not_retried_for_a_post_with_a_body(run: Runner) -> None:
+    state = {"n": 0}
+    with scripted_server(lambda conn: stale_after_first(conn, state)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            await client.get(server.url + "/one")
+            with pytest.raises((RemoteProtocolError, ReadError)):
+                await client.send("POST", server.url + "/two", content=b"data")
+            assert server.connections_accepted == 1
+            _, body = await client.get(server.url + "/three")  # the pool recovered
+            assert body == b"/three"
+            await client.close()
+
+        run(case)
+
+
+def test_server_closing_an_idle_connection(run: Runner) -> None:
+    def one_per_connection(conn: socket.socket) -> None:
+        head, _, _ = read_request(conn)
+        conn.sendall(ok(head.split(b" ")[1]))
+
+    with scripted_server(one_per_connection) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            for path in ("/a", "/b", "/c"):
+                _, body = await client.get(server.url + path)
+                assert body == path.encode()
+            assert server.connections_accepted == 3
+            await client.close()
+
+        run(case)

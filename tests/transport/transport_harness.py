@@ -1,0 +1,233 @@
+"""One adapter per runtime, so every transport case is written once as a coroutine.
+
+`run(case)` runs `case(mode)`; `mode.transport(**kwargs)` builds an adapter over
+`HTTPTransport` (called directly: blocking inside the coroutine is fine) or
+`AsyncHTTPTransport` (awaited on asyncio or trio). `mode.gather` runs coroutines concurrently:
+threads for sync, tasks for asyncio, a nursery for trio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import trio
+
+from httplib._models import Request, Response
+from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
+from servers.raw import read_until
+
+Factory = Callable[[], Awaitable[Any]]
+
+
+def timeouts(seconds: float | None = 10.0, **phases: float) -> dict[str, Any]:
+    value = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+    value.update(phases)
+    return {"timeout": value}
+
+
+class Adapter:
+    """A transport plus helpers that hide sync versus async."""
+
+    def __init__(self, mode: Mode, **kwargs: Any) -> None:
+        self.mode = mode
+        self.is_async = mode.name != "sync"
+        cls = AsyncHTTPTransport if self.is_async else HTTPTransport
+        self.transport: Any = cls(**kwargs)
+
+    def body(self, chunks: list[bytes]) -> Any:
+        """A request body iterator of the right kind (sent chunked)."""
+
+        def sync_gen() -> Iterator[bytes]:
+            yield from chunks
+
+        async def async_gen() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        return async_gen() if self.is_async else sync_gen()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any = None,
+        headers: Any = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> Response:
+        request = Request(
+            method,
+            url,
+            content=content,
+            headers=headers,
+            extensions=timeouts() if extensions is None else extensions,
+        )
+        if self.is_async:
+            return await self.transport.handle_async_request(request)  # type: ignore[no-any-return]
+        return self.transport.handle_request(request)  # type: ignore[no-any-return]
+
+    async def read(self, response: Response) -> bytes:
+        if self.is_async:
+            return await response.aread()
+        return response.read()
+
+    async def chunks(self, response: Response) -> list[bytes]:
+        if self.is_async:
+            return [chunk async for chunk in response.aiter_raw()]
+        return list(response.iter_raw())
+
+    async def first_chunk(self, response: Response) -> bytes:
+        if self.is_async:
+            async for chunk in response.aiter_raw():
+                return chunk
+            return b""
+        return next(iter(response.iter_raw()), b"")
+
+    async def close_response(self, response: Response) -> None:
+        if self.is_async:
+            await response.aclose()
+        else:
+            response.close()
+
+    async def get(self, url: str, **kwargs: Any) -> tuple[Response, bytes]:
+        response = await self.send("GET", url, **kwargs)
+        return response, await self.read(response)
+
+    async def close(self) -> None:
+        if self.is_async:
+            await self.transport.aclose()
+        else:
+            self.transport.close()
+
+
+class Mode:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def transport(self, **kwargs: Any) -> Adapter:
+        return Adapter(self, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        if self.name == "trio":
+            await trio.sleep(seconds)
+        elif self.name == "asyncio":
+            await asyncio.sleep(seconds)
+        else:
+            threading.Event().wait(seconds)
+
+    async def gather(self, factories: list[Factory]) -> list[Any]:
+        """Run the coroutines concurrently; results (or exceptions) in order."""
+        results: list[Any] = [None] * len(factories)
+
+        async def one(i: int) -> None:
+            try:
+                results[i] = await factories[i]()
+            except Exception as exc:
+                results[i] = exc
+
+        if self.name == "asyncio":
+            await asyncio.gather(*(one(i) for i in range(len(factories))))
+        elif self.name == "trio":
+            async with trio.open_nursery() as nursery:
+                for i in range(len(factories)):
+                    nursery.start_soon(one, i)
+        else:
+            threads = [
+                threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        return results
+
+    async def cancel_after(self, seconds: float, factory: Factory) -> bool:
+        """Run `factory()` and cancel it after `seconds`; True if it was cancelled."""
+        if self.name == "trio":
+            with trio.move_on_after(seconds) as scope:
+                await factory()
+            return scope.cancelled_caught
+        try:
+            await asyncio.wait_for(factory(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+
+RUNNERS: dict[str, Callable[[Callable[[], Awaitable[None]]], None]] = {
+    "sync": lambda fn: asyncio.run(fn()),
+    "asyncio": lambda fn: asyncio.run(fn()),
+    "trio": lambda fn: trio.run(fn),
+}
+Case = Callable[[Mode], Awaitable[None]]
+Runner = Callable[[Case], None]
+
+
+def runner(name: str) -> Runner:
+    def run(case: Case) -> None:
+        async def main() -> None:
+            await case(Mode(name))
+
+        RUNNERS[name](main)
+
+    return run
+
+
+# ------------------------------------------------------------------- scripted HTTP handlers
+
+
+def read_request(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """(head, body, rest) of one request; head b"" when the peer closed first."""
+    data = pending
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b"", b"", b""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lowered = head.lower()
+    if b"transfer-encoding: chunked" in lowered:
+        while not rest.endswith(b"0\r\n\r\n") and (chunk := conn.recv(65536)):
+            rest += chunk
+        return head, _dechunk(rest), b""
+    length = 0
+    for line in lowered.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(rest) < length and (chunk := conn.recv(65536)):
+        rest += chunk
+    return head, rest[:length], rest[length:]
+
+
+def _dechunk(data: bytes) -> bytes:
+    body = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return body
+        body, data = body + data[:size], data[size + 2 :]
+
+
+def ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def serve_path_echo(conn: socket.socket) -> None:
+    """Keep-alive: answer every request with its target as the body."""
+    pending = b""
+    while True:
+        head, _, pending = read_request(conn, pending)
+        if not head:
+            return
+        target = head.split(b" ")[1]
+        conn.sendall(ok(target))
+
+
+def hold(conn: socket.socket) -> None:
+    """Read until the client goes away, never answering."""
+    read_until(conn, b"\x00never\x00")
