@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Iterator
 
 import pytest
 import trustme
+from hypothesis import settings
 
 from servers.app import app
 from servers.asgi_servers import RunningServer, run_hypercorn, run_uvicorn
+
+# CI runs the same examples every time, so a red build is reproducible; locally, exploration
+# stays random. No deadlines: a loaded 2-core machine must not turn slowness into failures.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,9 @@
 """httplib: a fast, robust HTTP client with httpx's public API, sync and async."""
 
 from ._config import Limits, Proxy, Timeout, create_ssl_context
+from ._content import ByteStream
+from ._cookies import Cookies
+from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
 from ._exceptions import (
     CloseError,
     ConnectError,
@@ -31,33 +34,51 @@ from ._exceptions import (
     WriteError,
     WriteTimeout,
 )
+from ._headers import Headers
+from ._models import Request, Response
 from ._status_codes import codes
 from ._types import AsyncByteStream, SyncByteStream
+from ._urls import URL, QueryParams
 
+__title__ = "httplib"
+__description__ = "A fast, robust HTTP client for Python with httpx's API, sync and async."
 __version__ = "0.1.0"
 
 __all__ = [
     "AsyncByteStream",
+    "Auth",
+    "BasicAuth",
+    "ByteStream",
     "CloseError",
+    "codes",
     "ConnectError",
     "ConnectTimeout",
     "CookieConflict",
+    "Cookies",
+    "create_ssl_context",
     "DecodingError",
+    "DigestAuth",
+    "FunctionAuth",
+    "Headers",
     "HTTPError",
     "HTTPStatusError",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
     "Proxy",
     "ProxyError",
+    "QueryParams",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "Request",
     "RequestError",
     "RequestNotRead",
+    "Response",
     "ResponseNotRead",
     "StreamClosed",
     "StreamConsumed",
@@ -68,9 +89,10 @@ __all__ = [
     "TooManyRedirects",
     "TransportError",
     "UnsupportedProtocol",
+    "URL",
     "WriteError",
     "WriteTimeout",
+    "__description__",
+    "__title__",
     "__version__",
-    "codes",
-    "create_ssl_context",
 ]

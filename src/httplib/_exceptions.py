@@ -221,7 +221,8 @@ class StreamConsumed(StreamError):
             "Attempted to read or stream some content, but the content has "
             "already been streamed. For requests, this could be due to passing "
             "a generator as request content, and then receiving a redirect "
-            "response or a secondary request as part of an authentication flow. "
+            "response or a secondary request as part of an authentication flow."
+            # httpx's text has no space here; kept identical for code that matches on it.
             "For responses, this could be due to attempting to stream the response "
             "content more than once."
         )

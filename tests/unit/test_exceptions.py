@@ -61,3 +61,10 @@ def test_stream_errors_are_runtime_errors_with_helpful_messages() -> None:
     assert "read()" in str(httplib.ResponseNotRead())
     assert "read()" in str(httplib.RequestNotRead())
     assert "closed" in str(httplib.StreamClosed())
+
+
+def test_stream_error_messages_are_httpx_s_word_for_word() -> None:
+    import httpx
+
+    for name in ("StreamConsumed", "StreamClosed", "ResponseNotRead", "RequestNotRead"):
+        assert str(getattr(httplib, name)()) == str(getattr(httpx, name)())
