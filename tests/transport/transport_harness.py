@@ -193,6 +193,8 @@ def read_request(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, byte
     if b"transfer-encoding: chunked" in lowered:
         while not rest.endswith(b"0\r\n\r\n") and (chunk := conn.recv(65536)):
             rest += chunk
+        if not rest.endswith(b"0\r\n\r\n"):
+            return b"", b"", b""  # the client gave up mid-body
         return head, _dechunk(rest), b""
     length = 0
     for line in lowered.split(b"\r\n"):

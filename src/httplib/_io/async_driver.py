@@ -248,7 +248,11 @@ class AsyncDriver:
                 ex.host, ex.port, timeout, config.local_address, config.socket_options
             )
         if ex.tls:
-            stream = await stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+            try:
+                stream = await stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+            except BaseException:  # cancelled mid-handshake: the plain socket is ours to close
+                await stream.aclose()
+                raise
         return stream
 
 

@@ -167,7 +167,11 @@ class SyncDriver:
                 ex.host, ex.port, timeout, config.local_address, config.socket_options
             )
         if ex.tls:
-            stream = stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+            try:
+                stream = stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+            except BaseException:  # interrupted mid-handshake: the plain socket is ours to close
+                stream.close()
+                raise
         return stream
 
 
