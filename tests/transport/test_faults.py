@@ -12,6 +12,7 @@ from transport_harness import (
     hold,
     ok,
     read_request,
+    serve_each,
     serve_path_echo,
     timeouts,
 )
@@ -93,18 +94,14 @@ def test_interim_responses_are_skipped(run: Runner) -> None:
 
 
 def test_head_then_get_on_one_connection(run: Runner) -> None:
-    def handler(conn: socket.socket) -> None:
-        pending = b""
-        while True:
-            head, _, pending = read_request(conn, pending)
-            if not head:
-                return
-            # A HEAD response announces the length but sends no body (RFC 9110 section 9.3.2).
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
-            if not head.startswith(b"HEAD"):
-                conn.sendall(b"body")
+    def respond(conn: socket.socket, head: bytes) -> bool:
+        # A HEAD response announces the length but sends no body (RFC 9110 section 9.3.2).
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+        if not head.startswith(b"HEAD"):
+            conn.sendall(b"body")
+        return True
 
-    with scripted_server(handler) as server:
+    with scripted_server(serve_each(respond)) as server:
 
         async def case(mode: Mode) -> None:
             client = mode.transport()

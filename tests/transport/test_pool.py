@@ -20,6 +20,7 @@ from transport_harness import (
     hold,
     ok,
     read_request,
+    serve_each,
     serve_path_echo,
     timeouts,
 )
@@ -54,17 +55,13 @@ def test_sequential_requests_reuse_one_connection(run: Runner) -> None:
 
 
 def test_response_closed_half_read_does_not_return_its_connection(run: Runner) -> None:
-    def handler(conn: socket.socket) -> None:
-        pending = b""
-        while True:
-            head, _, pending = read_request(conn, pending)
-            if not head:
-                return
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 1000)
-            if b"/full" in head:
-                conn.sendall(b"x" * 199000)
+    def respond(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 1000)
+        if b"/full" in head:
+            conn.sendall(b"x" * 199000)
+        return True
 
-    with scripted_server(handler) as server:
+    with scripted_server(serve_each(respond)) as server:
 
         async def case(mode: Mode) -> None:
             client = mode.transport()
@@ -97,22 +94,21 @@ def test_max_connections_queues_concurrent_requests(run_all: Runner) -> None:
         run_all(case)
 
 
-def routed(conn: socket.socket) -> None:
-    """Keep-alive by path: /ok answers, /hang never does, /partial stalls mid-body."""
-    pending = b""
-    while True:
-        head, _, pending = read_request(conn, pending)
-        if not head:
-            return
-        target = head.split(b" ")[1]
-        if target.startswith(b"/hang"):
-            hold(conn)
-            return
-        if target.startswith(b"/partial"):
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"y" * 10)
-            hold(conn)
-            return
-        conn.sendall(ok(target))
+def _route(conn: socket.socket, head: bytes) -> bool:
+    target = head.split(b" ")[1]
+    if target.startswith(b"/hang"):
+        hold(conn)
+        return False
+    if target.startswith(b"/partial"):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"y" * 10)
+        hold(conn)
+        return False
+    conn.sendall(ok(target))
+    return True
+
+
+routed = serve_each(_route)
+"""Keep-alive by path: /ok answers, /hang never does, /partial stalls mid-body."""
 
 
 def test_pool_timeout_when_the_only_connection_is_held(run: Runner) -> None:

@@ -219,15 +219,26 @@ def ok(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-def serve_path_echo(conn: socket.socket) -> None:
-    """Keep-alive: answer every request with its target as the body."""
-    pending = b""
-    while True:
-        head, _, pending = read_request(conn, pending)
-        if not head:
-            return
-        target = head.split(b" ")[1]
-        conn.sendall(ok(target))
+def serve_each(respond: Callable[[socket.socket, bytes], bool]) -> Callable[[socket.socket], None]:
+    """A keep-alive handler: `respond(conn, head)` for every request until it returns False."""
+
+    def handler(conn: socket.socket) -> None:
+        pending = b""
+        while True:
+            head, _, pending = read_request(conn, pending)
+            if not head or not respond(conn, head):
+                return
+
+    return handler
+
+
+def _echo_target(conn: socket.socket, head: bytes) -> bool:
+    conn.sendall(ok(head.split(b" ")[1]))
+    return True
+
+
+serve_path_echo = serve_each(_echo_target)
+"""Keep-alive: answer every request with its target as the body."""
 
 
 def hold(conn: socket.socket) -> None:
