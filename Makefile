@@ -28,3 +28,21 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+# --- benchmarks ---
+# Owned by bench/ (see bench/README.md). `bench` is the full run (~15 min on 2 cores);
+# `bench-smoke` runs every client and scenario briefly and fails on wrong data (CI, ~2 min).
+# Extra options go through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--duration 3"`.
+BENCH_PY := bench/.venv-peers/bin/python
+BENCH_ARGS ?=
+
+.PHONY: bench bench-smoke bench-setup
+
+bench-setup: $(STAMP)
+	PYTHON=$(PYTHON) bash bench/bootstrap.sh
+
+bench: bench-setup
+	$(BENCH_PY) bench/run.py $(BENCH_ARGS)
+
+bench-smoke: bench-setup
+	$(BENCH_PY) bench/run.py --smoke $(BENCH_ARGS)

@@ -1,0 +1,31 @@
+"""Client adapters: one module per library, loaded by name inside the worker's venv."""
+
+from __future__ import annotations
+
+import importlib
+
+from adapters.base import Adapter, Unavailable
+
+# client name -> (module, factory argument)
+REGISTRY: dict[str, tuple[str, str]] = {
+    "httplib": ("adapters.httpx_like", "httplib"),
+    "httpx": ("adapters.httpx_like", "httpx"),
+    "httpx2": ("adapters.httpx_like", "httpx2"),
+    "aiohttp": ("adapters.aiohttp_adapter", ""),
+    "requests": ("adapters.requests_like", "requests"),
+    "niquests": ("adapters.requests_like", "niquests"),
+    "urllib3": ("adapters.urllib3_adapter", ""),
+    "pycurl": ("adapters.pycurl_adapter", ""),
+    "raw-sync": ("adapters.raw", "sync"),
+    "raw-asyncio": ("adapters.raw", "asyncio"),
+    "raw-uvloop": ("adapters.raw", "uvloop"),
+}
+
+
+def load(client: str) -> Adapter:
+    module_name, arg = REGISTRY[client]
+    try:
+        adapter: Adapter = importlib.import_module(module_name).load(arg)
+    except ImportError as exc:
+        raise Unavailable(f"{exc.name or client} is not installed") from exc
+    return adapter

@@ -1,0 +1,271 @@
+"""Run one (client, scenario) pair in this process and print one JSON result line.
+
+Invoked by run.py under the client's own venv, pinned to the client core, so imports, RSS and
+CPU time belong to that client alone. Wrong data raises; a missing capability is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from adapters import load
+from adapters.base import Adapter, ClientConfig, NotYet, Sink, Unavailable, Unsupported
+from harness import (
+    AsyncOp,
+    SyncOp,
+    Window,
+    WrongResponse,
+    run_async,
+    run_bursts,
+    run_sync,
+    run_threads,
+)
+from scenarios import BY_ID, Scenario
+
+
+@dataclass
+class Job:
+    client: str
+    scenario: Scenario
+    url: str
+    ca_file: str
+    size: int  # expected response body length
+    sha256: str  # expected body checksum ("" for uploads)
+    upload: bytes
+    warmup: float
+    duration: float
+    create_count: int
+    verify_all: bool  # smoke mode: checksum every response, not only the first
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Job:
+        sc = BY_ID[raw["scenario"]]
+        if sc.op == "post":
+            size, sha = len(str(sc.upload)), ""
+        else:
+            meta = raw["payloads"][sc.path.lstrip("/")]
+            size, sha = meta["size"], meta["sha256"]
+        return cls(
+            raw["client"],
+            sc,
+            raw["urls"][sc.scheme] + sc.path,
+            raw["ca_file"],
+            size,
+            sha,
+            random.Random("httplib-bench-upload").randbytes(sc.upload),
+            raw["warmup"],
+            raw["duration"],
+            raw["create_count"],
+            raw["smoke"],
+        )
+
+
+class Check:
+    """Validates every response: status 200, exact length, and a checksum when asked."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.full_left = 1 << 62 if job.verify_all else 1
+
+    def _want_full(self) -> bool:
+        self.full_left -= 1
+        return self.full_left >= 0
+
+    def body(self, status: int, body: bytes) -> int:
+        job = self.job
+        if status != 200 or len(body) != job.size:
+            raise WrongResponse(f"{job.url}: status {status}, {len(body)} bytes, want {job.size}")
+        if self._want_full():
+            if job.upload and bytes(body) != str(len(job.upload)).encode():
+                raise WrongResponse(f"{job.url}: upload sink saw {bytes(body)!r}")
+            if job.sha256 and hashlib.sha256(body).hexdigest() != job.sha256:
+                raise WrongResponse(f"{job.url}: body checksum mismatch")
+        return len(job.upload) or len(body)
+
+    def sink(self) -> tuple[Sink, Any]:
+        """A sink for streamed chunks and the function that validates the total."""
+        digest = hashlib.sha256() if self._want_full() else None
+        count = [0]
+
+        def sink(chunk: bytes) -> None:
+            count[0] += len(chunk)
+            if digest is not None:
+                digest.update(chunk)
+
+        def finish(status: int) -> int:
+            if status != 200 or count[0] != self.job.size:
+                raise WrongResponse(f"{self.job.url}: status {status}, streamed {count[0]} bytes")
+            if digest is not None and digest.hexdigest() != self.job.sha256:
+                raise WrongResponse(f"{self.job.url}: streamed body checksum mismatch")
+            return count[0]
+
+        return sink, finish
+
+
+def sync_op(client: Any, job: Job, check: Check) -> SyncOp:
+    url, op = job.url, job.scenario.op
+    if op == "stream":
+
+        def stream() -> int:
+            sink, finish = check.sink()
+            return int(finish(client.stream(url, sink)))
+
+        return stream
+    if op == "post":
+        body = job.upload
+        return lambda: check.body(*client.post(url, body))
+    return lambda: check.body(*client.get(url))
+
+
+def async_op(client: Any, job: Job, check: Check) -> AsyncOp:
+    url, op = job.url, job.scenario.op
+    if op == "stream":
+
+        async def stream() -> int:
+            sink, finish = check.sink()
+            return int(finish(await client.stream(url, sink)))
+
+        return stream
+    if op == "post":
+        body = job.upload
+
+        async def post() -> int:
+            return check.body(*(await client.post(url, body)))
+
+        return post
+
+    async def get() -> int:
+        return check.body(*(await client.get(url)))
+
+    return get
+
+
+def _config(job: Job) -> ClientConfig:
+    sc = job.scenario
+    return ClientConfig(job.ca_file, http2=sc.http2, max_connections=sc.max_connections)
+
+
+def run_sync_job(adapter: Adapter, job: Job) -> Window:
+    sc = job.scenario
+    if sc.mode == "threads" and (reason := adapter.thread_safe()):
+        raise Unsupported(reason)
+    client = adapter.open_sync(_config(job))
+    try:
+        if sc.http2 and (version := client.http_version(job.url)) != "HTTP/2":
+            raise adapter.gap(f"negotiated {version}, not HTTP/2")
+        op = sync_op(client, job, Check(job))
+        if sc.mode == "threads":
+            return run_threads(op, sc.concurrency, job.warmup, job.duration)
+        return run_sync(op, job.warmup, job.duration)
+    finally:
+        client.close()
+
+
+async def run_async_job(adapter: Adapter, job: Job) -> Window:
+    sc = job.scenario
+    client = await adapter.open_async(_config(job))
+    try:
+        if sc.http2 and (version := await client.http_version(job.url)) != "HTTP/2":
+            raise adapter.gap(f"negotiated {version}, not HTTP/2")
+        op = async_op(client, job, Check(job))
+        if sc.mode == "burst":
+            return await run_bursts(op, sc.concurrency, job.warmup, job.duration)
+        return await run_async(op, sc.concurrency, job.warmup, job.duration)
+    finally:
+        await client.close()
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_rss_mib() -> float:
+    """VmHWM: this process image's peak RSS (ru_maxrss would include the forking parent's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_create_job(adapter: Adapter, job: Job) -> tuple[Window, float]:
+    """Create and close `create_count` clients; returns the window and the RSS growth (MiB)."""
+    if adapter.no_sync is None:
+        create = adapter.create_close
+    else:
+
+        def create() -> None:
+            asyncio.run(adapter.acreate_close())
+
+        asyncio.run(adapter.acreate_close())  # surface "unsupported" before timing anything
+    for _ in range(10):
+        create()  # warm-up: lazy imports and caches
+    before = rss_mib()
+    win = Window()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(job.create_count):
+        start = time.perf_counter()
+        create()
+        win.latencies.append(time.perf_counter() - start)
+    win.elapsed, win.cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    win.ops = job.create_count
+    return win, rss_mib() - before
+
+
+def measure(adapter: Adapter, job: Job) -> dict[str, Any]:
+    sc = job.scenario
+    if sc.mode == "create":
+        win, growth = run_create_job(adapter, job)
+        return {**win.summary(), "note": f"RSS +{growth:.1f} MiB after {job.create_count}"}
+    if sc.mode in ("sync", "threads"):
+        win = run_sync_job(adapter, job)
+        return win.summary()
+    with asyncio.Runner(loop_factory=adapter.loop_factory) as runner:
+        win = runner.run(run_async_job(adapter, job))
+    if sc.mode == "burst":
+        failed = sum(win.errors.values())
+        out = win.summary(requests_per_op=sc.concurrency)
+        out["requests"] = requests = win.ops * sc.concurrency - failed
+        out["req_per_s"] = requests / win.elapsed
+        kinds = ", ".join(f"{n} {name}" for name, n in win.errors.items())
+        out["note"] = f"{failed} failed ({kinds})" if failed else "no pool timeouts"
+        return out
+    return win.summary()
+
+
+def main() -> int:
+    job = Job.from_json(json.loads(sys.argv[1]))
+    result: dict[str, Any]
+    try:
+        adapter = load(job.client)
+        result = {"status": "ok", "note": "", **measure(adapter, job)}
+    except NotYet as exc:
+        result = {"status": "not yet", "note": str(exc)}
+    except NotImplementedError as exc:
+        # Only httplib, still being built, may answer "not implemented" without failing.
+        status = "not yet" if job.client == "httplib" else "error"
+        result = {"status": status, "note": str(exc) or "NotImplementedError"}
+    except Unsupported as exc:
+        result = {"status": "unsupported", "note": str(exc)}
+    except Unavailable as exc:
+        result = {"status": "unavailable", "note": str(exc)}
+    except Exception as exc:
+        traceback.print_exc()
+        result = {"status": "error", "note": f"{type(exc).__name__}: {exc}"[:300]}
+    result["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(result))
+    return 1 if result["status"] == "error" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
