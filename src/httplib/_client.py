@@ -1,0 +1,284 @@
+"""`Client` and `AsyncClient`: merge the client's configuration into requests, then run them.
+
+Everything both clients share lives once: configuration and request building in
+`_client_base._BaseClient`, the request methods (`request`, `stream`, `get`, ...) in
+`_client_methods.Methods`, and every policy (auth, hooks, cookies, redirects) in the sans-I/O
+`_core.flow.send_flow`. What is left per client is a table of effect performers (call vs
+await) and a short loop that runs the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
+from types import TracebackType
+from typing import Any
+
+from ._client_base import USE_CLIENT_DEFAULT, UseClientDefault, _BaseClient, _State
+from ._client_methods import Methods
+from ._core.auth import Auth
+from ._core.flow import AUTH_CLOSE, AUTH_NEXT, AUTH_OPEN, CLOSE, HOOKS, READ, SEND, FlowStepper
+from ._exceptions import RequestError
+from ._models import Request, Response, elapsed_timer
+from ._transports.base import AsyncBaseTransport, BaseTransport
+from ._transports.default import AsyncHTTPTransport, HTTPTransport
+from ._types import AsyncByteStream, AuthTypes, EventHook, SyncByteStream
+
+__all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Client: performs the flow's effects by calling.
+
+
+def _send_single(client: Client, request: Request) -> Response:
+    if not isinstance(request.stream, SyncByteStream):
+        raise RuntimeError("Attempted to send an async request with a sync Client instance.")
+    transport = client._transport_for_url(request.url)
+    timer = elapsed_timer()
+    try:
+        response = transport.handle_request(request)
+    except RequestError as exc:
+        # What `request_context` does, inline: this is the per-request hot path.
+        if exc._request is None:
+            exc._request = request
+        raise
+    return client._bind(response, request, timer)
+
+
+def _call_hooks(client: Client, target: tuple[list[EventHook], Any]) -> None:
+    hooks, argument = target
+    for hook in hooks:
+        hook(argument)
+
+
+def _auth_next(client: Client, target: tuple[Any, Response | None]) -> Request | None:
+    steps, response = target
+    try:
+        return steps.send(response)  # type: ignore[no-any-return]
+    except StopIteration:
+        return None
+
+
+_SYNC_EFFECTS: dict[int, Callable[[Client, Any], Any]] = {
+    SEND: _send_single,
+    READ: lambda client, response: response.read(),
+    CLOSE: lambda client, response: response.close(),
+    HOOKS: _call_hooks,
+    AUTH_OPEN: lambda client, target: target[0].sync_auth_flow(target[1]),
+    AUTH_NEXT: _auth_next,
+    AUTH_CLOSE: lambda client, steps: steps.close(),
+}
+
+
+class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[BaseTransport]):
+    """A blocking HTTP client with connection pooling, redirects, auth and cookie persistence.
+
+    Safe to share between threads. Use it as a context manager, or call `close()`, so its
+    connections are released.
+    """
+
+    _default_transport = HTTPTransport
+
+    def _checked_transport(self, transport: BaseTransport) -> BaseTransport:
+        if not hasattr(transport, "handle_request"):
+            raise TypeError(
+                f"Client needs a sync transport (with handle_request), got {transport!r}; "
+                "use AsyncClient for async transports."
+            )
+        return transport
+
+    def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Response:
+        """Send a built request as is (see `build_request`); read the body unless `stream`."""
+        stepper = FlowStepper(self._start(request, stream, auth, follow_redirects))
+        while (effect := stepper.effect) is not None:
+            try:
+                value = _SYNC_EFFECTS[effect[0]](self, effect[1])
+            except BaseException as exc:
+                stepper.fail(exc)
+            else:
+                stepper.ok(value)
+        return stepper.result  # type: ignore[no-any-return]
+
+    @contextmanager
+    def _stream(
+        self,
+        request: Request,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+    ) -> Iterator[Response]:
+        response = self.send(request, stream=True, auth=auth, follow_redirects=follow_redirects)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close the transports; the client cannot send afterwards."""
+        if self._mark_closed():
+            for transport in self._transports():
+                transport.close()
+
+    def __enter__(self) -> Client:
+        self._enter()
+        for transport in self._transports():
+            transport.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self._state = _State.CLOSED
+        for transport in self._transports():
+            transport.__exit__(exc_type, exc_value, traceback)
+
+
+# ---------------------------------------------------------------------------------------------
+# AsyncClient: performs the same effects by awaiting.
+
+
+async def _asend_single(client: AsyncClient, request: Request) -> Response:
+    if not isinstance(request.stream, AsyncByteStream):
+        raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
+    transport = client._transport_for_url(request.url)
+    timer = elapsed_timer()
+    try:
+        response = await transport.handle_async_request(request)
+    except RequestError as exc:
+        if exc._request is None:
+            exc._request = request
+        raise
+    return client._bind(response, request, timer)
+
+
+async def _acall_hooks(client: AsyncClient, target: tuple[list[EventHook], Any]) -> None:
+    hooks, argument = target
+    for hook in hooks:
+        await hook(argument)
+
+
+async def _aauth_next(client: AsyncClient, target: tuple[Any, Response | None]) -> Request | None:
+    steps, response = target
+    try:
+        return await steps.asend(response)  # type: ignore[no-any-return]
+    except StopAsyncIteration:
+        return None
+
+
+async def _aread(client: AsyncClient, response: Response) -> bytes:
+    return await response.aread()
+
+
+async def _aclose(client: AsyncClient, response: Response) -> None:
+    await response.aclose()
+
+
+async def _aauth_open(client: AsyncClient, target: tuple[Auth, Request]) -> Any:
+    return target[0].async_auth_flow(target[1])
+
+
+async def _aauth_close(client: AsyncClient, steps: Any) -> None:
+    await steps.aclose()
+
+
+_ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]] = {
+    SEND: _asend_single,
+    READ: _aread,
+    CLOSE: _aclose,
+    HOOKS: _acall_hooks,
+    AUTH_OPEN: _aauth_open,
+    AUTH_NEXT: _aauth_next,
+    AUTH_CLOSE: _aauth_close,
+}
+
+
+class AsyncClient(
+    Methods[Coroutine[Any, Any, Response], AbstractAsyncContextManager[Response]],
+    _BaseClient[AsyncBaseTransport],
+):
+    """An async HTTP client (asyncio or trio) with the same features as `Client`.
+
+    Safe to share between tasks. Use `async with`, or `await aclose()`, to release connections.
+    Event hooks are awaited.
+    """
+
+    _default_transport = AsyncHTTPTransport
+
+    def _checked_transport(self, transport: AsyncBaseTransport) -> AsyncBaseTransport:
+        if not hasattr(transport, "handle_async_request"):
+            raise TypeError(
+                f"AsyncClient needs an async transport (with handle_async_request), got "
+                f"{transport!r}; use Client for sync transports."
+            )
+        return transport
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> Response:
+        """Send a built request as is (see `build_request`); read the body unless `stream`."""
+        stepper = FlowStepper(self._start(request, stream, auth, follow_redirects))
+        while (effect := stepper.effect) is not None:
+            try:
+                value = await _ASYNC_EFFECTS[effect[0]](self, effect[1])
+            except BaseException as exc:
+                stepper.fail(exc)
+            else:
+                stepper.ok(value)
+        return stepper.result  # type: ignore[no-any-return]
+
+    @asynccontextmanager
+    async def _stream(
+        self,
+        request: Request,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+    ) -> AsyncIterator[Response]:
+        response = await self.send(
+            request, stream=True, auth=auth, follow_redirects=follow_redirects
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the transports; the client cannot send afterwards."""
+        if self._mark_closed():
+            for transport in self._transports():
+                await transport.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        self._enter()
+        for transport in self._transports():
+            await transport.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self._state = _State.CLOSED
+        for transport in self._transports():
+            await transport.__aexit__(exc_type, exc_value, traceback)

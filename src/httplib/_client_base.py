@@ -1,0 +1,366 @@
+"""What `Client` and `AsyncClient` share: configuration, request building, lifecycle state.
+
+The policies that run per request (auth, hooks, cookies, redirects) are in the sans-I/O
+`_core.flow.send_flow`; `_BaseClient._start` hands a request to it.
+
+Known gaps: `proxy=` must be None (proxies arrive with the proxy transport), and under
+`trust_env` the proxy environment variables (HTTP_PROXY and friends) are not used yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONFIG, Limits, Timeout
+from ._cookies import Cookies
+from ._core.auth import Auth, BasicAuth, FunctionAuth
+from ._core.decoders import SUPPORTED_DECODERS
+from ._core.flow import SendFlow, send_flow
+from ._core.mounts import Mounts
+from ._headers import Headers
+from ._models import Request, Response
+from ._transports.base import AsyncBaseTransport, BaseTransport
+from ._types import (
+    AuthTypes,
+    CertTypes,
+    CookieTypes,
+    EventHook,
+    HeaderTypes,
+    ProxyTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
+from ._urls import URL, QueryParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ssl
+
+__all__ = ["USE_CLIENT_DEFAULT", "UseClientDefault"]
+
+try:
+    _VERSION = version("httplib")
+except PackageNotFoundError:  # pragma: no cover  (running from a source tree)
+    _VERSION = "0"
+
+USER_AGENT = f"python-httplib/{_VERSION}"
+# Only the codings we can decode are offered (RFC 9110 section 12.5.3).
+ACCEPT_ENCODING = ", ".join(name for name in SUPPORTED_DECODERS if name != "identity")
+_DEFAULT_HEADERS = [
+    (b"Accept", b"*/*"),
+    (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
+    (b"Connection", b"keep-alive"),
+    (b"User-Agent", USER_AGENT.encode("ascii")),
+]
+
+
+class UseClientDefault:
+    """The default of per-request `auth`, `follow_redirects` and `timeout`: use the client's.
+
+    Distinct from `None`, which for `auth` and `timeout` explicitly means "none".
+    """
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+USE_CLIENT_DEFAULT = UseClientDefault()
+
+
+class _State(enum.Enum):
+    UNOPENED = 1  # neither used nor entered yet
+    OPENED = 2  # has sent a request, or is inside `with`
+    CLOSED = 3  # closed or exited: it cannot be used again
+
+
+_REOPEN_ERRORS = {
+    _State.OPENED: "Cannot open a client instance more than once.",
+    _State.CLOSED: "Cannot reopen a client instance, once it has been closed.",
+}
+
+T = TypeVar("T", BaseTransport, AsyncBaseTransport)
+
+
+class _BaseClient(Generic[T]):
+    """Configuration and request building, shared by `Client` and `AsyncClient`."""
+
+    _default_transport: Callable[..., T]
+
+    def __init__(
+        self,
+        *,
+        auth: AuthTypes | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        proxy: ProxyTypes | None = None,
+        mounts: Mapping[str, T | None] | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT_CONFIG,
+        follow_redirects: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        event_hooks: Mapping[str, list[EventHook]] | None = None,
+        base_url: URL | str = "",
+        transport: T | None = None,
+        default_encoding: str | Callable[[bytes], str] = "utf-8",
+    ) -> None:
+        if proxy is not None:
+            raise NotImplementedError(
+                f"proxy={proxy!r}: httplib does not support proxies yet (they arrive with the "
+                "proxy transport); pass proxy=None."
+            )
+        self.base_url = base_url
+        self.auth = auth
+        self.params = params
+        self.headers = headers
+        self.cookies = cookies
+        self.timeout = timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.event_hooks = dict(event_hooks or {})
+        self._trust_env = trust_env
+        self._default_encoding = default_encoding
+        self._state = _State.UNOPENED
+        if transport is None:
+            transport = self._default_transport(
+                verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+                limits=limits,
+            )  # fmt: skip
+        self._transport: T = self._checked_transport(transport)
+        self._mounts: Mounts[T] = Mounts(
+            {
+                key: None if t is None else self._checked_transport(t)
+                for key, t in (mounts or {}).items()
+            }
+        )
+
+    def _checked_transport(self, transport: T) -> T:
+        raise NotImplementedError  # pragma: no cover
+
+    # -- configuration --------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the client was closed; it cannot send again."""
+        return self._state is _State.CLOSED
+
+    @property
+    def trust_env(self) -> bool:
+        return self._trust_env
+
+    @property
+    def timeout(self) -> Timeout:
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, timeout: TimeoutTypes) -> None:
+        self._timeout = Timeout(timeout)
+
+    @property
+    def event_hooks(self) -> dict[str, list[EventHook]]:
+        return self._event_hooks
+
+    @event_hooks.setter
+    def event_hooks(self, event_hooks: Mapping[str, list[EventHook]]) -> None:
+        self._event_hooks = {
+            "request": list(event_hooks.get("request", [])),
+            "response": list(event_hooks.get("response", [])),
+        }
+
+    @property
+    def auth(self) -> Auth | None:
+        """The authentication used when a request does not pass its own `auth=`."""
+        return self._auth
+
+    @auth.setter
+    def auth(self, auth: AuthTypes | None) -> None:
+        self._auth = _build_auth(auth)
+
+    @property
+    def base_url(self) -> URL:
+        """Relative request URLs are appended to this; it always ends in '/'."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, url: URL | str) -> None:
+        url = URL(url)
+        if not url.raw_path.endswith(b"/"):
+            url = url.copy_with(raw_path=url.raw_path + b"/")
+        self._base_url = url
+
+    @property
+    def headers(self) -> Headers:
+        """Headers sent with every request, over the defaults (Accept, User-Agent, ...)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, headers: HeaderTypes | None) -> None:
+        merged = Headers(_DEFAULT_HEADERS)
+        merged.update(headers)
+        self._headers = merged
+
+    @property
+    def cookies(self) -> Cookies:
+        """The cookie jar: sent with requests, filled by responses."""
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: CookieTypes | None) -> None:
+        self._cookies = Cookies(cookies)
+
+    @property
+    def params(self) -> QueryParams:
+        """Query parameters added to every request URL."""
+        return self._params
+
+    @params.setter
+    def params(self, params: QueryParamTypes | None) -> None:
+        self._params = QueryParams(params)
+
+    # -- building requests ----------------------------------------------------------------
+
+    def build_request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Request:
+        """A request with the client's base URL, params, headers, cookies and timeout merged in.
+
+        Request values win over client values; nothing is sent.
+        """
+        extensions = {} if extensions is None else dict(extensions)
+        if "timeout" not in extensions:
+            chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
+            extensions["timeout"] = chosen.as_dict()
+        return Request(
+            method,
+            self._merge_url(url),
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=self._merge_params(params),
+            headers=self._merge_headers(headers),
+            cookies=self._merge_cookies(cookies),
+            extensions=extensions,
+        )
+
+    def _merge_url(self, url: URL | str) -> URL:
+        merge_url = URL(url)
+        if merge_url.is_relative_url:
+            # Always appended under the base path: the base ends in "/", so drop a leading one.
+            raw_path = self._base_url.raw_path + merge_url.raw_path.lstrip(b"/")
+            return self._base_url.copy_with(raw_path=raw_path)
+        return merge_url
+
+    def _merge_headers(self, headers: HeaderTypes | None) -> Headers:
+        merged = Headers(self._headers)
+        merged.update(headers)
+        return merged
+
+    def _merge_cookies(self, cookies: CookieTypes | None) -> CookieTypes | None:
+        if cookies or self._cookies:
+            merged = Cookies(self._cookies)
+            merged.update(cookies)
+            return merged
+        return cookies
+
+    def _merge_params(self, params: QueryParamTypes | None) -> QueryParamTypes | None:
+        if params or self._params:
+            return self._params.merge(params)
+        return params
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _start(
+        self,
+        request: Request,
+        stream: bool,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+    ) -> SendFlow:
+        """Check the client may send, fill in the defaults, and return the flow to run."""
+        if self._state is _State.CLOSED:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        self._state = _State.OPENED
+        if isinstance(follow_redirects, UseClientDefault):
+            follow_redirects = self.follow_redirects
+        if "timeout" not in request.extensions:
+            request.extensions["timeout"] = self._timeout.as_dict()
+        return send_flow(self, request, self._request_auth(request, auth), follow_redirects, stream)
+
+    def _request_auth(self, request: Request, auth: AuthTypes | UseClientDefault | None) -> Auth:
+        chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)
+        if chosen is not None:
+            return chosen
+        # Credentials in the URL (`https://user:pass@host/`) mean Basic auth, as in httpx.
+        username, password = request.url.username, request.url.password
+        if username or password:
+            return BasicAuth(username, password)
+        return Auth()
+
+    def _transport_for_url(self, url: URL) -> T:
+        """The mounted transport for `url` (most specific pattern first), else the default."""
+        if not self._mounts:
+            return self._transport
+        return self._mounts.route(url, self._transport)
+
+    def _transports(self) -> list[T]:
+        transports = [self._transport]
+        transports.extend(self._mounts.transports())
+        return transports
+
+    def _bind(self, response: Response, request: Request, timer: Callable[[], Any]) -> Response:
+        """Tie a transport's response to its request and the client's settings."""
+        response.request = request
+        response._elapsed_func = timer
+        if response.is_closed:
+            # Built from bytes in memory (a mock transport): it is complete already.
+            response.elapsed = timer()
+        response.default_encoding = self._default_encoding
+        return response
+
+    def _enter(self) -> None:
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError(_REOPEN_ERRORS[self._state])
+        self._state = _State.OPENED
+
+    def _mark_closed(self) -> bool:
+        """Move to CLOSED; True if it was not closed before (so transports need closing)."""
+        was_open = self._state is not _State.CLOSED
+        self._state = _State.CLOSED
+        return was_open
+
+
+def _build_auth(auth: AuthTypes | None) -> Auth | None:
+    """`auth=` as given by users: a (user, password) tuple, an `Auth`, or a callable."""
+    if auth is None:
+        return None
+    if isinstance(auth, tuple):
+        return BasicAuth(auth[0], auth[1])
+    if isinstance(auth, Auth):
+        return auth
+    if callable(auth):
+        return FunctionAuth(auth)
+    raise TypeError(f'Invalid "auth" argument: {auth!r}')

@@ -1,0 +1,235 @@
+"""`request`, `stream` and the method shortcuts (`get`, `post`, ...), written once.
+
+`Client` and `AsyncClient` inherit them; only `send` and `_stream` differ between the two.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from ._client_base import USE_CLIENT_DEFAULT, UseClientDefault
+from ._models import Request
+from ._types import (
+    AuthTypes,
+    CookieTypes,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    TimeoutTypes,
+)
+from ._urls import URL
+
+__all__ = ["Methods"]
+
+R = TypeVar("R")  # what the request methods return: a Response, or a coroutine of one
+S = TypeVar("S")  # what `stream()` returns: a sync or async context manager
+
+_COOKIES_DEPRECATED = (
+    "Setting per-request cookies=<...> is being deprecated, because the expected behaviour on "
+    "cookie persistence is ambiguous. Set cookies directly on the client instance instead."
+)
+
+
+class Methods(Generic[R, S]):
+    """`request`, `stream` and the method shortcuts, written once for both clients.
+
+    Each builds a request and hands it to `send` (or `_stream`), which return a `Response`
+    in `Client` and a coroutine of one in `AsyncClient`.
+    """
+
+    build_request: Callable[..., Request]
+
+    def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> R:
+        raise NotImplementedError  # pragma: no cover
+
+    def _stream(
+        self,
+        request: Request,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+    ) -> S:
+        raise NotImplementedError  # pragma: no cover
+
+    def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Build a request from the arguments merged with the client's settings, and send it."""
+        if cookies is not None:
+            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=2)
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
+
+    def stream(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> S:
+        """Like `request`, but a context manager whose response body is read on demand."""
+        request = self.build_request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+        return self._stream(request, auth, follow_redirects)
+
+    def get(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a GET request (no body arguments: GET requests carry none)."""
+        return self.request("GET", url, **drop_method(locals()))
+
+    def options(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send an OPTIONS request."""
+        return self.request("OPTIONS", url, **drop_method(locals()))
+
+    def head(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a HEAD request."""
+        return self.request("HEAD", url, **drop_method(locals()))
+
+    def delete(
+        self,
+        url: URL | str,
+        *,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a DELETE request."""
+        return self.request("DELETE", url, **drop_method(locals()))
+
+    def post(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a POST request."""
+        return self.request("POST", url, **drop_method(locals()))
+
+    def put(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a PUT request."""
+        return self.request("PUT", url, **drop_method(locals()))
+
+    def patch(
+        self,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> R:
+        """Send a PATCH request."""
+        return self.request("PATCH", url, **drop_method(locals()))
+
+
+def drop_method(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A method shortcut's own arguments, minus `self` and `url`, to pass on to `request`."""
+    return {k: v for k, v in arguments.items() if k not in ("self", "url")}

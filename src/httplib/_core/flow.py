@@ -1,0 +1,190 @@
+"""`send_flow`: auth, event hooks, cookies and redirects around each exchange, as one generator.
+
+Theory of operation: the flow never performs I/O. It yields effects, `(kind, target)` pairs,
+and receives their results; a failed effect is thrown back into it, so it can close the
+responses it holds before the error goes on. The sync and async clients each run it with one
+small loop (`FlowStepper`) and a table mapping each kind to a function that performs it:
+
+    SEND        target: Request                 -> Response (headers in, body still streaming)
+    READ        target: Response                -> None (body loaded)
+    CLOSE       target: Response                -> None
+    HOOKS       target: (hooks, Request | Response) -> None (each hook called or awaited)
+    AUTH_OPEN   target: (Auth, Request)         -> the auth generator (sync or async flow)
+    AUTH_NEXT   target: (generator, Response | None) -> next Request, or None when it ends
+    AUTH_CLOSE  target: generator               -> None
+
+Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
+bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
+The plain `Auth()` (no credentials) skips that machinery: it would only echo the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._cookies import Cookies
+from .._exceptions import TooManyRedirects
+from .auth import Auth
+from .redirects import build_redirect_request
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._models import Request, Response
+
+__all__ = [
+    "AUTH_CLOSE",
+    "AUTH_NEXT",
+    "AUTH_OPEN",
+    "CLOSE",
+    "HOOKS",
+    "READ",
+    "SEND",
+    "Effect",
+    "FlowStepper",
+    "SendFlow",
+    "send_flow",
+]
+
+SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE = range(7)
+
+Effect = tuple[int, Any]
+SendFlow = Generator[Effect, Any, "Response"]
+
+
+class FlowSettings(Protocol):
+    """What the flow reads from its client, at each step (a client may change them meanwhile)."""
+
+    @property
+    def cookies(self) -> Cookies: ...
+
+    @property
+    def event_hooks(self) -> Mapping[str, Sequence[Callable[..., Any]]]: ...
+
+    max_redirects: int
+
+
+def send_flow(
+    client: FlowSettings, request: Request, auth: Auth, follow_redirects: bool, stream: bool
+) -> SendFlow:
+    """Send `request` as the client's policies say; the final response is the return value.
+
+    Unless `stream`, the final body is read; a response that fails on the way is closed.
+    """
+    if type(auth) is Auth:
+        response = yield from _redirect_flow(client, request, follow_redirects, [])
+    else:
+        response = yield from _auth_flow(client, request, auth, follow_redirects)
+    if not stream:
+        yield from _closing_on_error(response, (READ, response))
+    return response
+
+
+def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, Any, Any]:
+    """Perform `effect`; if it (or anything thrown in) fails, close `response`, then re-raise."""
+    try:
+        return (yield effect)
+    except GeneratorExit:
+        raise
+    except BaseException:
+        yield (CLOSE, response)
+        raise
+
+
+def _auth_flow(
+    client: FlowSettings, request: Request, auth: Auth, follow_redirects: bool
+) -> SendFlow:
+    """Run the auth generator around the exchanges, closing it however the flow ends."""
+    steps = yield (AUTH_OPEN, (auth, request))
+    try:
+        response = yield from _auth_rounds(client, steps, follow_redirects)
+    except GeneratorExit:
+        raise
+    except BaseException:
+        yield (AUTH_CLOSE, steps)
+        raise
+    yield (AUTH_CLOSE, steps)
+    return response
+
+
+def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> SendFlow:
+    """Alternate auth steps and exchanges until the auth generator ends (httpx's loop).
+
+    Each response the auth flow answered with a new request is read and kept in `history`.
+    """
+    history: list[Response] = []
+    outgoing: Request | None = yield (AUTH_NEXT, (steps, None))
+    if outgoing is None:
+        raise RuntimeError("The auth flow ended without yielding a request to send.")
+    while True:
+        response = yield from _redirect_flow(client, outgoing, follow_redirects, history)
+        step = (AUTH_NEXT, (steps, response))
+        next_request: Request | None = yield from _closing_on_error(response, step)
+        if next_request is None:
+            return response
+        response.history = list(history)
+        yield from _closing_on_error(response, (READ, response))
+        history.append(response)
+        outgoing = next_request
+
+
+def _redirect_flow(
+    client: FlowSettings, request: Request, follow_redirects: bool, history: list[Response]
+) -> SendFlow:
+    """Send, run the hooks, store cookies, and follow (or hand back) redirects."""
+    while True:
+        if len(history) > client.max_redirects:
+            raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+        hooks = client.event_hooks
+        if hooks["request"]:
+            yield (HOOKS, (hooks["request"], request))
+        response: Response = yield (SEND, request)
+        # The jar reads only these two headers; skipping it otherwise saves its setup cost.
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            client.cookies.extract_cookies(response)
+        try:
+            if hooks["response"]:
+                yield (HOOKS, (hooks["response"], response))
+            response.history = list(history)
+            if not response.has_redirect_location:
+                return response
+            request = build_redirect_request(request, response, client.cookies)
+            history = [*history, response]
+            if not follow_redirects:
+                response.next_request = request
+                return response
+            yield (READ, response)
+        except GeneratorExit:
+            raise
+        except BaseException:
+            yield (CLOSE, response)
+            raise
+
+
+class FlowStepper:
+    """Advances a flow with each effect's result or error; `effect` is None once it returned.
+
+    The drivers' loop: `while (effect := s.effect) is not None: try perform; s.ok / s.fail`.
+    """
+
+    __slots__ = ("_flow", "effect", "result")
+
+    def __init__(self, flow: SendFlow) -> None:
+        self._flow = flow
+        self.effect: Effect | None = None
+        self.result: Any = None
+        self._advance(flow.send, None)
+
+    def _advance(self, step: Callable[[Any], Effect], value: Any) -> None:
+        try:
+            self.effect = step(value)
+        except StopIteration as stop:
+            self.effect = None
+            self.result = stop.value
+
+    def ok(self, value: Any) -> None:
+        """The effect succeeded with `value`."""
+        self._advance(self._flow.send, value)
+
+    def fail(self, exc: BaseException) -> None:
+        """The effect raised `exc`: the flow cleans up and re-raises it (or recovers)."""
+        self._advance(self._flow.throw, exc)

@@ -1,0 +1,127 @@
+"""The request that follows a redirect response: method, URL, headers and body, decided purely.
+
+httpx's rules, with one deliberate difference: on a change of origin httpx strips only
+`Authorization`; we also strip `Proxy-Authorization` and a hand-set `Cookie`, and never carry
+any of them from https to http, even on the same host (the credential leaks behind
+CVE-2018-18074 in requests and CVE-2018-20060 / CVE-2023-43804 in urllib3). A `Cookie` header
+is always rebuilt from the client's jar, whose own domain rules decide what the new URL gets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._cookies import Cookies
+from .._exceptions import InvalidURL, RemoteProtocolError
+from .._headers import Headers
+from .._urls import URL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._models import Request, Response
+
+__all__ = [
+    "build_redirect_request",
+    "is_https_upgrade",
+    "is_same_origin",
+    "redirect_method",
+    "redirect_url",
+]
+
+# Headers that carry credentials; they only go where the user sent them (see the docstring).
+_CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization")
+# Headers that describe a body; they go when a redirect turns the request into a bodiless GET.
+_BODY_HEADERS = ("Content-Length", "Transfer-Encoding")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _port(url: URL) -> int | None:
+    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+
+
+def is_same_origin(url: URL, other: URL) -> bool:
+    """Same scheme, host and (default-resolved) port: RFC 6454 section 4."""
+    return url.scheme == other.scheme and url.host == other.host and _port(url) == _port(other)
+
+
+def is_https_upgrade(url: URL, location: URL) -> bool:
+    """`http://host[:80]` -> `https://host[:443]`: the only origin change that keeps credentials."""
+    return (
+        url.host == location.host
+        and url.scheme == "http"
+        and _port(url) == 80
+        and location.scheme == "https"
+        and _port(location) == 443
+    )
+
+
+def redirect_method(method: str, status_code: int) -> str:
+    """The method after a redirect, as browsers and httpx do it.
+
+    303 turns anything but HEAD into GET (RFC 9110 section 15.4.4); 302 does too, as browsers
+    do despite the RFC; 301 turns only POST into GET (RFC 9110 section 15.4.2 allows it).
+    307 and 308 keep the method.
+    """
+    if status_code in (302, 303) and method != "HEAD":
+        return "GET"
+    if status_code == 301 and method == "POST":
+        return "GET"
+    return method
+
+
+def redirect_url(request: Request, response: Response) -> URL:
+    """The absolute URL a redirect's `Location` points to (RFC 9110 section 10.2.2).
+
+    A relative or protocol-relative location resolves against the request URL; the request's
+    fragment carries over when the location has none (RFC 9110 section 10.2.2).
+    """
+    location = response.headers["Location"]
+    try:
+        url = URL(location)
+    except InvalidURL as exc:
+        raise RemoteProtocolError(
+            f"Invalid URL in location header: {exc}.", request=request
+        ) from None
+    # A malformed "absolute" location without a host (`https:///path`) keeps the current host.
+    if url.scheme and not url.host:
+        url = url.copy_with(host=request.url.host)
+    if url.is_relative_url:
+        url = request.url.join(url)
+    if request.url.fragment and not url.fragment:
+        url = url.copy_with(fragment=request.url.fragment)
+    return url
+
+
+def _redirect_headers(request: Request, url: URL, method: str) -> Headers:
+    headers = Headers(request.headers)
+    if not is_same_origin(url, request.url):
+        headers["Host"] = url.netloc.decode("ascii")
+        # https -> http is always a change of origin, so credentials never travel downgraded.
+        if not is_https_upgrade(request.url, url):
+            for name in _CREDENTIAL_HEADERS:
+                headers.pop(name, None)
+    if method != request.method and method == "GET":
+        for name in _BODY_HEADERS:
+            headers.pop(name, None)
+    # The jar decides which cookies the new URL gets; a hand-set header never follows.
+    headers.pop("Cookie", None)
+    return headers
+
+
+def build_redirect_request(request: Request, response: Response, cookies: Cookies) -> Request:
+    """The next request for a redirect response; the body goes only when the method stays.
+
+    A 307/308 replays `request.stream`: a one-shot streamed body raises `StreamConsumed` when
+    the transport reads it a second time, as with httpx.
+    """
+    method = redirect_method(request.method, response.status_code)
+    url = redirect_url(request, response)
+    keeps_body = method == request.method or method != "GET"
+    # Built as the caller's own Request class, so this module needs no import of the models.
+    return type(request)(
+        method,
+        url,
+        headers=_redirect_headers(request, url, method),
+        cookies=cookies,
+        stream=request.stream if keeps_body else None,
+        extensions=request.extensions,
+    )
