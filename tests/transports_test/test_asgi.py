@@ -14,6 +14,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
+from httplib._client import AsyncClient
 from httplib._models import Request, Response
 from httplib._transports.asgi import ASGITransport, Message, Receive, Scope, Send
 
@@ -383,3 +384,15 @@ def test_starlette_errors(run: Run) -> None:
     assert (response.status_code, response.text) == (500, "Internal Server Error")
     response = run(send_through(STARLETTE_APP, Request("GET", "http://testserver/missing")))
     assert response.status_code == 404
+
+
+def test_starlette_through_an_async_client(run: Run) -> None:
+    async def main() -> list[Any]:
+        transport = ASGITransport(STARLETTE_APP)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            posted = await client.post("/echo/x", params={"q": "1"}, content=b"payload")
+            async with client.stream("GET", "/numbers") as streamed:
+                lines = [line async for line in streamed.aiter_lines()]
+            return [posted.json()["query"], posted.json()["body"], lines]
+
+    assert run(main) == [[["q", "1"]], "payload", ["0", "1", "2"]]

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
+from httplib._client import AsyncClient, Client
 from httplib._models import Request, Response
 from httplib._transports.base import AsyncBaseTransport, BaseTransport
 from httplib._transports.mock import MockTransport
@@ -136,3 +137,36 @@ def test_close_and_context_managers_are_no_ops() -> None:
             await atransport.aclose()
 
     asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the clients
+
+
+def test_client_sends_through_the_handler() -> None:
+    seen: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request)
+        return Response(200, json={"path": request.url.path, "body": request.content.decode()})
+
+    with Client(transport=MockTransport(handler), base_url="http://testserver") as client:
+        response = client.post("/items", json={"a": 1}, headers={"X-Key": "k"})
+    assert response.json() == {"path": "/items", "body": '{"a":1}'}
+    assert response.request is seen[0]
+    assert seen[0].headers["X-Key"] == "k"
+
+
+def test_async_client_awaits_an_async_handler_and_follows_redirects() -> None:
+    async def handler(request: Request) -> Response:
+        if request.url.path == "/old":
+            return Response(301, headers={"Location": "/new"})
+        return Response(200, text=f"at {request.url.path}")
+
+    async def main() -> Response:
+        async with AsyncClient(transport=MockTransport(handler)) as client:
+            return await client.get("http://testserver/old", follow_redirects=True)
+
+    response = asyncio.run(main())
+    assert (response.status_code, response.text) == (200, "at /new")
+    assert [r.status_code for r in response.history] == [301]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from httplib._client import Client
 from httplib._models import Request
 from httplib._transports.wsgi import StartResponse, WSGITransport
 
@@ -446,3 +447,14 @@ def test_flask_streaming_response_and_errors() -> None:
     with pytest.raises(ZeroDivisionError, match="flask view failed"):
         WSGITransport(app).handle_request(Request("GET", "http://testserver/boom"))
     assert WSGITransport(app).handle_request(Request("GET", "http://t/nope")).status_code == 404
+
+
+def test_flask_through_a_client() -> None:
+    transport = WSGITransport(make_flask_app())
+    with Client(transport=transport, base_url="http://testserver") as client:
+        response = client.get("/echo/caf%C3%A9", params={"q": "1"}, headers={"User-Agent": "me"})
+        assert response.json()["name"] == "café"
+        assert response.json()["args"] == {"q": ["1"]}
+        assert response.json()["user_agent"] == "me"
+        with client.stream("GET", "/stream") as streamed:
+            assert list(streamed.iter_lines()) == ["0", "1", "2"]
