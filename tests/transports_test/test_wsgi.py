@@ -458,3 +458,46 @@ def test_flask_through_a_client() -> None:
         assert response.json()["user_agent"] == "me"
         with client.stream("GET", "/stream") as streamed:
             assert list(streamed.iter_lines()) == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("chunks", [["text"], [b"ok", 42]])
+def test_non_bytes_body_chunk_is_named(chunks: list[object]) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> list[object]:
+        start_response("200 OK", [])
+        return chunks
+
+    bad = chunks[-1]
+    with pytest.raises(TypeError, match=f"body yielded {type(bad).__name__} {bad!r}, not bytes"):
+        WSGITransport(app).handle_request(Request("GET", "http://a/")).read()  # type: ignore[arg-type]
+
+
+def test_iterable_whose_iter_fails_is_still_closed() -> None:
+    closed = []
+
+    class BrokenIterable:
+        def __iter__(self) -> Iterator[bytes]:
+            raise OSError("cannot iterate")
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ: Environ, start_response: StartResponse) -> BrokenIterable:
+        start_response("200 OK", [])
+        return BrokenIterable()
+
+    with pytest.raises(OSError, match="cannot iterate"):
+        WSGITransport(app).handle_request(Request("GET", "http://a/"))
+    assert closed == [True]
+
+
+def test_write_during_iteration_keeps_its_order() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [])
+        write(b"1")
+        yield b"2"
+        write(b"3")
+        yield b"4"
+        write(b"5")
+
+    response = WSGITransport(app).handle_request(Request("GET", "http://a/"))
+    assert list(response.iter_raw()) == [b"1", b"2", b"3", b"4", b"5"]

@@ -37,6 +37,13 @@ def _latin1(data: bytes) -> str:
     return data.decode("latin-1")
 
 
+def _checked(chunk: object) -> bytes:
+    """PEP 3333 bodies are bytes; anything else is named rather than passed on to fail later."""
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"The WSGI app's body yielded {type(chunk).__name__} {chunk!r:.60}, not bytes")
+
+
 class _StartResponse:
     """The `start_response` callable of PEP 3333: records the status line, headers and exc_info."""
 
@@ -63,8 +70,8 @@ class _StartResponse:
     def status_code(self) -> int:
         if self.status is None:
             raise AssertionError("The WSGI app returned without calling start_response()")
-        code = self.status.split(maxsplit=1)[0] if self.status.strip() else ""
-        if not code.isdigit():
+        code = (self.status.split(maxsplit=1) or [""])[0]
+        if not (code.isascii() and code.isdigit()):
             raise ValueError(f"Invalid WSGI status line: {self.status!r}")
         return int(code)
 
@@ -74,26 +81,29 @@ class WSGIByteStream(SyncByteStream):
 
     def __init__(self, result: Iterable[bytes], start: _StartResponse) -> None:
         self._result = result
-        self._chunks = iter(result)
+        self._chunks: Iterator[bytes] = iter(())
         self._start = start
         self._first = b""
 
     def read_first(self) -> None:
         """Pull until the first body data; until then the app may still call start_response."""
+        self._chunks = iter(self._result)
         while not self._first and not self._start.written:
             chunk = next(self._chunks, None)
             if chunk is None:
                 break
-            self._first = chunk
+            self._first = _checked(chunk)
         self._start.headers_sent = True
 
     def __iter__(self) -> Iterator[bytes]:
-        chunk: bytes | None = self._first
-        while chunk is not None:
+        # Data given to write() while the app produced a chunk goes out before that chunk.
+        yield from self._start.take_written()
+        if self._first:
+            yield self._first
+        for chunk in self._chunks:
             yield from self._start.take_written()
-            if chunk:
-                yield chunk
-            chunk = next(self._chunks, None)
+            if data := _checked(chunk):
+                yield data
         yield from self._start.take_written()
 
     def close(self) -> None:
