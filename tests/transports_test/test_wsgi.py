@@ -345,24 +345,37 @@ def test_exception_raised_by_the_app_propagates_like_httpx(raise_app_exceptions:
         )
 
 
-def test_iterable_is_closed_when_its_first_chunk_fails() -> None:
-    closed = []
+class FailingIterable:
+    """Fails in `__iter__` itself, or (as a generator would) on the first chunk."""
 
-    class Failing:
-        def __iter__(self) -> Iterator[bytes]:
-            raise ValueError("first chunk")
-            yield b""  # pragma: no cover
+    def __init__(self, in_iter: bool) -> None:
+        self.in_iter = in_iter
+        self.closed = False
 
-        def close(self) -> None:
-            closed.append(True)
+    def __iter__(self) -> Iterator[bytes]:
+        if self.in_iter:
+            raise OSError("cannot iterate")
+        return self.chunks()
 
-    def app(environ: Environ, start_response: StartResponse) -> Failing:
+    def chunks(self) -> Iterator[bytes]:
+        raise OSError("cannot iterate")
+        yield b""  # pragma: no cover
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("in_iter", [True, False])
+def test_iterable_is_closed_when_it_fails_before_the_first_chunk(in_iter: bool) -> None:
+    body = FailingIterable(in_iter)
+
+    def app(environ: Environ, start_response: StartResponse) -> FailingIterable:
         start_response("200 OK", [])
-        return Failing()
+        return body
 
-    with pytest.raises(ValueError, match="first chunk"):
+    with pytest.raises(OSError, match="cannot iterate"):
         WSGITransport(app).handle_request(Request("GET", "http://a/"))
-    assert closed == [True]
+    assert body.closed
 
 
 def test_app_that_never_starts_a_response_fails_like_httpx() -> None:
@@ -469,25 +482,6 @@ def test_non_bytes_body_chunk_is_named(chunks: list[object]) -> None:
     bad = chunks[-1]
     with pytest.raises(TypeError, match=f"body yielded {type(bad).__name__} {bad!r}, not bytes"):
         WSGITransport(app).handle_request(Request("GET", "http://a/")).read()  # type: ignore[arg-type]
-
-
-def test_iterable_whose_iter_fails_is_still_closed() -> None:
-    closed = []
-
-    class BrokenIterable:
-        def __iter__(self) -> Iterator[bytes]:
-            raise OSError("cannot iterate")
-
-        def close(self) -> None:
-            closed.append(True)
-
-    def app(environ: Environ, start_response: StartResponse) -> BrokenIterable:
-        start_response("200 OK", [])
-        return BrokenIterable()
-
-    with pytest.raises(OSError, match="cannot iterate"):
-        WSGITransport(app).handle_request(Request("GET", "http://a/"))
-    assert closed == [True]
 
 
 def test_write_during_iteration_keeps_its_order() -> None:
