@@ -29,6 +29,7 @@ from httplib._content import (
 from httplib._exceptions import StreamConsumed
 from httplib._types import AsyncByteStream, SyncByteStream
 from httplib._utils import primitive_value_to_str
+from support.files import RecordingFile
 
 
 def read_sync(stream: Any) -> bytes:
@@ -43,23 +44,6 @@ def read_async(stream: Any) -> bytes:
         return b"".join([chunk async for chunk in stream])
 
     return asyncio.run(collect())
-
-
-class RecordingFile(io.BytesIO):
-    """A binary file that records every read size, proving bodies stream; can refuse seeks."""
-
-    def __init__(self, data: bytes, name: str = "big.bin", *, seekable: bool = True) -> None:
-        super().__init__(data)
-        self.name = name  # multipart takes the part's filename from here
-        self.read_sizes: list[int | None] = []
-        self._can_seek = seekable
-
-    def read(self, size: int | None = -1) -> bytes:
-        self.read_sizes.append(size)
-        return super().read(size)
-
-    def seekable(self) -> bool:
-        return self._can_seek
 
 
 class NonSeekableReader:

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 
-# Shared with the content tests; pytest puts this directory on sys.path (no __init__.py here).
-from test_content import RecordingFile
-
 from httplib._content import CHUNK_SIZE, encode_request
 from httplib._exceptions import StreamConsumed
 from httplib._multipart import MultipartStream, format_form_param
+
+# Shared with the content tests; pytest puts this directory on sys.path (no __init__.py here).
+from support.files import RecordingFile
 
 BOUNDARY = b"fixed-boundary-1234"
 
