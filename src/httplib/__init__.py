@@ -37,6 +37,11 @@ from ._exceptions import (
 from ._headers import Headers
 from ._models import Request, Response
 from ._status_codes import codes
+from ._transports.asgi import ASGITransport
+from ._transports.base import AsyncBaseTransport, BaseTransport
+from ._transports.default import AsyncHTTPTransport, HTTPTransport
+from ._transports.mock import MockTransport
+from ._transports.wsgi import WSGITransport
 from ._types import AsyncByteStream, SyncByteStream
 from ._urls import URL, QueryParams
 
@@ -45,8 +50,12 @@ __description__ = "A fast, robust HTTP client for Python with httpx's API, sync 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASGITransport",
+    "AsyncBaseTransport",
     "AsyncByteStream",
+    "AsyncHTTPTransport",
     "Auth",
+    "BaseTransport",
     "BasicAuth",
     "ByteStream",
     "CloseError",
@@ -62,9 +71,11 @@ __all__ = [
     "Headers",
     "HTTPError",
     "HTTPStatusError",
+    "HTTPTransport",
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "MockTransport",
     "NetRCAuth",
     "NetworkError",
     "PoolTimeout",
@@ -92,6 +103,7 @@ __all__ = [
     "URL",
     "WriteError",
     "WriteTimeout",
+    "WSGITransport",
     "__description__",
     "__title__",
     "__version__",

@@ -12,16 +12,9 @@ import httplib
 # httpx names that later issues build (transports, clients, top-level API, CLI). When a name
 # lands, the test below fails until it is removed from here, so this list stays true.
 PENDING = {
-    "ASGITransport",
-    "AsyncBaseTransport",
     "AsyncClient",
-    "AsyncHTTPTransport",
-    "BaseTransport",
     "Client",
-    "HTTPTransport",
-    "MockTransport",
     "USE_CLIENT_DEFAULT",
-    "WSGITransport",
     "delete",
     "get",
     "head",
