@@ -5,6 +5,15 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from httplib._config import Limits
 from httplib._core.pool import (
@@ -301,6 +310,21 @@ def test_parked_request_takes_an_idle_connection_of_its_key() -> None:
     assert woken(pool.connected(opener.entry, 2.0, max_streams=10)) == []
 
 
+def test_queued_http2_request_reaching_the_head_waits_for_the_connect_in_progress() -> None:
+    pool = make_pool(max_connections=2)
+    ta, tc = open_conn(pool, A), open_conn(pool, C)
+    first, second = acquire(pool, B, h2=True), acquire(pool, B, h2=True)
+    assert woken(pool.release(ta, 1.0)) == [first]
+    assert first.status is CONNECT
+    # A slot frees while B's connect is in progress: the next B request waits to share it.
+    assert pool.release(tc, 2.0) == []
+    assert second.status is WAITING
+    assert pool.n_connections == 2
+    assert first.entry is not None
+    assert woken(pool.connected(first.entry, 3.0, max_streams=10)) == [second]
+    assert second.entry is first.entry
+
+
 def test_settings_change_limits_and_then_frees_streams() -> None:
     pool = make_pool(max_connections=1)
     first = open_conn(pool, A, h2=True, streams=3)
@@ -582,3 +606,184 @@ def test_no_retry_on_fresh_connection_or_after_response_bytes() -> None:
     assert not can_retry_stale_connection(
         "GET", connection_reused=True, response_started=True, body_sent=False, retried=False
     )
+
+
+# --------------------------------------------------------------------- random event sequences
+
+ALIVE = (READY, CONNECT)
+
+
+class PoolMachine(RuleBasedStateMachine):
+    """Random acquire/connect/release/cancel/expiry/GOAWAY sequences keep every pool invariant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = make_pool()
+        self.max_connections: int | None = None
+        self.max_keepalive: int | None = None
+        self.now = 0.0
+        self.tickets: list[Ticket] = []
+        self.served_at_once: set[Ticket] = set()
+        self.woken: set[Ticket] = set()
+        self.closed: set[PoolConnection] = set()
+        self.h2_entries: set[PoolConnection] = set()
+
+    @initialize(
+        max_connections=st.sampled_from([1, 2, 3, None]),
+        max_keepalive=st.sampled_from([0, 1, 2, None]),
+        expiry=st.sampled_from([None, 0.5, 2.0]),
+    )
+    def configure(
+        self, max_connections: int | None, max_keepalive: int | None, expiry: float | None
+    ) -> None:
+        self.pool = make_pool(max_connections, max_keepalive, expiry)
+        self.max_connections, self.max_keepalive = max_connections, max_keepalive
+
+    # -- bookkeeping
+
+    def apply(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Wake):
+                ticket = action.ticket
+                assert ticket not in self.woken, f"{ticket!r} woken twice"
+                assert ticket not in self.served_at_once, f"{ticket!r} was never waiting"
+                self.woken.add(ticket)
+                assert ticket.status in ALIVE
+                self.check_fresh_stream(ticket)
+            else:
+                assert action.entry not in self.closed, f"{action.entry!r} closed twice"
+                assert action.entry.state is ConnectionState.CLOSED
+                self.closed.add(action.entry)
+
+    def check_fresh_stream(self, ticket: Ticket) -> None:
+        entry = ticket.entry
+        assert entry is not None
+        if ticket.status is READY:
+            assert entry.state is ConnectionState.READY
+            assert entry.active_streams <= entry.max_streams
+        else:
+            assert entry.state is ConnectionState.CONNECTING
+
+    def holding(self, *statuses: TicketStatus) -> list[Ticket]:
+        return [t for t in self.tickets if t.status in statuses]
+
+    def ready_entries(self) -> list[PoolConnection]:
+        # Ordered by ticket (not a set) so that Hypothesis draws replay deterministically.
+        entries = dict.fromkeys(t.entry for t in self.holding(READY))
+        return [e for e in entries if e is not None and e.state is ConnectionState.READY]
+
+    # -- rules
+
+    @rule(key=st.sampled_from([A, B, C]), h2=st.booleans())
+    def acquire(self, key: Hashable, h2: bool) -> None:
+        ticket, actions = self.pool.acquire(key, self.now, may_be_http2=h2)
+        self.tickets.append(ticket)
+        if ticket.status is not WAITING:
+            self.served_at_once.add(ticket)
+            self.check_fresh_stream(ticket)
+        self.apply(actions)
+
+    @precondition(lambda self: self.holding(CONNECT))
+    @rule(data=st.data(), streams=st.integers(1, 3))
+    def connected(self, data: st.DataObject, streams: int) -> None:
+        ticket = data.draw(st.sampled_from(self.holding(CONNECT)))
+        assert ticket.entry is not None
+        entry = ticket.entry
+        if not entry.may_be_http2:
+            streams = 1
+        elif streams > 1:
+            self.h2_entries.add(entry)
+        self.apply(self.pool.connected(entry, self.now, max_streams=streams))
+        assert ticket.status is READY
+
+    @precondition(lambda self: self.holding(CONNECT))
+    @rule(data=st.data())
+    def connect_failed(self, data: st.DataObject) -> None:
+        ticket = data.draw(st.sampled_from(self.holding(CONNECT)))
+        assert ticket.entry is not None
+        self.apply(self.pool.connect_failed(ticket.entry, self.now))
+        assert ticket.status is DONE
+
+    @precondition(lambda self: self.holding(READY))
+    @rule(data=st.data(), reusable=st.booleans())
+    def release(self, data: st.DataObject, reusable: bool) -> None:
+        ticket = data.draw(st.sampled_from(self.holding(READY)))
+        self.apply(self.pool.release(ticket, self.now, reusable=reusable))
+
+    @precondition(lambda self: self.tickets)
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        ticket = data.draw(st.sampled_from(self.tickets))
+        self.apply(self.pool.cancel(ticket, self.now))
+        assert ticket.status is DONE
+
+    @rule(seconds=st.sampled_from([0.1, 1.0, 3.0]), explicit=st.booleans())
+    def advance_clock(self, seconds: float, explicit: bool) -> None:
+        self.now += seconds
+        if explicit:
+            self.apply(self.pool.expire(self.now))
+
+    @precondition(lambda self: self.ready_entries())
+    @rule(data=st.data())
+    def goaway(self, data: st.DataObject) -> None:
+        self.apply(self.pool.draining(data.draw(st.sampled_from(self.ready_entries()))))
+
+    @precondition(lambda self: any(e in self.h2_entries for e in self.ready_entries()))
+    @rule(data=st.data(), streams=st.integers(0, 4))
+    def settings(self, data: st.DataObject, streams: int) -> None:
+        candidates = [e for e in self.ready_entries() if e in self.h2_entries]
+        self.apply(self.pool.settings_changed(data.draw(st.sampled_from(candidates)), streams))
+
+    # -- invariants
+
+    @invariant()
+    def limits_hold(self) -> None:
+        if self.max_connections is not None:
+            assert self.pool.n_connections <= self.max_connections
+        if self.max_keepalive is not None:
+            assert self.pool.n_idle <= self.max_keepalive
+
+    @invariant()
+    def streams_match_their_holders(self) -> None:
+        for entry in self.pool.connections():
+            assert entry not in self.closed
+            holders = [t for t in self.holding(*ALIVE) if t.entry is entry]
+            assert entry.active_streams == len(holders)
+            if entry.idle_since is not None:  # idle: ready and carrying nothing
+                assert entry.state is ConnectionState.READY
+                assert entry.active_streams == 0
+        assert self.pool.n_waiting == len(self.holding(WAITING))
+
+    @invariant()
+    def nobody_waits_while_capacity_is_free(self) -> None:
+        entries = self.pool.connections()
+        for ticket in self.holding(WAITING):
+            same_key = [e for e in entries if e.key == ticket.key]
+            assert not any(
+                e.state is ConnectionState.READY and e.active_streams < e.max_streams
+                for e in same_key
+            )
+            h2_connect = any(
+                e.state is ConnectionState.CONNECTING and e.may_be_http2 for e in same_key
+            )
+            if not (ticket.may_be_http2 and h2_connect):
+                assert self.max_connections is not None
+                assert self.pool.n_connections == self.max_connections
+                assert self.pool.n_idle == 0
+
+    def teardown(self) -> None:
+        """Finish every request: all waiters get served and no stream or slot is left over."""
+        for _ in range(10 * len(self.tickets) + 10):
+            if not self.holding(*ALIVE, WAITING):
+                break
+            for ticket in self.holding(CONNECT):
+                assert ticket.entry is not None
+                self.apply(self.pool.connected(ticket.entry, self.now, max_streams=1))
+            for ticket in self.holding(READY):
+                self.apply(self.pool.release(ticket, self.now))
+        assert not self.holding(*ALIVE, WAITING)
+        assert_empty(self.pool)
+
+
+TestPoolMachine = PoolMachine.TestCase
+TestPoolMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

@@ -262,7 +262,7 @@ class PoolState:
                 self._add_waiter(ticket, ks)
                 self._park(ticket, ks.connecting)
                 return ticket, acts
-        # A non-empty queue means no slot is free (see _serve), so do not overtake it.
+        # Queued waiters mean no slot or idle connection is free (see _serve): skip the try.
         if self._n_queued == 0 and self._try_open(ticket, ks, acts):
             return ticket, acts
         self._add_waiter(ticket, ks)
