@@ -352,6 +352,22 @@ def test_settings_zero_on_an_idle_connection_stops_its_reuse() -> None:
     assert closed(pool.expire(10.0)) == [ticket.entry]
 
 
+def test_full_pool_replaces_an_unusable_idle_connection_of_the_same_key() -> None:
+    pool = make_pool(max_connections=1)
+    old = open_conn(pool, A, h2=True, streams=5)
+    pool.release(old, 1.0)
+    assert old.entry is not None
+    pool.settings_changed(old.entry, 0)
+    fresh, actions = pool.acquire(A, 2.0, may_be_http2=True)
+    assert closed(actions) == [old.entry]
+    assert fresh.entry is not None
+    pool.connected(fresh.entry, 2.0, max_streams=5)
+    pool.release(fresh, 3.0)
+    again = acquire(pool, A, 4.0, h2=True)
+    assert again.status is READY
+    assert again.entry is fresh.entry
+
+
 def test_draining_connection_takes_no_new_streams_and_closes_after_the_last() -> None:
     pool = make_pool()
     first = open_conn(pool, A, h2=True, streams=10)

@@ -19,6 +19,8 @@ every call with one lock, and performs the returned actions outside the lock if 
   SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2) or ``connect_failed(entry, now)``. If
   ``connected`` returns a ``Close`` of the opener's own entry, the pool was closed or the ticket
   cancelled meanwhile: ``ticket.status`` is then not READY and the request must not proceed.
+  (That entry's ``Close`` was already returned once, when it was aborted: closing must be
+  idempotent.)
 * When a request is finished with its stream: ``release(ticket, now, reusable=...)``;
   ``reusable=False`` means the connection must carry nothing more (closed once its other streams
   end). A request that stops waiting (pool timeout, cancellation) at any point before it used its
@@ -472,13 +474,14 @@ class PoolState:
 
     def _try_open(self, ticket: Ticket, ks: _KeyState, acts: list[Action]) -> bool:
         """Reserve a slot for a new connection, evicting the oldest idle one if full."""
-        if not self._has_room():
-            if not self._idle:
-                return False
-            self._discard(next(iter(self._idle)), acts)
+        full = not self._has_room()
+        if full and not self._idle:
+            return False
         entry = PoolConnection(ticket.key, ks, ticket)
+        ks.n_entries += 1  # first, so evicting this key's last (unusable) idle keeps `ks`
+        if full:
+            self._discard(next(iter(self._idle)), acts)
         self._entries.add(entry)
-        ks.n_entries += 1
         if ticket.may_be_http2 and ks.connecting is None:
             ks.connecting = entry
         ticket.status = _CONNECT
