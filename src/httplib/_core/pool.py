@@ -225,6 +225,11 @@ def _check_streams(max_streams: int, minimum: int) -> None:
         raise ValueError(f"max_streams must be at least {minimum}, got {max_streams!r}.")
 
 
+def _trim_dead(waiters: deque[Ticket]) -> None:
+    while waiters and waiters[0].status is not _WAITING:
+        waiters.popleft()
+
+
 class PoolState:
     """Waiter queue, connection table, limits and expiry; see the module docstring."""
 
@@ -298,8 +303,8 @@ class PoolState:
             return self.release(ticket, now, reusable=True)
         acts = self._lazy_expire(now)
         if status is _WAITING:
-            self._unwait(ticket)
             ticket.status = _DONE
+            self._unwait(ticket)
         elif status is _CONNECT:
             # The cancelled task was driving the connect, so the half-open connection goes.
             ticket.status = _DONE
@@ -498,8 +503,8 @@ class PoolState:
         ticket.entry = entry
 
     def _wake_assign(self, ticket: Ticket, entry: PoolConnection, acts: list[Action]) -> None:
-        self._unwait(ticket)
         self._assign(ticket, entry)
+        self._unwait(ticket)
         acts.append(Wake(ticket))
 
     def _place(self, entry: PoolConnection, now: float) -> None:
@@ -551,18 +556,21 @@ class PoolState:
         self._n_parked += 1
 
     def _unwait(self, ticket: Ticket) -> None:
-        """A WAITING ticket stops waiting; the FIFOs drop it lazily."""
+        """Count out a ticket that just left WAITING; the FIFOs shed it when it reaches the front.
+
+        Trimming dead tickets off both fronts here keeps the FIFOs bounded even when the pool
+        stays saturated and its key never runs out of waiters.
+        """
         if ticket._parked is not None:
             ticket._parked = None
             self._n_parked -= 1
         else:
             self._n_queued -= 1
-            if self._n_queued == 0:
-                self._queue.clear()
+            _trim_dead(self._queue)
         ks = self._keys[ticket.key]
         ks.n_waiting -= 1
+        _trim_dead(ks.waiters)
         if ks.n_waiting == 0:
-            ks.waiters.clear()
             self._drop_if_unused(ticket.key, ks)
 
     def _unpark_all(self, entry: PoolConnection) -> list[Ticket]:
