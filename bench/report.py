@@ -165,7 +165,16 @@ def _panel(ax: Any, sc: dict[str, Any]) -> None:
     better = "lower is better" if sc["unit"] == "ms" else "higher is better"
     ax.set_title(f"[{sc['group']}] {sc['title']}\n{sc['unit']}, {better}", fontsize=8)
     top = max(values) if any(values) else 1.0
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 100 * min(positive):
+        # Spreads of 100x and more (creating clients) would flatten most bars: log scale.
+        ax.set_xscale("log")
+        ax.set_xlim(min(positive) / 2, top * 8)
+        ax.set_title(ax.get_title() + ", log scale", fontsize=8)
+    else:
+        ax.set_xlim(0, top * 1.25)
+    left = ax.get_xlim()[0]
     for y, row, value in zip(ys, rows, values, strict=True):
-        label = _num(value) if row["status"] == "ok" else row["status"]
-        ax.text(value + top * 0.01, y, label, va="center", fontsize=6)
-    ax.set_xlim(0, top * 1.25)
+        # Thousands separators read as decimal points at this font size: use thin spaces.
+        label = _num(value).replace(",", "\u2009") if row["status"] == "ok" else row["status"]
+        ax.text(value * 1.05 if value else left, y, f" {label}", va="center", fontsize=6)

@@ -14,6 +14,7 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,26 +200,43 @@ def peak_rss_mib() -> float:
 
 
 def run_create_job(adapter: Adapter, job: Job) -> tuple[Window, float]:
-    """Create and close `create_count` clients; returns the window and the RSS growth (MiB)."""
+    """Create and close `create_count` clients; returns the window and the RSS growth (MiB).
+
+    Async-only clients are built inside one running event loop, as a user would.
+    """
     if adapter.no_sync is None:
-        create = adapter.create_close
-    else:
+        return _create_loop(adapter.create_close, job.create_count)
 
-        def create() -> None:
-            asyncio.run(adapter.acreate_close())
+    async def in_loop() -> tuple[Window, float]:
+        await adapter.acreate_close()  # surface "unsupported" before timing anything
+        return await _acreate_loop(adapter, job.create_count)
 
-        asyncio.run(adapter.acreate_close())  # surface "unsupported" before timing anything
+    return asyncio.run(in_loop())
+
+
+def _create_loop(create: Callable[[], None], count: int) -> tuple[Window, float]:
     for _ in range(10):
         create()  # warm-up: lazy imports and caches
-    before = rss_mib()
-    win = Window()
+    before, win = rss_mib(), Window(ops=count)
     cpu0, t0 = time.process_time(), time.perf_counter()
-    for _ in range(job.create_count):
+    for _ in range(count):
         start = time.perf_counter()
         create()
         win.latencies.append(time.perf_counter() - start)
     win.elapsed, win.cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    win.ops = job.create_count
+    return win, rss_mib() - before
+
+
+async def _acreate_loop(adapter: Adapter, count: int) -> tuple[Window, float]:
+    for _ in range(10):
+        await adapter.acreate_close()
+    before, win = rss_mib(), Window(ops=count)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        start = time.perf_counter()
+        await adapter.acreate_close()
+        win.latencies.append(time.perf_counter() - start)
+    win.elapsed, win.cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return win, rss_mib() - before
 
 

@@ -27,5 +27,9 @@ def load(client: str) -> Adapter:
     try:
         adapter: Adapter = importlib.import_module(module_name).load(arg)
     except ImportError as exc:
-        raise Unavailable(f"{exc.name or client} is not installed") from exc
+        # Only a missing top-level package means "not installed here"; a broken import inside
+        # an installed package is a crash and must fail the run.
+        if exc.name is None or "." in exc.name or exc.name.startswith("adapters"):
+            raise
+        raise Unavailable(f"{exc.name} is not installed") from exc
     return adapter
