@@ -261,7 +261,8 @@ class _BaseClient(Generic[T]):
             files=files,
             json=json,
             params=self._merge_params(params),
-            headers=self._merge_headers(headers),
+            # Request copies the headers it is given, so the client's need no copy here.
+            headers=self._headers if headers is None else self._merge_headers(headers),
             cookies=self._merge_cookies(cookies),
             extensions=extensions,
         )
@@ -315,10 +316,11 @@ class _BaseClient(Generic[T]):
         if chosen is not None:
             return chosen
         # Credentials in the URL (`https://user:pass@host/`) mean Basic auth, as in httpx.
-        username, password = request.url.username, request.url.password
-        if username or password:
-            return BasicAuth(username, password)
-        return Auth()
+        if request.url.userinfo:
+            username, password = request.url.username, request.url.password
+            if username or password:
+                return BasicAuth(username, password)
+        return _NO_AUTH
 
     def _transport_for_url(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
@@ -351,6 +353,10 @@ class _BaseClient(Generic[T]):
         was_open = self._state is not _State.CLOSED
         self._state = _State.CLOSED
         return was_open
+
+
+# The plain `Auth` holds no state, so every request without credentials can share one.
+_NO_AUTH = Auth()
 
 
 def _build_auth(auth: AuthTypes | None) -> Auth | None:

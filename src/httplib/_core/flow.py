@@ -139,7 +139,9 @@ def _redirect_flow(
             yield (HOOKS, (hooks["request"], request))
         response: Response = yield (SEND, request)
         # The jar reads only these two headers; skipping it otherwise saves its setup cost.
-        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+        # (Bytes keys: a str lookup would first detect the headers' encoding.)
+        headers: Any = response.headers
+        if b"set-cookie" in headers or b"set-cookie2" in headers:
             client.cookies.extract_cookies(response)
         try:
             if hooks["response"]:

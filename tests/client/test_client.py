@@ -1,0 +1,542 @@
+"""Client and AsyncClient behaviour, each case run for both through the `runner` fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import re
+import ssl
+from typing import Any
+
+import httpx
+import pytest
+
+from httplib._client import USE_CLIENT_DEFAULT, AsyncClient, Client
+from httplib._config import Timeout
+from httplib._core.auth import Auth, DigestAuth
+from httplib._core.decoders import SUPPORTED_DECODERS
+from httplib._exceptions import ConnectError, ReadTimeout, RequestError
+from httplib._models import Request, Response
+from httplib._transports.mock import MockTransport
+
+pytestmark = pytest.mark.network
+
+
+def _echo(response: Response) -> dict[str, Any]:
+    document: dict[str, Any] = response.json()
+    document["headers"] = dict(document["headers"])
+    return document
+
+
+def echo_handler(request: Request) -> Response:
+    """Mock endpoint: the request as JSON (method, url, headers, body)."""
+    return Response(
+        200,
+        json={
+            "method": request.method,
+            "url": str(request.url),
+            "headers": dict(request.headers),
+            "body": request.content.decode(),
+            "timeout": request.extensions.get("timeout"),
+        },
+    )
+
+
+# --- defaults and merging -----------------------------------------------------------------------
+
+
+def test_default_headers_match_httpx_except_user_agent(runner: Any, uvicorn_server: Any) -> None:
+    ours = _echo(runner.send("GET", uvicorn_server.url + "/echo"))["headers"]
+    with httpx.Client() as client:
+        theirs = client.get(uvicorn_server.url + "/echo").json()["headers"]
+    theirs = dict(theirs)
+    assert ours.pop("user-agent").startswith("python-httplib/")
+    assert theirs.pop("user-agent").startswith("python-httpx/")
+    assert ours == theirs
+
+
+def test_accept_encoding_lists_only_available_decoders(runner: Any) -> None:
+    response = runner.send("GET", "http://a/", client={"transport": MockTransport(echo_handler)})
+    offered = response.json()["headers"]["accept-encoding"].split(", ")
+    assert offered == [name for name in SUPPORTED_DECODERS if name != "identity"]
+    assert {"gzip", "deflate"} <= set(offered)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url", "expected"),
+    [
+        ("http://h/api", "/users", "http://h/api/users"),
+        ("http://h/api/", "users", "http://h/api/users"),
+        ("http://h/api/", "/users?x=1", "http://h/api/users?x=1"),
+        ("http://h", "/a", "http://h/a"),
+        ("http://h/api", "http://other/abs", "http://other/abs"),
+        ("", "http://plain/", "http://plain/"),
+    ],
+)
+def test_base_url_merging_matches_httpx(base_url: str, url: str, expected: str) -> None:
+    ours = Client(base_url=base_url).build_request("GET", url)
+    theirs = httpx.Client(base_url=base_url).build_request("GET", url)
+    assert str(ours.url) == str(theirs.url) == expected
+
+
+def test_base_url_always_ends_with_a_slash() -> None:
+    client = Client(base_url="http://h/api")
+    assert str(client.base_url) == "http://h/api/"
+    client.base_url = "http://h/v2"
+    assert str(client.base_url) == "http://h/v2/"
+
+
+def test_build_request_matches_httpx() -> None:
+    kwargs: dict[str, Any] = {
+        "params": {"a": "1", "shared": "client"},
+        "headers": {"X-Client": "c", "X-Shared": "client"},
+        "cookies": {"c": "1"},
+        "timeout": Timeout(2.0, read=7.0),
+    }
+    ours = Client(**kwargs).build_request(
+        "POST", "http://h/p?q=0", params={"shared": "request"}, headers={"X-Shared": "req"},
+        json={"k": [1, 2]},
+    )  # fmt: skip
+    kwargs["timeout"] = httpx.Timeout(2.0, read=7.0)
+    theirs = httpx.Client(**kwargs).build_request(
+        "POST", "http://h/p?q=0", params={"shared": "request"}, headers={"X-Shared": "req"},
+        json={"k": [1, 2]},
+    )  # fmt: skip
+    assert str(ours.url) == str(theirs.url)
+    assert ours.extensions == theirs.extensions
+    assert ours.read() == theirs.read()
+    our_headers = [(k, v) for k, v in ours.headers.multi_items() if k != "user-agent"]
+    their_headers = [(k, v) for k, v in theirs.headers.multi_items() if k != "user-agent"]
+    assert our_headers == their_headers
+
+
+def test_params_and_headers_merge_request_wins(runner: Any, uvicorn_server: Any) -> None:
+    response = runner.send(
+        "GET",
+        uvicorn_server.url + "/echo?fixed=1",
+        client={"params": {"a": "client", "b": "client"}, "headers": {"X-A": "client"}},
+        params={"b": "request"},
+        headers={"X-A": "request", "X-B": "request"},
+    )
+    echoed = _echo(response)
+    assert echoed["query"] == "a=client&b=request"
+    assert echoed["headers"]["x-a"] == "request"
+    assert echoed["headers"]["x-b"] == "request"
+
+
+def test_timeout_reaches_the_transport_as_a_dict(runner: Any) -> None:
+    transport = MockTransport(echo_handler)
+    calls = [
+        ("GET", "http://a/", {}),
+        ("GET", "http://a/", {"timeout": 1.5}),
+        ("GET", "http://a/", {"timeout": None}),
+    ]
+    responses = runner.session(calls, transport=transport, timeout=Timeout(3.0, connect=1.0))
+    seen = [r.json()["timeout"] for r in responses]
+    assert seen[0] == {"connect": 1.0, "read": 3.0, "write": 3.0, "pool": 3.0}
+    assert seen[1] == Timeout(1.5).as_dict()
+    assert seen[2] == Timeout(None).as_dict()
+    assert Client().timeout == Timeout(5.0)
+
+
+def test_properties_have_setters() -> None:
+    client = Client()
+    client.headers = {"X-New": "1"}
+    assert client.headers["X-New"] == "1"
+    assert client.headers["Accept"] == "*/*"
+    client.params = {"p": "1"}
+    assert client.params["p"] == "1"
+    client.cookies = {"c": "v"}
+    assert client.cookies["c"] == "v"
+    client.timeout = 9.0
+    assert client.timeout == Timeout(9.0)
+    client.auth = ("u", "p")
+    assert client.auth is not None
+    client.event_hooks = {"request": [print]}
+    assert client.event_hooks == {"request": [print], "response": []}
+    assert client.trust_env is True
+    assert not client.is_closed
+    assert repr(USE_CLIENT_DEFAULT) == "USE_CLIENT_DEFAULT"
+
+
+def test_per_request_cookies_warn_as_httpx(runner: Any) -> None:
+    transport = MockTransport(echo_handler)
+    with pytest.warns(DeprecationWarning, match="Setting per-request cookies=<...> is being"):
+        response = runner.send(
+            "GET", "http://a/", client={"transport": transport}, cookies={"x": "1"}
+        )
+    assert response.json()["headers"]["cookie"] == "x=1"
+
+
+def test_response_carries_request_elapsed_and_encoding(runner: Any, uvicorn_server: Any) -> None:
+    response = runner.send(
+        "GET", uvicorn_server.url + "/bytes/10", client={"default_encoding": "latin-1"}
+    )
+    assert response.request.url == uvicorn_server.url + "/bytes/10"
+    assert response.elapsed.total_seconds() > 0
+    assert response.encoding == "latin-1"
+    assert response.is_closed
+
+
+def test_gzip_is_decoded(runner: Any, uvicorn_server: Any) -> None:
+    assert runner.send("GET", uvicorn_server.url + "/gzip").json()["name"] == "httplib"
+
+
+def test_tls_with_a_custom_context(
+    runner: Any, uvicorn_tls_server: Any, client_ssl_context: ssl.SSLContext
+) -> None:
+    response = runner.send(
+        "GET", uvicorn_tls_server.url + "/json", client={"verify": client_ssl_context}
+    )
+    assert response.status_code == 200
+
+
+def test_works_against_hypercorn(runner: Any, hypercorn_server: Any) -> None:
+    assert runner.send("POST", hypercorn_server.url + "/echo", content=b"hi").json()["body"] == "hi"
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def test_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
+    with Client() as client:
+        with client.stream("GET", uvicorn_server.url + "/stream/3/5") as response:
+            assert not response.is_closed
+            chunks = list(response.iter_bytes())
+        assert response.is_closed
+    assert b"".join(chunks) == bytes(range(5)) * 3
+
+
+def test_async_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
+    async def main() -> tuple[bytes, bool, bool]:
+        async with AsyncClient() as client:
+            async with client.stream("GET", uvicorn_server.url + "/stream/3/5") as response:
+                was_open = not response.is_closed
+                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            return body, was_open, response.is_closed
+
+    body, was_open, closed = asyncio.run(main())
+    assert body == bytes(range(5)) * 3
+    assert was_open
+    assert closed
+
+
+def test_send_with_stream_true_leaves_the_body(runner: Any, uvicorn_server: Any) -> None:
+    def script(client: Any) -> Any:
+        return client.send(
+            client.build_request("GET", uvicorn_server.url + "/bytes/4"), stream=True
+        )
+
+    response = runner.with_client(script)
+    assert not response.is_closed or response.is_stream_consumed is False
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def test_closed_client_refuses_to_send(runner: Any) -> None:
+    client = runner.client_class(transport=MockTransport(echo_handler))
+    if runner.is_async:
+        asyncio.run(client.aclose())
+
+        async def send() -> Any:
+            return await client.get("http://a/")
+    else:
+        client.close()
+
+        def send() -> Any:
+            return client.get("http://a/")
+
+    assert client.is_closed
+    message = re.escape("Cannot send a request, as the client has been closed.")
+    with pytest.raises(RuntimeError, match=message):
+        asyncio.run(send()) if runner.is_async else send()
+
+
+def test_reopening_is_refused_with_httpx_messages() -> None:
+    client = Client(transport=MockTransport(echo_handler))
+    with (
+        client,
+        pytest.raises(RuntimeError, match=r"Cannot open a client instance more than once\."),
+    ):
+        client.__enter__()
+    with pytest.raises(RuntimeError, match="Cannot reopen a client instance, once it has been"):
+        client.__enter__()
+
+    async def main() -> None:
+        async_client = AsyncClient(transport=MockTransport(echo_handler))
+        async with async_client:
+            pass
+        with pytest.raises(RuntimeError, match="Cannot reopen a client instance"):
+            await async_client.__aenter__()
+
+    asyncio.run(main())
+
+
+def test_sending_opens_the_client_so_with_is_refused() -> None:
+    client = Client(transport=MockTransport(echo_handler))
+    client.get("http://a/")
+    with pytest.raises(RuntimeError, match="more than once"):
+        client.__enter__()
+    client.close()
+
+
+def test_wrong_kind_of_request_body_or_transport_is_refused() -> None:
+    async def agen() -> Any:
+        yield b"x"
+
+    with Client(transport=MockTransport(echo_handler)) as client:
+        request = Request("POST", "http://a/", content=agen())
+        with pytest.raises(RuntimeError, match="async request with a sync Client"):
+            client.send(request)
+
+    async def main() -> None:
+        async with AsyncClient(transport=MockTransport(echo_handler)) as client:
+            request = Request("POST", "http://a/", content=iter([b"x"]))
+            with pytest.raises(RuntimeError, match="sync request with an AsyncClient"):
+                await client.send(request)
+
+    asyncio.run(main())
+    from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
+
+    with pytest.raises(TypeError, match="Client needs a sync transport"):
+        Client(transport=AsyncHTTPTransport())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="AsyncClient needs an async transport"):
+        AsyncClient(mounts={"all://": HTTPTransport()})  # type: ignore[dict-item]
+
+
+def test_unclosed_unused_async_client_does_not_warn() -> None:
+    # httpx 0.28 has no unclosed-client warning; with filterwarnings=error any warning fails.
+    AsyncClient()
+    gc.collect()
+
+
+def test_proxy_is_refused_until_supported() -> None:
+    with pytest.raises(NotImplementedError, match="proxy='http://proxy:8080'"):
+        Client(proxy="http://proxy:8080")
+    Client(proxy=None).close()
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_read_timeout_against_a_slow_endpoint(runner: Any, uvicorn_server: Any) -> None:
+    with pytest.raises(ReadTimeout) as info:
+        runner.send("GET", uvicorn_server.url + "/delay/2", client={"timeout": 0.2})
+    assert info.value.request.url.path == "/delay/2"
+
+
+def test_connect_error_carries_the_request(runner: Any) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: the connection is refused
+        with pytest.raises(ConnectError) as info:
+            runner.send("GET", f"http://127.0.0.1:{port}/x")
+    assert str(info.value.request.url) == f"http://127.0.0.1:{port}/x"
+
+
+def test_errors_from_a_transport_get_the_request(runner: Any) -> None:
+    def failing(request: Request) -> Response:
+        raise RequestError("boom")
+
+    with pytest.raises(RequestError) as info:
+        runner.send("GET", "http://a/x", client={"transport": MockTransport(failing)})
+    assert str(info.value.request.url) == "http://a/x"
+
+
+# --- auth ---------------------------------------------------------------------------------------
+
+
+def test_basic_auth_tuple_at_client_and_request(runner: Any, uvicorn_server: Any) -> None:
+    url = uvicorn_server.url + "/basic-auth/user/pw"
+    calls = [
+        ("GET", url, {}),
+        ("GET", url, {"auth": ("user", "wrong")}),
+        ("GET", url, {"auth": None}),
+    ]
+    statuses = [r.status_code for r in runner.session(calls, auth=("user", "pw"))]
+    # auth=None per request disables the client's auth, as in httpx.
+    assert statuses == [200, 401, 401]
+
+
+def test_credentials_in_the_url_mean_basic_auth(runner: Any, uvicorn_server: Any) -> None:
+    url = uvicorn_server.url.replace("http://", "http://user:pw@") + "/basic-auth/user/pw"
+    assert runner.send("GET", url).json() == {"user": "user"}
+
+
+def test_callable_and_custom_auth(runner: Any) -> None:
+    def add_token(request: Request) -> Request:
+        request.headers["Authorization"] = "Token abc"
+        return request
+
+    class HeaderAuth(Auth):
+        def auth_flow(self, request: Request) -> Any:
+            request.headers["X-Auth"] = "custom"
+            yield request
+
+    transport = MockTransport(echo_handler)
+    first, second = runner.session(
+        [("GET", "http://a/", {}), ("GET", "http://a/", {"auth": HeaderAuth()})],
+        transport=transport,
+        auth=add_token,
+    )
+    assert first.json()["headers"]["authorization"] == "Token abc"
+    assert second.json()["headers"]["x-auth"] == "custom"
+    assert "authorization" not in second.json()["headers"]
+
+
+def test_invalid_auth_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match='Invalid "auth" argument: 123'):
+        Client(auth=123)  # type: ignore[arg-type]
+
+
+def test_digest_auth_against_a_real_challenge(runner: Any, uvicorn_server: Any) -> None:
+    url = uvicorn_server.url + "/digest-auth/user/secret"
+    response = runner.send("GET", url, auth=DigestAuth("user", "secret"))
+    assert response.status_code == 200
+    assert response.json() == {"user": "user"}
+    assert [r.status_code for r in response.history] == [401]
+    failed = runner.send("GET", url, auth=DigestAuth("user", "nope"))
+    assert failed.status_code == 401
+
+
+def test_auth_overriding_sync_and_async_flows_is_driven(runner: Any) -> None:
+    class Tracking(Auth):
+        def sync_auth_flow(self, request: Request) -> Any:
+            request.headers["X-Flow"] = "sync"
+            yield request
+
+        async def async_auth_flow(self, request: Request) -> Any:
+            request.headers["X-Flow"] = "async"
+            yield request
+
+    response = runner.send(
+        "GET", "http://a/", client={"transport": MockTransport(echo_handler)}, auth=Tracking()
+    )
+    assert response.json()["headers"]["x-flow"] == ("async" if runner.is_async else "sync")
+
+
+# --- cookies ------------------------------------------------------------------------------------
+
+
+def test_cookies_persist_across_a_login_flow(runner: Any, uvicorn_server: Any) -> None:
+    calls = [
+        ("GET", uvicorn_server.url + "/set-cookie?session=abc&theme=dark", {}),
+        ("GET", uvicorn_server.url + "/cookies", {}),
+    ]
+    login, check = runner.session(calls, cookies={"preset": "1"})
+    assert login.cookies["session"] == "abc"
+    assert check.json() == {"preset": "1", "session": "abc", "theme": "dark"}
+
+
+# --- event hooks --------------------------------------------------------------------------------
+
+
+def test_event_hooks_see_request_then_response_before_body(
+    runner: Any, uvicorn_server: Any
+) -> None:
+    seen: list[Any] = []
+
+    def on_request(request: Request) -> None:
+        seen.append(("request", request.method, request.url.path))
+
+    def on_response(response: Response) -> None:
+        seen.append(("response", response.status_code, response.is_stream_consumed))
+
+    hooks = {"request": [runner.hook(on_request)], "response": [runner.hook(on_response)]}
+    runner.send(
+        "GET",
+        uvicorn_server.url + "/redirect/302?to=/json",
+        client={"event_hooks": hooks, "follow_redirects": True},
+    )
+    assert seen == [
+        ("request", "GET", "/redirect/302"),
+        ("response", 302, False),
+        ("request", "GET", "/json"),
+        ("response", 200, False),
+    ]
+
+
+def test_hook_exceptions_propagate(runner: Any) -> None:
+    def explode(response: Response) -> None:
+        raise ValueError("hook says no")
+
+    hooks = {"response": [runner.hook(explode)]}
+    with pytest.raises(ValueError, match="hook says no"):
+        runner.send(
+            "GET",
+            "http://a/",
+            client={"transport": MockTransport(echo_handler), "event_hooks": hooks},
+        )
+
+
+# --- mounts -------------------------------------------------------------------------------------
+
+
+def _tagged(tag: str) -> MockTransport:
+    return MockTransport(lambda request: Response(200, text=tag))
+
+
+def test_mounts_route_by_pattern(runner: Any) -> None:
+    mounts = {
+        "all://": _tagged("all"),
+        "https://": _tagged("https"),
+        "all://*.example.com": _tagged("subdomain"),
+        "all://example.com:1234": _tagged("port"),
+        "http://skip.example.com": None,
+    }
+    calls = [
+        ("GET", url, {})
+        for url in (
+            "http://plain.org/",
+            "https://plain.org/",
+            "https://www.example.com/",
+            "http://example.com:1234/",
+            "http://skip.example.com/",
+        )
+    ]
+    responses = runner.session(calls, mounts=mounts, transport=_tagged("default"))
+    assert [r.text for r in responses] == ["all", "https", "subdomain", "port", "default"]
+
+
+# --- misc ---------------------------------------------------------------------------------------
+
+
+def test_method_shortcuts_send_their_method(runner: Any) -> None:
+    def script(client: Any) -> Any:
+        calls = [
+            client.get("http://a/"),
+            client.options("http://a/"),
+            client.head("http://a/"),
+            client.delete("http://a/"),
+            client.post("http://a/", content=b"p"),
+            client.put("http://a/", data={"k": "v"}),
+            client.patch("http://a/", json={"j": 1}),
+        ]
+        if not runner.is_async:
+            return calls
+
+        async def gather() -> list[Response]:
+            return [await call for call in calls]
+
+        return gather()
+
+    responses = runner.with_client(script, transport=MockTransport(echo_handler))
+    methods = [r.json()["method"] if r.request.method != "HEAD" else "HEAD" for r in responses]
+    assert methods == ["GET", "OPTIONS", "HEAD", "DELETE", "POST", "PUT", "PATCH"]
+    bodies = [r.json()["body"] for r in responses if r.request.method in ("POST", "PUT", "PATCH")]
+    assert bodies == ["p", "k=v", json.dumps({"j": 1}, separators=(",", ":"))]
+
+
+def test_signatures_match_httpx() -> None:
+    import inspect
+
+    for ours, theirs in ((Client, httpx.Client), (AsyncClient, httpx.AsyncClient)):
+        for name in ("request", "stream", "send", "build_request", "get", "options", "head",
+                     "post", "put", "patch", "delete", "__init__"):  # fmt: skip
+            our_params = list(inspect.signature(getattr(ours, name)).parameters)
+            their_params = list(inspect.signature(getattr(theirs, name)).parameters)
+            assert sorted(our_params) == sorted(their_params), name
