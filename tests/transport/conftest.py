@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from transport_harness import Runner, runner
+
+from transport.transport_harness import Runner, runner
 
 
 @pytest.fixture(params=["sync", "asyncio"])

@@ -6,7 +6,10 @@ import socket
 from collections.abc import Callable
 
 import pytest
-from transport_harness import (
+
+from httplib._exceptions import ReadError, ReadTimeout, RemoteProtocolError
+from servers.raw import scripted_server
+from transport.transport_harness import (
     Mode,
     Runner,
     hold,
@@ -16,9 +19,6 @@ from transport_harness import (
     serve_path_echo,
     timeouts,
 )
-
-from httplib._exceptions import ReadError, ReadTimeout, RemoteProtocolError
-from servers.raw import scripted_server
 
 
 def reply(data: bytes) -> Callable[[socket.socket], None]:

@@ -14,16 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from transport_harness import (
-    Mode,
-    Runner,
-    hold,
-    ok,
-    read_request,
-    serve_each,
-    serve_path_echo,
-    timeouts,
-)
 
 from httplib._config import Limits
 from httplib._core.exchange import connect_retry_delay
@@ -36,6 +26,16 @@ from httplib._exceptions import (
 from httplib._models import Request
 from httplib._transports.default import HTTPTransport
 from servers.raw import scripted_server
+from transport.transport_harness import (
+    Mode,
+    Runner,
+    hold,
+    ok,
+    read_request,
+    serve_each,
+    serve_path_echo,
+    timeouts,
+)
 
 
 def test_sequential_requests_reuse_one_connection(run: Runner) -> None:

@@ -8,7 +8,6 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from transport_harness import Mode, Runner, read_request
 
 from httplib._exceptions import ConnectError
 from httplib._models import Request
@@ -16,6 +15,7 @@ from httplib._transports.base import BaseTransport
 from httplib._transports.default import HTTPTransport
 from servers.app import pattern_bytes
 from servers.raw import scripted_server
+from transport.transport_harness import Mode, Runner, read_request
 
 SERVERS = ["uvicorn_server", "hypercorn_server"]
 
