@@ -540,3 +540,32 @@ def test_signatures_match_httpx() -> None:
             our_params = list(inspect.signature(getattr(ours, name)).parameters)
             their_params = list(inspect.signature(getattr(theirs, name)).parameters)
             assert sorted(our_params) == sorted(their_params), name
+
+
+# --- in-process apps ----------------------------------------------------------------------------
+
+
+def test_async_client_over_asgi_transport_runs_the_whole_flow() -> None:
+    from httplib._transports.asgi import ASGITransport
+    from servers.app import app
+
+    async def main() -> Response:
+        transport = ASGITransport(app=app)
+        async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await client.get("/set-cookie?sid=7")
+            return await client.get("/redirect/302?to=/cookies", follow_redirects=True)
+
+    response = asyncio.run(main())
+    assert response.json() == {"sid": "7"}
+    assert [r.status_code for r in response.history] == [302]
+
+
+def test_client_over_wsgi_transport() -> None:
+    from httplib._transports.wsgi import WSGITransport
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode(), b"?", environ["QUERY_STRING"].encode()]
+
+    with Client(transport=WSGITransport(app=wsgi_app), params={"p": "1"}) as client:
+        assert client.get("http://testserver/path").text == "/path?p=1"
