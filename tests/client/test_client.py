@@ -222,14 +222,74 @@ def test_async_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
     assert closed
 
 
-def test_send_with_stream_true_leaves_the_body(runner: Any, uvicorn_server: Any) -> None:
+def test_send_with_stream_true_leaves_the_body_unread(runner: Any, uvicorn_server: Any) -> None:
     def script(client: Any) -> Any:
-        return client.send(
-            client.build_request("GET", uvicorn_server.url + "/bytes/4"), stream=True
-        )
+        request = client.build_request("GET", uvicorn_server.url + "/bytes/4")
+        if not runner.is_async:
+            response = client.send(request, stream=True)
+            return response.is_stream_consumed, response.read()
 
-    response = runner.with_client(script)
-    assert not response.is_closed or response.is_stream_consumed is False
+        async def go() -> tuple[bool, bytes]:
+            response = await client.send(request, stream=True)
+            return response.is_stream_consumed, await response.aread()
+
+        return go()
+
+    consumed_before_read, body = runner.with_client(script)
+    assert consumed_before_read is False
+    assert body == bytes(range(4))
+
+
+def test_a_failing_hook_closes_the_response(runner: Any) -> None:
+    seen: list[Response] = []
+
+    def explode(response: Response) -> None:
+        seen.append(response)
+        raise ValueError("no")
+
+    def stream_handler(request: Request) -> Response:
+        body = [b"a", b"b"]
+        return Response(200, content=iter(body) if not runner.is_async else _agen(body))
+
+    client = {
+        "transport": MockTransport(stream_handler),
+        "event_hooks": {"response": [runner.hook(explode)]},
+    }
+    with pytest.raises(ValueError, match="no"):
+        runner.send("GET", "http://a/", client=client)
+    assert seen[0].is_closed
+
+
+async def _agen(items: list[bytes]) -> Any:
+    for item in items:
+        yield item
+
+
+def test_an_overriding_auth_generator_is_closed_when_sending_fails(runner: Any) -> None:
+    closed: list[str] = []
+
+    class Closing(Auth):
+        def sync_auth_flow(self, request: Request) -> Any:
+            try:
+                yield request
+            finally:
+                closed.append("sync")
+
+        async def async_auth_flow(self, request: Request) -> Any:
+            try:
+                yield request
+            finally:
+                closed.append("async")
+
+    def failing(request: Request) -> Response:
+        raise RequestError("down")
+
+    with pytest.raises(RequestError, match="down"):
+        runner.send(
+            "GET", "http://a/", client={"transport": MockTransport(failing)}, auth=Closing()
+        )
+    # The generator was suspended at its yield when the send failed: the client closed it.
+    assert closed == ["async" if runner.is_async else "sync"]
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
