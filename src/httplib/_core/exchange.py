@@ -77,7 +77,6 @@ CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _TLS_SCHEMES = frozenset({"https", "wss"})
 _MISSING_PROTOCOL = "Request URL is missing an 'http://' or 'https://' protocol."
-_CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
 
@@ -301,12 +300,7 @@ class Exchange:
         pool = self.pool
         if ticket is None or pool is None:
             return []
-        status = ticket.status
-        if status is _CONNECT:
-            # connect_failed() (not cancel()) hands the freed slot to the next waiter at once.
-            assert ticket.entry is not None
-            return pool.connect_failed(ticket.entry, now)
-        if status is not _READY:
+        if ticket.status is not _READY:
             return pool.cancel(ticket, now)
         conn = self.conn
         if conn is not None and conn.state.is_switched:
