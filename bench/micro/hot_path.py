@@ -1,0 +1,277 @@
+"""µs per 1 KiB GET on a kept-alive loopback connection: httplib and httpx against raw sockets.
+
+A keep-alive server in a separate process answers a prebuilt 1 KiB response to every request
+head it sees; each row sends sequential requests over one connection (plus two rows at 16
+concurrent requests). Rounds are interleaved and medians reported with the ratio of the raw
+loop's time to the row's (1.0 = as fast as the raw loop). With 2+ cores the server and client
+are pinned to different ones. Run:
+
+    python bench/micro/hot_path.py [--rounds N] [--requests N] [--profile]
+
+`--profile` instead profiles `Client.get` against an in-memory fake socket (no kernel time),
+printing the top functions by own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import multiprocessing
+import os
+import pstats
+import socket
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+import httplib
+from httplib._models import Request
+
+BODY = b"x" * 1024
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nServer: bench\r\n"
+    b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+) + BODY
+CONCURRENCY = 16
+
+
+def _pin(core: int) -> None:
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {core})
+
+
+class _Answer(asyncio.Protocol):
+    """Answers RESPONSE to every `\\r\\n\\r\\n`-terminated request head (bodyless GETs only)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data
+        count = buf.count(b"\r\n\r\n")
+        if count:
+            self.transport.write(RESPONSE * count)
+            buf = buf[buf.rfind(b"\r\n\r\n") + 4 :]
+        self.buf = buf
+
+
+def _serve(sock: socket.socket) -> None:
+    _pin(0)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(_Answer, sock=sock)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------------- sync rows
+
+
+def raw_sync(url: str, port: int, n: int) -> None:
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(n):
+            sock.sendall(head)
+            buf = b""
+            while (end := buf.find(b"\r\n\r\n")) < 0:
+                buf += sock.recv(65536)
+            start = buf.lower().find(b"\r\ncontent-length:", 0, end)
+            length = int(buf[start + 17 : buf.find(b"\r\n", start + 2)])
+            body = buf[end + 4 :]
+            while len(body) < length:
+                body += sock.recv(65536)
+            assert len(body) == length
+
+
+def httplib_transport(url: str, port: int, n: int) -> None:
+    with httplib.HTTPTransport() as transport:
+        for _ in range(n):
+            response = transport.handle_request(Request("GET", url))
+            assert len(response.read()) == 1024
+
+
+def httplib_client(url: str, port: int, n: int) -> None:
+    with httplib.Client() as client:
+        for _ in range(n):
+            assert len(client.get(url).content) == 1024
+
+
+def httpx_client(url: str, port: int, n: int) -> None:
+    with httpx.Client() as client:
+        for _ in range(n):
+            assert len(client.get(url).content) == 1024
+
+
+# ---------------------------------------------------------------------------------- async rows
+
+
+class _RawClient(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buf = b""
+        self.waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end >= 0 and self.waiter is not None:
+            start = self.buf.lower().find(b"\r\ncontent-length:", 0, end)
+            length = int(self.buf[start + 17 : self.buf.find(b"\r\n", start + 2)])
+            if len(self.buf) - end - 4 >= length:
+                self.buf = self.buf[end + 4 + length :]
+                self.waiter.set_result(None)
+
+
+async def raw_async(url: str, port: int, n: int) -> None:
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_connection(_RawClient, "127.0.0.1", port)
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
+    for _ in range(n):
+        proto.waiter = loop.create_future()
+        transport.write(head)
+        await proto.waiter
+    transport.close()
+
+
+async def httplib_async(url: str, port: int, n: int) -> None:
+    async with httplib.AsyncClient() as client:
+        for _ in range(n):
+            assert len((await client.get(url)).content) == 1024
+
+
+async def httpx_async(url: str, port: int, n: int) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(n):
+            assert len((await client.get(url)).content) == 1024
+
+
+async def _gather(client: Any, url: str, n: int) -> None:
+    async def one() -> None:
+        assert len((await client.get(url)).content) == 1024
+
+    for _ in range(n // CONCURRENCY):
+        await asyncio.gather(*(one() for _ in range(CONCURRENCY)))
+
+
+async def httplib_async16(url: str, port: int, n: int) -> None:
+    async with httplib.AsyncClient(limits=httplib.Limits(max_connections=CONCURRENCY)) as c:
+        await _gather(c, url, n)
+
+
+async def httpx_async16(url: str, port: int, n: int) -> None:
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as c:
+        await _gather(c, url, n)
+
+
+Row = Callable[[str, int, int], Any]
+ROWS: list[tuple[str, Row, str]] = [
+    # (name, runner, raw row it is compared with)
+    ("raw sync socket", raw_sync, "raw sync socket"),
+    ("httplib HTTPTransport", httplib_transport, "raw sync socket"),
+    ("httplib Client.get", httplib_client, "raw sync socket"),
+    ("httpx Client.get", httpx_client, "raw sync socket"),
+    ("raw asyncio Protocol", raw_async, "raw asyncio Protocol"),
+    ("httplib AsyncClient.get", httplib_async, "raw asyncio Protocol"),
+    ("httpx AsyncClient.get", httpx_async, "raw asyncio Protocol"),
+    ("httplib async x16", httplib_async16, "raw asyncio Protocol"),
+    ("httpx async x16", httpx_async16, "raw asyncio Protocol"),
+]
+
+
+def _measure(row: Row, url: str, port: int, n: int) -> float:
+    """µs per request of `n` requests (after a short warm-up inside the same client)."""
+    start = time.perf_counter()
+    result = row(url, port, n)
+    if isinstance(result, Awaitable):
+        asyncio.run(result)  # type: ignore[arg-type]
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def run(rounds: int, requests: int) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(listener,))
+    server.start()
+    listener.close()
+    _pin(1)
+    try:
+        samples: dict[str, list[float]] = {name: [] for name, _, _ in ROWS}
+        for _ in range(rounds):
+            for name, row, _ in ROWS:
+                samples[name].append(_measure(row, url, port, requests))
+        medians = {name: statistics.median(values) for name, values in samples.items()}
+        print(f"{'row':26} {'µs/req':>8} {'raw/row':>8}   ({rounds} rounds x {requests} req)")
+        for name, _, raw in ROWS:
+            print(f"{name:26} {medians[name]:8.1f} {medians[raw] / medians[name]:8.2f}")
+    finally:
+        server.terminate()
+        server.join(5)
+
+
+# ---------------------------------------------------------------------------------- profiling
+
+
+class _FakeSocket:
+    """An in-memory socket: every send is answered by RESPONSE on the next recv."""
+
+    def __init__(self, *_: object) -> None:
+        self.pending = 0
+
+    def sendall(self, data: bytes) -> None:
+        self.pending += data.count(b"\r\n\r\n")
+
+    send = sendall
+
+    def recv(self, size: int) -> bytes:
+        count, self.pending = self.pending, 0
+        return RESPONSE * count
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def profile(requests: int) -> None:
+    original = socket.create_connection
+    socket.create_connection = lambda *a, **k: _FakeSocket()  # type: ignore[assignment]
+    try:
+        with httplib.Client() as client:
+            client.get("http://127.0.0.1:9/")
+            start = time.perf_counter()
+            for _ in range(requests):
+                client.get("http://127.0.0.1:9/").read()
+            print(f"fake socket: {(time.perf_counter() - start) / requests * 1e6:.1f} µs/req")
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(requests):
+                client.get("http://127.0.0.1:9/").read()
+            profiler.disable()
+    finally:
+        socket.create_connection = original
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if args.profile:
+        profile(args.requests)
+    else:
+        run(args.rounds, args.requests)
+
+
+if __name__ == "__main__":
+    main()
