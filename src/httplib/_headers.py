@@ -43,6 +43,9 @@ _Field = tuple[bytes, bytes, bytes]
 _name_cache: dict[str | bytes, tuple[bytes, bytes]] = {}
 _NAME_CACHE_LIMIT = 512
 
+# Lower-cased lookup keys of ASCII str names (the same bytes under every ASCII-compatible codec).
+_key_cache: dict[str, bytes] = {}
+
 
 def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
     """The raw and lower-cased bytes of a header name, validated once per spelling."""
@@ -132,6 +135,16 @@ class Headers(MutableMapping[str, str]):
             str_encoding = encoding or "ascii"
             self._list = _fields(_pairs(headers), str_encoding)
 
+    @classmethod
+    def _trusted(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
+        """Headers from fields already validated as tokens and CR/LF/NUL-free values (our own
+        HTTP/1.1 parser's output), so they are stored without checking them again."""
+        self = cls.__new__(cls)
+        self._encoding = None
+        self._detected = None
+        self._list = [(name, name.lower(), value) for name, value in raw]
+        return self
+
     @property
     def encoding(self) -> str:
         """The codec for the str views: the one set, else ascii, utf-8 or iso-8859-1 as fits."""
@@ -183,10 +196,13 @@ class Headers(MutableMapping[str, str]):
         return [(self._decode(lower), self._decode(value)) for _, lower, value in self._list]
 
     def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        if not isinstance(key, str | bytes):
+            try:
+                return self[key]  # fails as a lookup of that key fails
+            except KeyError:
+                return default
+        joined = self._joined(self._lookup_key(key))
+        return default if joined is None else joined
 
     def get_list(self, key: str, split_commas: bool = False) -> list[str]:
         """All values of `key` in order; with `split_commas`, comma-separated items apart."""
@@ -208,16 +224,32 @@ class Headers(MutableMapping[str, str]):
         return raw.decode(self.encoding)
 
     def _lookup_key(self, key: str | bytes) -> bytes:
+        if self._encoding is None and type(key) is str:
+            # Detected codecs are all ASCII-compatible: an ASCII key is the same bytes in each.
+            cached = _key_cache.get(key)
+            if cached is not None:
+                return cached
+            if key.isascii() and len(_key_cache) < _NAME_CACHE_LIMIT:
+                cached = _key_cache[key] = key.lower().encode("ascii")
+                return cached
         if isinstance(key, bytes):
             return key.lower()
         return key.lower().encode(self.encoding)
 
-    def __getitem__(self, key: str) -> str:
-        lower = self._lookup_key(key)
-        values = [self._decode(value) for _, name, value in self._list if name == lower]
+    def _joined(self, lower: bytes) -> str | None:
+        """The values of every field named `lower`, joined with ", "; None when there is none."""
+        values = [value for _, name, value in self._list if name == lower]
         if not values:
+            return None
+        if len(values) == 1:
+            return self._decode(values[0])
+        return ", ".join([self._decode(value) for value in values])
+
+    def __getitem__(self, key: str) -> str:
+        joined = self._joined(self._lookup_key(key))
+        if joined is None:
             raise KeyError(key)
-        return ", ".join(values)
+        return joined
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set one field, replacing every field of that name in place of the first."""
@@ -244,7 +276,7 @@ class Headers(MutableMapping[str, str]):
         if not isinstance(key, str | bytes):
             return False
         lower = self._lookup_key(key)
-        return any(name == lower for _, name, _ in self._list)
+        return lower in [field[1] for field in self._list]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

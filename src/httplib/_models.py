@@ -26,6 +26,7 @@ from ._cookies import Cookies
 from ._core.decoders import ByteChunker, LineDecoder, TextChunker, TextDecoder, decoder_for
 from ._exceptions import (
     HTTPStatusError,
+    RequestError,
     RequestNotRead,
     ResponseNotRead,
     StreamClosed,
@@ -240,14 +241,18 @@ class Request:
             if name.lower() == "transfer-encoding" and "Content-Length" in headers:
                 continue
             headers.setdefault(name, value)
-        auto: list[tuple[bytes, bytes]] = []
-        if "Host" not in headers and self.url.host:
-            auto.append((b"Host", self.url.netloc))
-        framed = "Content-Length" in headers or "Transfer-Encoding" in headers
+        fields = headers._list
+        names = {field[1] for field in fields}
+        # Fields built here from checked parts (a parsed URL's netloc) are stored as they are.
+        auto: list[tuple[bytes, bytes, bytes]] = []
+        if b"host" not in names and self.url.host:
+            auto.append((b"Host", b"host", self.url.netloc))
+        framed = b"content-length" in names or b"transfer-encoding" in names
         if not framed and self.method in _BODY_METHODS:
-            auto.append((b"Content-Length", b"0"))
+            auto.append((b"Content-Length", b"content-length", b"0"))
         if auto:
-            self.headers = Headers(auto + headers.raw, encoding=headers._encoding)
+            headers._list = auto + fields
+            headers._changed()
 
     @property
     def content(self) -> bytes:
@@ -291,8 +296,10 @@ class Request:
 
 def _multipart_boundary(headers: Headers) -> bytes | None:
     """The boundary of a user-set multipart Content-Type, so the body is built to match it."""
-    content_type = headers.get("content-type")
-    if content_type is None or not content_type.lower().startswith("multipart/form-data"):
+    if b"content-type" not in [field[1] for field in headers._list]:
+        return None
+    content_type = headers["content-type"]
+    if not content_type.lower().startswith("multipart/form-data"):
         return None
     message = email.message.Message()
     message["content-type"] = content_type
@@ -539,26 +546,42 @@ class Response:
             self._elapsed = self._elapsed_func()
         return True
 
+    def _is_identity(self) -> bool:
+        """No Content-Encoding to undo: the raw chunks are the decoded body."""
+        return b"content-encoding" not in [field[1] for field in self.headers._list]
+
     def read(self) -> bytes:
         """Read the whole body into memory (decoded) and close the response."""
         if self._content is None:
-            self._content = b"".join(self.iter_bytes())
+            chunks = self.iter_raw() if self._is_identity() else self.iter_bytes()
+            self._content = b"".join(chunks)
         return self._content
 
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body exactly as received (still Content-Encoded), in `chunk_size` pieces."""
         stream = self._begin_raw(SyncByteStream, _SYNC_ITER_ON_ASYNC)
-        with request_context(request=self._request):
-            yield from _run(stream, _Pipeline(_TallyStage(self), ByteChunker(chunk_size)))
+        try:
+            if chunk_size is None:
+                for chunk in stream:
+                    if chunk:
+                        self._num_bytes_downloaded += len(chunk)
+                        yield chunk
+            else:
+                yield from _run(stream, _Pipeline(_TallyStage(self), ByteChunker(chunk_size)))
+        except RequestError as exc:
+            _attach_request(exc, self._request)
+            raise
         self.close()
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body with Content-Encoding undone, in `chunk_size` pieces."""
         if self._content is not None:
             yield from _slices(self._content, chunk_size)
-            return
-        with request_context(request=self._request):
-            yield from _run(self.iter_raw(), self._bytes_stages(chunk_size))
+        elif chunk_size is None and self._is_identity():
+            yield from self.iter_raw()
+        else:
+            with request_context(request=self._request):
+                yield from _run(self.iter_raw(), self._bytes_stages(chunk_size))
 
     def iter_text(self, chunk_size: int | None = None) -> Iterator[str]:
         """The body decoded with `encoding`, in pieces of `chunk_size` characters."""
@@ -573,22 +596,35 @@ class Response:
         if not isinstance(self.stream, SyncByteStream):
             raise RuntimeError(_SYNC_CLOSE_ON_ASYNC)
         if self._mark_closed():
-            with request_context(request=self._request):
+            try:
                 self.stream.close()
+            except RequestError as exc:
+                _attach_request(exc, self._request)
+                raise
 
     async def aread(self) -> bytes:
         """Async twin of `read()`."""
         if self._content is None:
-            self._content = b"".join([part async for part in self.aiter_bytes()])
+            chunks = self.aiter_raw() if self._is_identity() else self.aiter_bytes()
+            self._content = b"".join([part async for part in chunks])
         return self._content
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Async twin of `iter_raw()`."""
         stream = self._begin_raw(AsyncByteStream, _ASYNC_ITER_ON_SYNC)
-        with request_context(request=self._request):
-            pipeline = _Pipeline(_TallyStage(self), ByteChunker(chunk_size))
-            async for chunk in _arun(stream, pipeline):
-                yield chunk
+        try:
+            if chunk_size is None:
+                async for chunk in stream:
+                    if chunk:
+                        self._num_bytes_downloaded += len(chunk)
+                        yield chunk
+            else:
+                pipeline = _Pipeline(_TallyStage(self), ByteChunker(chunk_size))
+                async for chunk in _arun(stream, pipeline):
+                    yield chunk
+        except RequestError as exc:
+            _attach_request(exc, self._request)
+            raise
         await self.aclose()
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
@@ -596,6 +632,10 @@ class Response:
         if self._content is not None:
             for piece in _slices(self._content, chunk_size):
                 yield piece
+            return
+        if chunk_size is None and self._is_identity():
+            async for chunk in self.aiter_raw():
+                yield chunk
             return
         with request_context(request=self._request):
             async for chunk in _arun(self.aiter_raw(), self._bytes_stages(chunk_size)):
@@ -616,8 +656,11 @@ class Response:
         if not isinstance(self.stream, AsyncByteStream):
             raise RuntimeError(_ASYNC_CLOSE_ON_SYNC)
         if self._mark_closed():
-            with request_context(request=self._request):
+            try:
                 await self.stream.aclose()
+            except RequestError as exc:
+                _attach_request(exc, self._request)
+                raise
 
     # -- context managers, repr, pickling -----------------------------------------------------
 
@@ -646,6 +689,12 @@ class Response:
         self.extensions = {}
         self._elapsed_func = None
         self.stream = _UnattachedStream()
+
+
+def _attach_request(exc: RequestError, request: Request | None) -> None:
+    """What `request_context` does, inline for the per-response path."""
+    if request is not None and exc._request is None:
+        exc._request = request
 
 
 def _is_known_encoding(encoding: str) -> bool:

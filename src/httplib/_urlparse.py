@@ -148,11 +148,13 @@ _LOWER_ESCAPE_RE = re.compile(r"%[0-9a-f]{2}")
 _IPV4_SHAPE_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _DEFAULT_PORTS = {"ftp": 21, "http": 80, "https": 443, "ws": 80, "wss": 443}
 
-# Fast path: lower-case http(s), a plain lower-case DNS host, an optional port, and path, query
-# and fragment made only of characters that their component keeps; no userinfo.
+# Fast path: lower-case http(s), a plain lower-case DNS host or a canonical dotted-quad IPv4
+# address (each octet 0-255 without leading zeros, as `ipaddress` accepts), an optional port, and
+# path, query and fragment made only of characters that their component keeps; no userinfo.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _FAST_RE = re.compile(
     r"(?P<scheme>https?)://"
-    r"(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z])?)"
+    rf"(?P<host>[a-z0-9](?:[a-z0-9.-]*[a-z])?|{_OCTET}(?:\.{_OCTET}){{3}})"
     r"(?::(?P<port>[0-9]{1,5}))?"
     r"(?P<path>/[A-Za-z0-9\-._~!$&'()*+,;=:@%/\[\]\\^|]*)?"
     r"(?:\?(?P<query>[A-Za-z0-9\-._~!$&'()*+,;=:@%/?\[\]\\^`{|}]*))?"

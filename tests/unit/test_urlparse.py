@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from httplib._exceptions import InvalidURL
 from httplib._urlparse import _parse_fast, _parse_full, remove_dot_segments
 from httplib._urls import URL
 
@@ -188,6 +189,8 @@ FAST_CASES = [
     "https://xn--r8jz45g.jp/",
     "https://a1/",
     "https://1.2.3.4/",
+    "http://127.0.0.1:8000/",
+    "http://255.255.255.255/",
     "https://example.com./",
     "https://example.com/?q=`{}|^",
     "https://example.com/#`",
@@ -206,12 +209,29 @@ def test_fast_path_takes_ordinary_urls_and_skips_the_rest() -> None:
     assert _parse_fast("https://api.example.com:8443/v1/items?id=3#top") is not None
     assert _parse_fast("https://example.com/a/../b") is None  # dot segments
     assert _parse_fast("https://EXAMPLE.com/") is None  # needs lower-casing
-    assert _parse_fast("https://1.2.3.4/") is None  # IPv4 literal to validate
+    assert _parse_fast("http://127.0.0.1:8000/") is not None  # canonical IPv4
+    assert _parse_fast("https://256.2.3.4/") is None  # octet out of range: full parser rejects
+    assert _parse_fast("https://01.2.3.4/") is None  # leading zero: full parser rejects
     assert _parse_fast("https://u@example.com/") is None  # userinfo
     assert _parse_fast("https://example.com/" + "a" * 65536) is None  # too long
 
 
 _FAST_ALPHABET = st.sampled_from([*"az09-.:/?#%[]`{}|^~_", "é", " "])
+_OCTETS = st.sampled_from(
+    ["0", "1", "9", "10", "01", "99", "100", "199", "200", "249", "250", "255", "256", "300"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_OCTETS, min_size=4, max_size=4))
+def test_generated_ipv4_fast_path_agrees_with_full_parser(octets: list[str]) -> None:
+    url = "http://" + ".".join(octets) + ":8080/p"
+    fast = _parse_fast(url)
+    if fast is not None:
+        assert fast == _parse_full(url, {})
+    else:
+        with pytest.raises(InvalidURL):
+            _parse_full(url, {})
 
 
 @settings(max_examples=200, deadline=None)

@@ -30,6 +30,7 @@ from .._core.exchange import (
     streams_to_close,
 )
 from .._core.pool import Action, PoolState, TicketStatus
+from .._headers import Headers
 from .._models import Request, Response
 from .._types import AsyncByteStream
 from .asyncio_backend import AsyncioBackend
@@ -155,7 +156,10 @@ class AsyncDriver:
         if ex.ended:  # the whole body came with the head: the connection is free already
             await self.release(ex, ex.finish(_monotonic()))
         return Response(
-            status, headers=headers, stream=AsyncResponseStream(self, ex), extensions=extensions
+            status,
+            headers=Headers._trusted(headers),
+            stream=AsyncResponseStream(self, ex),
+            extensions=extensions,
         )
 
     async def aclose(self) -> None:

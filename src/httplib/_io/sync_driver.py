@@ -26,6 +26,7 @@ from .._core.exchange import (
     streams_to_close,
 )
 from .._core.pool import Action, PoolState, TicketStatus
+from .._headers import Headers
 from .._models import Request, Response
 from .._types import SyncByteStream
 from .sync_backend import SyncBackend, SyncStream
@@ -69,7 +70,10 @@ class SyncDriver:
         if ex.ended:  # the whole body came with the head: the connection is free already
             self.release(ex, ex.finish(_monotonic()))
         return Response(
-            status, headers=headers, stream=SyncResponseStream(self, ex), extensions=extensions
+            status,
+            headers=Headers._trusted(headers),
+            stream=SyncResponseStream(self, ex),
+            extensions=extensions,
         )
 
     def close(self) -> None:
