@@ -10,8 +10,8 @@ Known gaps: `proxy=` must be None (proxies arrive with the proxy transport), and
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONFIG, Limits, Timeout
@@ -44,20 +44,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["USE_CLIENT_DEFAULT", "UseClientDefault"]
 
-try:
-    _VERSION = version("httplib")
-except PackageNotFoundError:  # pragma: no cover  (running from a source tree)
-    _VERSION = "0"
-
-USER_AGENT = f"python-httplib/{_VERSION}"
 # Only the codings we can decode are offered (RFC 9110 section 12.5.3).
 ACCEPT_ENCODING = ", ".join(name for name in SUPPORTED_DECODERS if name != "identity")
-_DEFAULT_HEADERS = [
-    (b"Accept", b"*/*"),
-    (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
-    (b"Connection", b"keep-alive"),
-    (b"User-Agent", USER_AGENT.encode("ascii")),
-]
+
+
+@functools.cache
+def _default_headers() -> Headers:
+    """Accept, Accept-Encoding, Connection and User-Agent, built once on first use.
+
+    The version comes from the package's `__version__` rather than `importlib.metadata`, whose
+    import alone would add tens of milliseconds to `import httplib`.
+    """
+    from . import __version__
+
+    return Headers(
+        [
+            (b"Accept", b"*/*"),
+            (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
+            (b"Connection", b"keep-alive"),
+            (b"User-Agent", f"python-httplib/{__version__}".encode("ascii")),
+        ]
+    )
 
 
 class UseClientDefault:
@@ -206,7 +213,7 @@ class _BaseClient(Generic[T]):
 
     @headers.setter
     def headers(self, headers: HeaderTypes | None) -> None:
-        merged = Headers(_DEFAULT_HEADERS)
+        merged = _default_headers().copy()
         merged.update(headers)
         self._headers = merged
 

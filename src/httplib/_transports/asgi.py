@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
-from .._io.async_driver import _running_under_trio
 from .._models import Request, Response
 from .._types import AsyncByteStream
 from .base import AsyncBaseTransport
@@ -38,6 +37,9 @@ class _Event(Protocol):
 
 def _new_event() -> _Event:
     """An event of the running async library, found without sniffio."""
+    # Imported here: the async driver loads asyncio, which sync-only programs never need.
+    from .._io.async_driver import _running_under_trio
+
     if _running_under_trio():
         import trio
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._config import DEFAULT_LIMITS, Limits, shared_ssl_context
 from .._core.exchange import ConnectionConfig
-from .._io.async_driver import AsyncDriver
 from .._io.streams import SocketOption
 from .._io.sync_driver import SyncDriver
 from .._models import Request, Response
 from .._types import CertTypes, ProxyTypes
 from .base import AsyncBaseTransport, BaseTransport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._io.async_driver import AsyncDriver
 
 __all__ = ["AsyncHTTPTransport", "HTTPTransport"]
 
@@ -81,8 +83,13 @@ class _PooledTransport:
         config = _connection_config(
             verify, cert, trust_env, http1, proxy, uds, local_address, retries, socket_options
         )
-        driver_class = SyncDriver if isinstance(self, BaseTransport) else AsyncDriver
-        self._driver = driver_class(config, limits)
+        if isinstance(self, BaseTransport):
+            self._driver = SyncDriver(config, limits)
+        else:
+            # Imported here so that sync-only programs never load asyncio.
+            from .._io.async_driver import AsyncDriver
+
+            self._driver = AsyncDriver(config, limits)
 
 
 class HTTPTransport(_PooledTransport, BaseTransport):
