@@ -70,8 +70,9 @@ class ScriptedServer:
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(10)
         try:
+            # Inside the try: stop() may already have closed `conn` before this thread ran.
+            conn.settimeout(10)
             if self.ssl_context is not None:
                 conn = self.ssl_context.wrap_socket(conn, server_side=True)
                 with self._lock:
