@@ -1,0 +1,506 @@
+"""HTTP/2 client connection state, sans-I/O, over the `h2` library.
+
+Theory of operation
+-------------------
+One `Http2State` per connection. It never touches a socket: the shell writes what
+`data_to_send()` returns and feeds what it reads to `receive_data()`. Many streams share it::
+
+    out = state.initiate()                          # preface + SETTINGS, write it first
+    sid = state.start_request(b"GET", b"https", b"example.com", b"/", headers, end_stream=True)
+    n = state.send_data(sid, body)                  # bytes accepted now (flow control); 0: wait
+    state.end_stream(sid)
+    touched, conn_events = state.receive_data(read_bytes)   # b"" at EOF
+    for event in state.take(sid): ...               # ResponseReceived, DataReceived,
+                                                    # StreamEnded, StreamReset
+    state.close_stream(sid)                         # done with it (RST_STREAM CANCEL if open)
+
+`receive_data` files each stream's events in that stream's queue and returns the ids whose
+queue grew or whose send window opened (so the shell wakes exactly those waiters), plus the
+connection events: `SettingsChanged` (the peer's SETTINGS_MAX_CONCURRENT_STREAMS, for the pool)
+and `GoAwayReceived`.
+
+Flow control (RFC 9113 section 5.2): received DATA is acknowledged when the shell *takes* it, so
+a consumer that stops reading stops the peer at the stream window while the others go on;
+windows are large (`STREAM_WINDOW`, `CONNECTION_WINDOW`) so big downloads never stall on round
+trips. Sending is bounded by the peer's windows and frame size: `send_data` returns how much it
+framed, and the stream appears in `touched` when a WINDOW_UPDATE lets it send again.
+
+GOAWAY (RFC 9113 section 6.8): streams above the last stream id were never processed; they end
+with a `StreamReset` marked `retryable`, so the shell resends them on a new connection. Streams
+at or below it run to completion (h2 on its own would reject every frame after GOAWAY; its state
+machine is told to keep receiving). A RST_STREAM with REFUSED_STREAM is retryable too (section
+8.7). Any connection error (a protocol violation, EOF, a flood) fails every open stream with the
+same `RemoteProtocolError`, so no waiter hangs.
+
+Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the
+HPACK decoder; h2 caps CONTINUATION frames per header block; control frames that carry no
+response progress (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, RST_STREAM, empty DATA) are counted
+and more than `MAX_CONTROL_FRAMES` in a row is a flood. Every h2 exception is mapped here, once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
+from .events import DataReceived, ResponseReceived, StreamEnded
+
+__all__ = [
+    "CONNECTION_WINDOW",
+    "DEFAULT_MAX_STREAMS",
+    "MAX_CONTROL_FRAMES",
+    "MAX_HEADER_LIST_SIZE",
+    "MAX_STREAMS",
+    "STREAM_WINDOW",
+    "GoAwayReceived",
+    "Http2State",
+    "SettingsChanged",
+    "StreamEvent",
+    "StreamReset",
+    "request_headers",
+]
+
+# Per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE): 1 MiB keeps a 64 KiB-read consumer
+# busy over loopback and LAN round trips; it also bounds what one unread stream buffers.
+STREAM_WINDOW = 1 << 20
+# Connection receive window: bounds the memory all streams of one connection may buffer.
+CONNECTION_WINDOW = 16 << 20
+# SETTINGS_MAX_HEADER_LIST_SIZE we announce and enforce: as MAX_HEAD_SIZE for HTTP/1.1.
+MAX_HEADER_LIST_SIZE = 100 * 1024
+# Control frames in a row with no response progress before the peer counts as flooding us:
+# well above any sane server's pings and settings, far below what costs real CPU.
+MAX_CONTROL_FRAMES = 1000
+# RFC 9113 section 6.5.2: no SETTINGS_MAX_CONCURRENT_STREAMS means unlimited; we open at most
+# this many streams on one connection before the pool opens another.
+DEFAULT_MAX_STREAMS = 100
+# Never more streams than this on one connection, whatever the peer allows: past it, one more
+# connection costs less than head-of-line blocking in one TCP window.
+MAX_STREAMS = 1000
+
+_HTTP_VERSION = b"HTTP/2"
+# RFC 9113 section 8.2.2: connection-specific fields are malformed in HTTP/2; Host becomes
+# :authority (section 8.3.1).
+_DROPPED_FIELDS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
+)
+_NO_ERROR = h2.errors.ErrorCodes.NO_ERROR
+_CANCEL = h2.errors.ErrorCodes.CANCEL
+_REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
+_MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+
+
+@dataclass(slots=True)
+class StreamReset:
+    """The stream failed: `error` is what to raise; `retryable` means the server never
+    processed it (GOAWAY above its last stream id, or REFUSED_STREAM), so it may be resent."""
+
+    error: TransportError
+    retryable: bool = False
+
+
+@dataclass(slots=True)
+class SettingsChanged:
+    """The peer's stream limit for this connection is now `max_streams`."""
+
+    max_streams: int
+
+
+@dataclass(slots=True)
+class GoAwayReceived:
+    """GOAWAY: no new streams; those above `last_stream_id` were already failed as retryable."""
+
+    last_stream_id: int
+    error_code: int
+
+
+StreamEvent = ResponseReceived | DataReceived | StreamEnded | StreamReset
+ConnectionEvent = SettingsChanged | GoAwayReceived
+
+
+class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
+    """h2's connection state machine, except that a received GOAWAY keeps the connection open
+    for receiving: streams the server accepted must still get their responses (section 6.8)."""
+
+    _transitions = {  # noqa: RUF012 - h2 declares it an instance attribute
+        **h2.connection.H2ConnectionStateMachine._transitions,
+        (
+            h2.connection.ConnectionState.CLIENT_OPEN,
+            h2.connection.ConnectionInputs.RECV_GOAWAY,
+        ): (None, h2.connection.ConnectionState.CLIENT_OPEN),
+    }
+
+
+class _Stream:
+    __slots__ = ("events", "trailers", "unacked")
+
+    def __init__(self) -> None:
+        self.events: deque[StreamEvent] = deque()
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
+
+
+def request_headers(
+    method: bytes,
+    scheme: bytes,
+    authority: bytes,
+    path: bytes,
+    fields: Iterable[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """Pseudo-headers first, then lower-cased fields minus connection-specific ones
+    (RFC 9113 sections 8.2.2 and 8.3.1); a Host field supplies :authority."""
+    regular: list[tuple[bytes, bytes]] = []
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered in _DROPPED_FIELDS:
+            if lowered == b"host":
+                authority = value
+            continue
+        if lowered == b"te" and value.lower() != b"trailers":
+            continue  # section 8.2.2: TE may only say "trailers"
+        regular.append((lowered, value))
+    return [
+        (b":method", method),
+        (b":authority", authority),
+        (b":scheme", scheme),
+        (b":path", path),
+        *regular,
+    ]
+
+
+def _connection_error(exc: Exception) -> RemoteProtocolError:
+    return RemoteProtocolError(f"HTTP/2 protocol error from the server: {exc}")
+
+
+class Http2State:
+    """One HTTP/2 client connection: streams, windows, queues; see the module docstring."""
+
+    def __init__(self) -> None:
+        config = h2.config.H2Configuration(
+            client_side=True,
+            header_encoding=None,
+            validate_outbound_headers=False,  # request_headers() builds them well-formed
+            normalize_outbound_headers=False,
+        )
+        conn = h2.connection.H2Connection(config=config)
+        conn.state_machine = _GracefulGoAway()
+        conn.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: DEFAULT_MAX_STREAMS,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST_SIZE,
+            },
+        )
+        self._conn = conn
+        self._streams: dict[int, _Stream] = {}
+        self._blocked: set[int] = set()  # streams waiting for send window
+        self._control_frames = 0
+        self.error: RemoteProtocolError | None = None
+        self.goaway: GoAwayReceived | None = None
+        self.max_streams = DEFAULT_MAX_STREAMS
+
+    # ------------------------------------------------------------------------------ status
+
+    @property
+    def is_draining(self) -> bool:
+        """True after GOAWAY or a connection error: the connection takes no new streams."""
+        return self.goaway is not None or self.error is not None
+
+    @property
+    def open_streams(self) -> int:
+        """Streams opened and not yet closed by `close_stream`."""
+        return len(self._streams)
+
+    # ----------------------------------------------------------------------------- sending
+
+    def initiate(self) -> bytes:
+        """The connection preface and our SETTINGS, plus the larger connection window."""
+        conn = self._conn
+        conn.initiate_connection()
+        conn.increment_flow_control_window(CONNECTION_WINDOW - conn.inbound_flow_control_window)
+        return conn.data_to_send()
+
+    def data_to_send(self) -> bytes:
+        """Frames waiting to be written (HEADERS, DATA, WINDOW_UPDATE, acks, RST_STREAM)."""
+        return self._conn.data_to_send()
+
+    def start_request(
+        self,
+        method: bytes,
+        scheme: bytes,
+        authority: bytes,
+        path: bytes,
+        fields: Iterable[tuple[bytes, bytes]],
+        *,
+        end_stream: bool,
+    ) -> int:
+        """Open a stream with the request head; returns its id."""
+        if self.error is not None:
+            raise self.error
+        if self.goaway is not None:
+            raise RemoteProtocolError("The HTTP/2 connection received GOAWAY: no new streams.")
+        conn = self._conn
+        sid: int = conn.get_next_available_stream_id()
+        headers = request_headers(method, scheme, authority, path, fields)
+        try:
+            conn.send_headers(sid, headers, end_stream=end_stream)
+        except h2.exceptions.ProtocolError as exc:
+            raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
+        self._streams[sid] = _Stream()
+        return sid
+
+    def send_window(self, sid: int) -> int:
+        """How many body bytes stream `sid` may send right now (0: wait for WINDOW_UPDATE)."""
+        conn = self._conn
+        try:
+            window: int = conn.local_flow_control_window(sid)
+        except h2.exceptions.StreamClosedError:
+            return 0
+        return min(window, conn.max_outbound_frame_size)
+
+    def send_data(self, sid: int, data: bytes | memoryview) -> int:
+        """Frame as much of `data` as the peer's windows allow; returns the count framed.
+
+        0 means the stream waits for a WINDOW_UPDATE: it will be in `touched` when one comes.
+        """
+        if self.error is not None:
+            raise self.error
+        conn = self._conn
+        sent = 0
+        total = len(data)
+        while sent < total:
+            size = min(self.send_window(sid), total - sent)
+            if size <= 0:
+                self._blocked.add(sid)
+                break
+            try:
+                conn.send_data(sid, bytes(data[sent : sent + size]))
+            except h2.exceptions.StreamClosedError:
+                break  # the server reset it: its StreamReset tells the waiter why
+            sent += size
+        return sent
+
+    def end_stream(self, sid: int) -> None:
+        """The request body is complete."""
+        try:
+            self._conn.end_stream(sid)
+        except h2.exceptions.StreamClosedError:
+            pass  # reset by the server meanwhile; the reader sees the StreamReset
+
+    def close_stream(self, sid: int) -> None:
+        """Forget `sid`; if it is still open (a cancelled request), send RST_STREAM(CANCEL)."""
+        stream = self._streams.pop(sid, None)
+        self._blocked.discard(sid)
+        if stream is None:
+            return
+        conn = self._conn
+        if stream.unacked:
+            conn.acknowledge_received_data(stream.unacked, sid)
+        h2_stream = conn.streams.get(sid)
+        if h2_stream is not None and not h2_stream.closed and self.error is None:
+            conn.reset_stream(sid, _CANCEL)
+
+    def ping(self, opaque: bytes) -> None:
+        """Queue a PING (8 bytes), e.g. to probe an idle connection."""
+        self._conn.ping(opaque)
+
+    def close(self) -> bytes:
+        """GOAWAY(NO_ERROR) for a clean close; the bytes to write before closing the socket."""
+        if self.error is None:
+            try:
+                self._conn.close_connection()
+            except h2.exceptions.ProtocolError:
+                return b""
+        return self._conn.data_to_send()
+
+    # --------------------------------------------------------------------------- receiving
+
+    def take(self, sid: int) -> list[StreamEvent]:
+        """Events queued for `sid`, oldest first; the DATA among them is acknowledged now."""
+        stream = self._streams.get(sid)
+        if stream is None or not stream.events:
+            return []
+        events = list(stream.events)
+        stream.events.clear()
+        if stream.unacked:
+            unacked, stream.unacked = stream.unacked, 0
+            if self.error is None:
+                self._conn.acknowledge_received_data(unacked, sid)
+        return events
+
+    def has_events(self, sid: int) -> bool:
+        stream = self._streams.get(sid)
+        return stream is not None and bool(stream.events)
+
+    def receive_data(self, data: bytes) -> tuple[set[int], list[ConnectionEvent]]:
+        """Bytes read from the connection (b"" at EOF): touched stream ids, connection events."""
+        touched: set[int] = set()
+        conn_events: list[ConnectionEvent] = []
+        if self.error is not None:
+            return touched, conn_events
+        if not data:
+            self._fail(RemoteProtocolError("Server disconnected"), touched)
+            return touched, conn_events
+        try:
+            events = self._conn.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._fail(_connection_error(exc), touched)
+            return touched, conn_events
+        for event in events:
+            conn_event = _HANDLERS.get(type(event), Http2State._on_other)(self, event, touched)
+            if conn_event is not None:
+                conn_events.append(conn_event)
+            if self.error is not None:
+                break
+        return touched, conn_events
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
+        stream = self._streams.get(sid)
+        if stream is not None:
+            stream.events.append(event)
+            touched.add(sid)
+        return stream
+
+    def _fail(self, error: RemoteProtocolError, touched: set[int]) -> None:
+        """A connection error: every open stream fails with it; the connection is done."""
+        self.error = error
+        for sid in self._streams:
+            self._queue(sid, StreamReset(error), touched)
+        self._blocked.clear()
+
+    def _control_frame(self, touched: set[int]) -> None:
+        self._control_frames += 1
+        if self._control_frames > MAX_CONTROL_FRAMES:
+            self._fail(
+                RemoteProtocolError(
+                    f"The server sent more than {MAX_CONTROL_FRAMES} control frames in a row"
+                    " (a control frame flood)."
+                ),
+                touched,
+            )
+
+    def _progress(self) -> None:
+        self._control_frames = 0
+
+    def _on_response(self, event: h2.events.ResponseReceived, touched: set[int]) -> None:
+        self._control_frames = 0
+        status = 0
+        fields: list[tuple[bytes, bytes]] = []
+        for name, value in event.headers or ():
+            if name == b":status":
+                status = int(value)
+            elif name[:1] != b":":
+                fields.append((bytes(name), bytes(value)))
+        head = ResponseReceived(status, b"", fields, _HTTP_VERSION)
+        self._queue(event.stream_id or 0, head, touched)
+
+    def _on_data(self, event: h2.events.DataReceived, touched: set[int]) -> None:
+        sid = event.stream_id or 0
+        size = event.flow_controlled_length or 0
+        data = event.data or b""
+        if not data:
+            if size:  # all padding: nothing to queue, give the window back at once
+                self._conn.acknowledge_received_data(size, sid)
+            if not event.stream_ended:
+                self._control_frame(touched)  # empty DATA frames are a known flood vector
+            return
+        self._control_frames = 0
+        stream = self._queue(sid, DataReceived(data), touched)
+        if stream is None:
+            self._conn.acknowledge_received_data(size, sid)  # nobody will take it
+        else:
+            stream.unacked += size
+
+    def _on_trailers(self, event: h2.events.TrailersReceived, touched: set[int]) -> None:
+        self._control_frames = 0
+        stream = self._streams.get(event.stream_id or 0)
+        if stream is not None:
+            stream.trailers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+
+    def _on_ended(self, event: h2.events.StreamEnded, touched: set[int]) -> None:
+        sid = event.stream_id or 0
+        stream = self._streams.get(sid)
+        if stream is not None:
+            self._queue(sid, StreamEnded(stream.trailers), touched)
+
+    def _on_reset(self, event: h2.events.StreamReset, touched: set[int]) -> None:
+        self._control_frame(touched)
+        sid = event.stream_id or 0
+        code = event.error_code
+        name = code.name if isinstance(code, h2.errors.ErrorCodes) else str(code)
+        error = RemoteProtocolError(f"The server reset HTTP/2 stream {sid}: error code {name}.")
+        self._queue(sid, StreamReset(error, retryable=code == _REFUSED), touched)
+        self._blocked.discard(sid)
+
+    def _on_window(self, event: h2.events.WindowUpdated, touched: set[int]) -> None:
+        self._control_frame(touched)
+        sid = event.stream_id
+        if not sid:
+            touched.update(self._blocked)
+            self._blocked.clear()
+        elif sid in self._blocked:
+            self._blocked.discard(sid)
+            touched.add(sid)
+
+    def _on_settings(
+        self, event: h2.events.RemoteSettingsChanged, touched: set[int]
+    ) -> ConnectionEvent | None:
+        self._control_frame(touched)
+        touched.update(self._blocked)  # SETTINGS_INITIAL_WINDOW_SIZE may have opened windows
+        self._blocked.clear()
+        changed = event.changed_settings.get(_MAX_STREAMS_SETTING)
+        if changed is None:
+            return None
+        self.max_streams = min(changed.new_value, MAX_STREAMS)
+        return SettingsChanged(self.max_streams)
+
+    def _on_goaway(
+        self, event: h2.events.ConnectionTerminated, touched: set[int]
+    ) -> ConnectionEvent | None:
+        self._control_frame(touched)
+        last = event.last_stream_id or 0
+        code = int(event.error_code or 0)
+        self.goaway = GoAwayReceived(last, code)
+        refused = RemoteProtocolError(
+            f"The server sent GOAWAY (last stream {last}, error code {code}) before processing"
+            " this request."
+        )
+        for sid in [sid for sid in self._streams if sid > last]:
+            self._queue(sid, StreamReset(refused, retryable=True), touched)
+            self._blocked.discard(sid)
+            h2_stream = self._conn.streams.get(sid)
+            if h2_stream is not None and not h2_stream.closed:
+                self._conn.reset_stream(sid, _CANCEL)
+        return self.goaway
+
+    def _on_other(self, event: h2.events.Event, touched: set[int]) -> None:
+        self._control_frame(touched)
+
+
+_Handler = Callable[[Http2State, Any, set[int]], "ConnectionEvent | None"]
+# h2 events a client may see; anything else (PING, acks, PRIORITY, unknown frames) counts as
+# a control frame. Informational (1xx) heads are skipped, as for HTTP/1.1.
+_HANDLERS: dict[type[h2.events.Event], _Handler] = {
+    h2.events.ResponseReceived: Http2State._on_response,
+    h2.events.InformationalResponseReceived: lambda state, event, touched: state._progress(),
+    h2.events.DataReceived: Http2State._on_data,
+    h2.events.TrailersReceived: Http2State._on_trailers,
+    h2.events.StreamEnded: Http2State._on_ended,
+    h2.events.StreamReset: Http2State._on_reset,
+    h2.events.WindowUpdated: Http2State._on_window,
+    h2.events.RemoteSettingsChanged: Http2State._on_settings,
+    h2.events.ConnectionTerminated: Http2State._on_goaway,
+}

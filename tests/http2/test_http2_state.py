@@ -1,0 +1,331 @@
+"""Http2State against an in-memory h2 server connection: no sockets, every frame exact."""
+
+from __future__ import annotations
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
+import pytest
+from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame
+
+from httplib._core.events import DataReceived, ResponseReceived, StreamEnded
+from httplib._core.http2 import (
+    CONNECTION_WINDOW,
+    MAX_CONTROL_FRAMES,
+    STREAM_WINDOW,
+    GoAwayReceived,
+    Http2State,
+    SettingsChanged,
+    StreamReset,
+    request_headers,
+)
+from httplib._exceptions import RemoteProtocolError
+
+HEAD = [(b":status", b"200"), (b"content-type", b"text/plain")]
+
+
+class Peer:
+    """A client state wired to an h2 server connection; `pump` moves bytes both ways."""
+
+    def __init__(self, **settings: int) -> None:
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self.server = h2.connection.H2Connection(config=config)
+        self.server.initiate_connection()
+        if settings:
+            self.server.update_settings(
+                {getattr(h2.settings.SettingCodes, k): v for k, v in settings.items()}
+            )
+        self.client = Http2State()
+        self.server_events: list[h2.events.Event] = []
+        self.conn_events: list[object] = []
+        self.touched: set[int] = set()
+        self.to_server(self.client.initiate())
+        self.pump()
+
+    def to_server(self, data: bytes) -> None:
+        self.server_events.extend(self.server.receive_data(data))
+
+    def pump(self, *, byte_by_byte: bool = False) -> None:
+        """Server output to the client, client output to the server, until both are quiet."""
+        while True:
+            out = self.server.data_to_send()
+            if out:
+                pieces = [out[i : i + 1] for i in range(len(out))] if byte_by_byte else [out]
+                for piece in pieces:
+                    touched, events = self.client.receive_data(piece)
+                    self.touched |= touched
+                    self.conn_events.extend(events)
+            back = self.client.data_to_send()
+            if back:
+                self.to_server(back)
+            if not out and not back:
+                return
+
+    def get(self, path: bytes = b"/", **kwargs: object) -> int:
+        sid = self.client.start_request(b"GET", b"https", b"example.com", path, [], end_stream=True)
+        self.to_server(self.client.data_to_send())
+        return sid
+
+    def respond(
+        self, sid: int, body: bytes = b"", *, trailers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.server.send_headers(sid, HEAD)
+        if body:
+            self.server.send_data(sid, body, end_stream=trailers is None)
+        if trailers is not None:
+            self.server.send_headers(sid, trailers, end_stream=True)
+        elif not body:
+            self.server.end_stream(sid)
+
+    def send_body(self, sid: int, data: bytes) -> None:
+        for i in range(0, len(data), 16384):
+            self.server.send_data(sid, data[i : i + 16384])
+
+    def received(self, kind: type[h2.events.Event]) -> list[h2.events.Event]:
+        return [e for e in self.server_events if isinstance(e, kind)]
+
+
+def test_request_headers_are_http2_shaped() -> None:
+    fields = [
+        (b"Host", b"example.org:8443"),
+        (b"Connection", b"keep-alive"),
+        (b"Keep-Alive", b"5"),
+        (b"Transfer-Encoding", b"chunked"),
+        (b"Upgrade", b"h2c"),
+        (b"TE", b"gzip"),
+        (b"X-Custom", b"Value"),
+    ]
+    headers = request_headers(b"POST", b"https", b"ignored", b"/p?q=1", fields)
+    assert headers == [
+        (b":method", b"POST"),
+        (b":authority", b"example.org:8443"),
+        (b":scheme", b"https"),
+        (b":path", b"/p?q=1"),
+        (b"x-custom", b"Value"),
+    ]
+    assert (b"te", b"trailers") in request_headers(
+        b"GET", b"http", b"a", b"/", [(b"TE", b"trailers")]
+    )
+
+
+@pytest.mark.parametrize("byte_by_byte", [False, True])
+def test_response_head_body_and_end(byte_by_byte: bool) -> None:
+    peer = Peer()
+    sid = peer.get(b"/x")
+    request = peer.received(h2.events.RequestReceived)[0]
+    assert dict(request.headers)[b":path"] == b"/x"  # type: ignore[attr-defined]
+    peer.respond(sid, b"hello")
+    peer.pump(byte_by_byte=byte_by_byte)
+    assert sid in peer.touched
+    events = peer.client.take(sid)
+    assert events == [
+        ResponseReceived(200, b"", [(b"content-type", b"text/plain")], b"HTTP/2"),
+        DataReceived(b"hello"),
+        StreamEnded([]),
+    ]
+    peer.client.close_stream(sid)
+    peer.pump()
+    assert not peer.received(h2.events.StreamReset)  # a finished stream is not reset
+    assert peer.client.open_streams == 0
+
+
+def test_trailers_come_with_the_end() -> None:
+    peer = Peer()
+    sid = peer.get()
+    peer.respond(sid, b"body", trailers=[(b"x-checksum", b"abc")])
+    peer.pump()
+    assert peer.client.take(sid)[-1] == StreamEnded([(b"x-checksum", b"abc")])
+
+
+def test_settings_report_max_concurrent_streams() -> None:
+    peer = Peer(MAX_CONCURRENT_STREAMS=3)
+    assert SettingsChanged(3) in peer.conn_events
+    assert peer.client.max_streams == 3
+
+
+def test_large_download_reopens_windows_as_data_is_taken() -> None:
+    peer = Peer()
+    sid = peer.get()
+    peer.server.send_headers(sid, HEAD)
+    total, received = 8 * STREAM_WINDOW, 0
+    sent = 0
+    chunk = b"x" * 16384
+    while received < total:
+        while sent < total and peer.server.local_flow_control_window(sid) >= len(chunk):
+            peer.server.send_data(sid, chunk, end_stream=sent + len(chunk) == total)
+            sent += len(chunk)
+        before = sent
+        peer.pump()
+        taken = sum(len(e.data) for e in peer.client.take(sid) if isinstance(e, DataReceived))
+        received += taken
+        peer.pump()  # our WINDOW_UPDATEs reach the server
+        assert taken or sent > before, "the download stalled"
+    assert received == total
+
+
+def test_unread_stream_holds_its_window_shut() -> None:
+    peer = Peer()
+    sid = peer.get()
+    peer.server.send_headers(sid, HEAD)
+    peer.send_body(sid, b"y" * 60000 * 10)
+    peer.pump()
+    assert peer.server.local_flow_control_window(sid) == STREAM_WINDOW - 600_000
+    peer.client.take(sid)
+    peer.pump()
+    assert peer.server.local_flow_control_window(sid) == STREAM_WINDOW
+
+
+def test_upload_respects_the_peer_window_and_resumes_on_window_update() -> None:
+    peer = Peer()
+    sid = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    body = b"z" * 100_000
+    sent = peer.client.send_data(sid, body)
+    assert sent == 65535  # the default initial window (RFC 9113 section 6.9.2)
+    assert peer.client.send_data(sid, body[sent:]) == 0
+    peer.to_server(peer.client.data_to_send())
+    got = sum(e.flow_controlled_length for e in peer.received(h2.events.DataReceived))  # type: ignore[attr-defined]
+    assert got == 65535
+    peer.server.acknowledge_received_data(got, sid)
+    peer.touched.clear()
+    peer.pump()
+    assert sid in peer.touched  # the blocked sender is woken
+    assert peer.client.send_data(sid, body[sent:]) == len(body) - sent
+    peer.client.end_stream(sid)
+    peer.to_server(peer.client.data_to_send())
+    assert peer.received(h2.events.StreamEnded)
+
+
+def test_rst_stream_fails_only_that_stream() -> None:
+    peer = Peer()
+    one, two = peer.get(), peer.get()
+    peer.server.reset_stream(one, h2.errors.ErrorCodes.INTERNAL_ERROR)
+    peer.respond(two, b"ok")
+    peer.pump()
+    (reset,) = peer.client.take(one)
+    assert isinstance(reset, StreamReset)
+    assert not reset.retryable
+    assert isinstance(reset.error, RemoteProtocolError)
+    assert "INTERNAL_ERROR" in str(reset.error)
+    assert peer.client.take(two)[-1] == StreamEnded([])
+
+
+def test_refused_stream_is_retryable() -> None:
+    peer = Peer()
+    sid = peer.get()
+    peer.server.reset_stream(sid, h2.errors.ErrorCodes.REFUSED_STREAM)
+    peer.pump()
+    (reset,) = peer.client.take(sid)
+    assert isinstance(reset, StreamReset)
+    assert reset.retryable
+
+
+def test_goaway_refuses_higher_streams_and_lets_lower_ones_finish() -> None:
+    peer = Peer()
+    low, high = peer.get(), peer.get()
+    peer.server.close_connection(last_stream_id=low)
+    # h2's server refuses to send more after its own GOAWAY; a real server finishes `low`.
+    peer.server.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+    peer.pump()
+    assert GoAwayReceived(low, 0) in peer.conn_events
+    assert peer.client.is_draining
+    (refused,) = peer.client.take(high)
+    assert isinstance(refused, StreamReset)
+    assert refused.retryable
+    # The accepted stream still gets its whole response after the GOAWAY.
+    peer.respond(low, b"done")
+    peer.pump()
+    assert [type(e) for e in peer.client.take(low)] == [ResponseReceived, DataReceived, StreamEnded]
+    with pytest.raises(RemoteProtocolError, match="GOAWAY"):
+        peer.get()
+
+
+def test_cancel_resets_one_stream_and_keeps_the_others() -> None:
+    peer = Peer()
+    one, two = peer.get(), peer.get()
+    peer.client.close_stream(one)
+    peer.pump()
+    (reset,) = peer.received(h2.events.StreamReset)
+    assert reset.stream_id == one  # type: ignore[attr-defined]
+    assert reset.error_code == h2.errors.ErrorCodes.CANCEL  # type: ignore[attr-defined]
+    peer.respond(two, b"fine")
+    peer.pump()
+    assert peer.client.take(two)[1] == DataReceived(b"fine")
+
+
+def test_data_for_cancelled_streams_still_reopens_the_connection_window() -> None:
+    peer = Peer()
+    sids = [peer.get() for _ in range(9)]  # 9 MiB: past the half-window that triggers an update
+    for sid in sids:
+        peer.server.send_headers(sid, HEAD)
+        peer.send_body(sid, b"a" * STREAM_WINDOW)
+    peer.pump()
+    assert peer.server.outbound_flow_control_window == CONNECTION_WINDOW - 9 * STREAM_WINDOW
+    for sid in sids:
+        peer.client.close_stream(sid)  # cancelled before the body was read
+    peer.pump()
+    # h2 batches WINDOW_UPDATEs; without the acknowledgement it would stay at 7 MiB for good.
+    assert peer.server.outbound_flow_control_window >= CONNECTION_WINDOW - STREAM_WINDOW
+
+
+def test_eof_fails_every_open_stream() -> None:
+    peer = Peer()
+    one, two = peer.get(), peer.get()
+    touched, _ = peer.client.receive_data(b"")
+    assert touched == {one, two}
+    for sid in (one, two):
+        (reset,) = peer.client.take(sid)
+        assert isinstance(reset, StreamReset)
+        assert str(reset.error) == "Server disconnected"
+
+
+def test_protocol_violation_is_a_remote_protocol_error() -> None:
+    peer = Peer()
+    sid = peer.get()
+    touched, _ = peer.client.receive_data(b"\x00\x00\x08\x07\x00\x00\x00\x00\x01garbage!")
+    assert sid in touched
+    (reset,) = peer.client.take(sid)
+    assert isinstance(reset.error, RemoteProtocolError)  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError):
+        peer.get()
+
+
+def test_ping_flood_is_cut_off() -> None:
+    peer = Peer()
+    sid = peer.get()
+    flood = b"".join(
+        PingFrame(0, opaque_data=b"12345678").serialize() for _ in range(MAX_CONTROL_FRAMES + 1)
+    )
+    peer.client.receive_data(flood)
+    (reset,) = peer.client.take(sid)
+    assert "flood" in str(reset.error)  # type: ignore[union-attr]
+
+
+def test_pings_below_the_limit_are_answered() -> None:
+    peer = Peer()
+    peer.client.receive_data(PingFrame(0, opaque_data=b"abcdefgh").serialize())
+    peer.to_server(peer.client.data_to_send())
+    assert peer.client.error is None
+    acks = [e.ping_data for e in peer.received(h2.events.PingAckReceived)]  # type: ignore[attr-defined]
+    assert acks == [b"abcdefgh"]
+
+
+def test_continuation_flood_is_cut_off() -> None:
+    peer = Peer()
+    sid = peer.get()
+    frames: list[Frame] = [HeadersFrame(sid, data=b"\x88")]  # :status 200, END_HEADERS never set
+    frames += [ContinuationFrame(sid, data=b"\x88") for _ in range(200)]
+    peer.client.receive_data(b"".join(f.serialize() for f in frames))
+    (reset,) = peer.client.take(sid)
+    assert isinstance(reset.error, RemoteProtocolError)  # type: ignore[union-attr]
+
+
+def test_oversized_header_list_is_refused() -> None:
+    peer = Peer()
+    sid = peer.get()
+    peer.server.send_headers(sid, [*HEAD, *((b"x-big-%d" % i, b"v" * 1000) for i in range(120))])
+    peer.pump()
+    (reset,) = peer.client.take(sid)
+    assert isinstance(reset, StreamReset)
+    assert isinstance(reset.error, RemoteProtocolError)
