@@ -66,7 +66,9 @@ __all__ = [
     "Http2State",
     "SettingsChanged",
     "StreamEvent",
+    "StreamRefused",
     "StreamReset",
+    "ResponseProgress",
     "request_headers",
 ]
 
@@ -106,6 +108,43 @@ class StreamReset:
 
     error: TransportError
     retryable: bool = False
+
+
+class StreamRefused(RemoteProtocolError):
+    """The server did not process the stream (GOAWAY above its last id, REFUSED_STREAM, or a
+    stream limit it lowered): the request may be sent again on another connection."""
+
+
+class ResponseProgress:
+    """What one request has received so far; both shells apply a stream's events to it."""
+
+    __slots__ = ("chunks", "ended", "head", "trailers")
+
+    def __init__(self) -> None:
+        self.head: ResponseReceived | None = None
+        self.chunks: list[bytes] = []
+        self.ended = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+
+    def apply(self, events: list[StreamEvent]) -> None:
+        """File the events; a reset raises its error (a `StreamRefused` when retryable)."""
+        for event in events:
+            kind = type(event)
+            if kind is DataReceived:
+                self.chunks.append(event.data)  # type: ignore[union-attr]
+            elif kind is ResponseReceived:
+                self.head = event  # type: ignore[assignment]
+            elif kind is StreamEnded:
+                self.ended = True
+                self.trailers = event.trailers  # type: ignore[union-attr]
+            else:
+                raise event.error  # type: ignore[union-attr]
+
+    def take(self) -> list[bytes]:
+        """Body chunks received and not yet handed out."""
+        chunks = self.chunks
+        self.chunks = []
+        return chunks
 
 
 @dataclass(slots=True)
@@ -209,6 +248,7 @@ class Http2State:
         self.error: RemoteProtocolError | None = None
         self.goaway: GoAwayReceived | None = None
         self.max_streams = DEFAULT_MAX_STREAMS
+        self.has_peer_settings = False  # the server's first SETTINGS arrived
 
     # ------------------------------------------------------------------------------ status
 
@@ -255,6 +295,9 @@ class Http2State:
         headers = request_headers(method, scheme, authority, path, fields)
         try:
             conn.send_headers(sid, headers, end_stream=end_stream)
+        except h2.exceptions.TooManyStreamsError as exc:
+            # The peer lowered its limit after the pool assigned this stream.
+            raise StreamRefused(f"The server allows no more streams now: {exc}") from exc
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
         self._streams[sid] = _Stream()
@@ -441,8 +484,10 @@ class Http2State:
         sid = event.stream_id or 0
         code = event.error_code
         name = code.name if isinstance(code, h2.errors.ErrorCodes) else str(code)
-        error = RemoteProtocolError(f"The server reset HTTP/2 stream {sid}: error code {name}.")
-        self._queue(sid, StreamReset(error, retryable=code == _REFUSED), touched)
+        message = f"The server reset HTTP/2 stream {sid}: error code {name}."
+        retryable = code == _REFUSED
+        error = StreamRefused(message) if retryable else RemoteProtocolError(message)
+        self._queue(sid, StreamReset(error, retryable=retryable), touched)
         self._blocked.discard(sid)
 
     def _on_window(self, event: h2.events.WindowUpdated, touched: set[int]) -> None:
@@ -461,6 +506,7 @@ class Http2State:
         self._control_frame(touched)
         touched.update(self._blocked)  # SETTINGS_INITIAL_WINDOW_SIZE may have opened windows
         self._blocked.clear()
+        self.has_peer_settings = True
         changed = event.changed_settings.get(_MAX_STREAMS_SETTING)
         if changed is None:
             return None
@@ -474,7 +520,7 @@ class Http2State:
         last = event.last_stream_id or 0
         code = int(event.error_code or 0)
         self.goaway = GoAwayReceived(last, code)
-        refused = RemoteProtocolError(
+        refused = StreamRefused(
             f"The server sent GOAWAY (last stream {last}, error code {code}) before processing"
             " this request."
         )
