@@ -289,7 +289,7 @@ class Http2State:
         if self.error is not None:
             raise self.error
         if self.goaway is not None:
-            raise RemoteProtocolError("The HTTP/2 connection received GOAWAY: no new streams.")
+            raise StreamRefused("The HTTP/2 connection received GOAWAY: no new streams.")
         conn = self._conn
         sid: int = conn.get_next_available_stream_id()
         headers = request_headers(method, scheme, authority, path, fields)

@@ -1,0 +1,229 @@
+"""A scripted HTTP/2 server: raw sockets and an `h2` server connection, exact frames on demand.
+
+Every accepted connection runs in its own thread. Requests are answered with their path as the
+body, except:
+
+  /bytes/{n}      n bytes of b"x"
+  /trailers       body b"body", then trailers x-checksum: abc
+  /reset          RST_STREAM(INTERNAL_ERROR) instead of a response
+  /hold           no answer until the client goes away (for cancellation)
+
+Scripting: `max_concurrent_streams` is announced in SETTINGS; `goaway_after=n` sends GOAWAY with
+the n-th request's stream id as the last stream once n requests arrived, answers those, ignores
+later ones and closes when they are done; `answer_after=n` holds every response until n streams
+are open at once (proving they share a connection). `connections` counts accepted connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
+
+
+class H2Peer:
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        max_concurrent_streams: int | None = None,
+        goaway_after: int | None = None,
+        answer_after: int = 1,
+    ) -> None:
+        self.ssl_context = ssl_context
+        self.max_concurrent_streams = max_concurrent_streams
+        self.goaway_after = goaway_after
+        self.answer_after = answer_after
+        self.connections = 0
+        self.max_open_streams = 0
+        self.resets_received: list[tuple[int, int]] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._conns: list[socket.socket] = []
+        self.port = self._sock.getsockname()[1]
+        scheme = "https" if ssl_context else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+
+    def serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            thread = threading.Thread(target=self._connection, args=(raw,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _connection(self, raw: socket.socket) -> None:
+        sock = raw
+        try:
+            if self.ssl_context is not None:
+                sock = self.ssl_context.wrap_socket(raw, server_side=True)
+            self._conns.append(sock)
+            sock.settimeout(10)
+            _Session(self, sock).run()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            sock.close()
+            raw.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(5)
+        self._sock.close()
+
+
+class _Session:
+    """One connection's h2 state and its script."""
+
+    def __init__(self, peer: H2Peer, sock: socket.socket) -> None:
+        self.peer = peer
+        self.sock = sock
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self.conn = h2.connection.H2Connection(config=config)
+        self.requests = 0
+        self.last_stream: int | None = None
+        self.pending: dict[int, bytes] = {}  # stream id -> path, waiting to be answered
+        self.bodies: dict[int, int] = {}
+        self.open: set[int] = set()
+        self.outgoing: dict[int, memoryview] = {}  # response bodies waiting for window
+
+    def run(self) -> None:
+        conn = self.conn
+        conn.initiate_connection()
+        if self.peer.max_concurrent_streams is not None:
+            code = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+            conn.update_settings({code: self.peer.max_concurrent_streams})
+        self.flush()
+        while not self.peer._stop.is_set():
+            data = self.sock.recv(65536)
+            if not data:
+                return
+            for event in conn.receive_data(data):
+                self.handle(event)
+            self.answer()
+            self.flush()
+            if self.last_stream is not None and not self.open:
+                self.linger()
+                return
+
+    def linger(self) -> None:
+        """Close after GOAWAY without a TCP reset: stop sending, read until the client closes,
+        so frames it sent meanwhile do not destroy responses it has not read yet."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+            while self.sock.recv(65536):
+                pass
+
+    def flush(self) -> None:
+        out = self.conn.data_to_send()
+        if out:
+            self.sock.sendall(out)
+
+    def handle(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            sid = event.stream_id or 0
+            if self.last_stream is not None and sid > self.last_stream:
+                return  # after GOAWAY: never processed
+            self.requests += 1
+            self.open.add(sid)
+            self.peer.max_open_streams = max(self.peer.max_open_streams, len(self.open))
+            self.pending[sid] = dict(event.headers or [])[b":path"]
+            if self.peer.goaway_after == self.requests:
+                self.last_stream = sid
+                self.conn.close_connection(last_stream_id=sid)
+                # h2 stops sending after its own GOAWAY; a real server finishes accepted streams.
+                self.conn.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+        elif isinstance(event, h2.events.DataReceived):
+            sid = event.stream_id or 0
+            self.bodies[sid] = self.bodies.get(sid, 0) + len(event.data or b"")
+            self.conn.acknowledge_received_data(event.flow_controlled_length or 0, sid)
+        elif isinstance(event, h2.events.StreamReset):
+            self.peer.resets_received.append((event.stream_id or 0, int(event.error_code or 0)))
+            self.open.discard(event.stream_id or 0)
+            self.pending.pop(event.stream_id or 0, None)
+            self.outgoing.pop(event.stream_id or 0, None)
+        elif isinstance(event, h2.events.WindowUpdated):
+            pass  # answer() retries the waiting bodies
+
+    def answer(self) -> None:
+        if len(self.open) >= self.peer.answer_after or self.last_stream is not None:
+            for sid, path in list(self.pending.items()):
+                if self.conn.streams.get(sid) and self.conn.streams[
+                    sid
+                ].state_machine.state.name in ("HALF_CLOSED_REMOTE",):
+                    del self.pending[sid]
+                    self.respond(sid, path)
+            self.peer.answer_after = 0  # from now on answer at once
+        for sid in list(self.outgoing):
+            self.send_body(sid)
+
+    def respond(self, sid: int, path: bytes) -> None:
+        conn = self.conn
+        if path == b"/hold":
+            return
+        if path == b"/reset":
+            conn.reset_stream(sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            self.open.discard(sid)
+            return
+        if path.startswith(b"/bytes/"):
+            body = b"x" * int(path[7:])
+        elif path == b"/upload":
+            body = str(self.bodies.get(sid, 0)).encode()
+        elif path == b"/trailers":
+            conn.send_headers(sid, [(b":status", b"200")])
+            conn.send_data(sid, b"body")
+            conn.send_headers(sid, [(b"x-checksum", b"abc")], end_stream=True)
+            self.open.discard(sid)
+            return
+        else:
+            body = path
+        conn.send_headers(sid, [(b":status", b"200"), (b"content-length", b"%d" % len(body))])
+        self.outgoing[sid] = memoryview(body)
+        self.send_body(sid)
+
+    def send_body(self, sid: int) -> None:
+        view = self.outgoing[sid]
+        conn = self.conn
+        while view:
+            size = min(len(view), conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+            if size <= 0:
+                self.outgoing[sid] = view
+                return
+            conn.send_data(sid, bytes(view[:size]))
+            view = view[size:]
+            self.flush()
+        del self.outgoing[sid]
+        conn.end_stream(sid)
+        self.open.discard(sid)
+
+
+@contextlib.contextmanager
+def run_h2_peer(ssl_context: ssl.SSLContext | None = None, **script: int) -> Iterator[H2Peer]:
+    """Start an `H2Peer` in a thread; stopped and joined on exit."""
+    peer = H2Peer(ssl_context, **script)
+    thread = threading.Thread(target=peer.serve, daemon=True)
+    thread.start()
+    try:
+        yield peer
+    finally:
+        peer.stop()
+        thread.join(5)
