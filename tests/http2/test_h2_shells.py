@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from httplib._io.h2_async import AsyncHttp2Connection
 from httplib._io.h2_sync import SyncHttp2Connection
 from httplib._io.sync_backend import SyncBackend
 from servers.h2_peer import H2Peer, run_h2_peer
+from transport.transport_harness import Mode
 
 Head = tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]
 
@@ -72,29 +72,7 @@ class Conn:
             await stream.aclose()
 
     async def gather(self, factories: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-        results: list[Any] = [None] * len(factories)
-
-        async def one(i: int) -> None:
-            try:
-                results[i] = await factories[i]()
-            except Exception as exc:
-                results[i] = exc
-
-        if self.mode == "sync":
-            threads = [
-                threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
-        elif self.mode == "asyncio":
-            await asyncio.gather(*(one(i) for i in range(len(factories))))
-        else:
-            async with trio.open_nursery() as nursery:
-                for i in range(len(factories)):
-                    nursery.start_soon(one, i)
-        return results
+        return await Mode(self.mode).gather(factories)
 
 
 def run(mode: str, case: Callable[[], Awaitable[None]]) -> None:
