@@ -10,6 +10,7 @@ import h2.settings
 import pytest
 from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame
 
+from httplib._config import Limits
 from httplib._core.events import DataReceived, ResponseReceived, StreamEnded
 from httplib._core.http2 import (
     CONNECTION_WINDOW,
@@ -19,8 +20,10 @@ from httplib._core.http2 import (
     Http2State,
     SettingsChanged,
     StreamReset,
+    pool_actions,
     request_headers,
 )
+from httplib._core.pool import ConnectionState, PoolState, TicketStatus
 from httplib._exceptions import RemoteProtocolError
 
 HEAD = [(b":status", b"200"), (b"content-type", b"text/plain")]
@@ -329,3 +332,23 @@ def test_oversized_header_list_is_refused() -> None:
     (reset,) = peer.client.take(sid)
     assert isinstance(reset, StreamReset)
     assert isinstance(reset.error, RemoteProtocolError)
+
+
+def test_pool_learns_the_stream_limit_and_goaway() -> None:
+    pool = PoolState(Limits(max_connections=10))
+    ticket, _ = pool.acquire("origin", 0.0, may_be_http2=True)
+    assert ticket.status is TicketStatus.CONNECT
+    entry = ticket.entry
+    assert entry is not None
+    pool.connected(entry, 0.0, max_streams=100)
+    peer = Peer(MAX_CONCURRENT_STREAMS=2)
+    assert pool_actions(pool, entry, peer.client) == []  # no waiter to wake
+    assert entry.max_streams == 2
+    second, _ = pool.acquire("origin", 0.0, may_be_http2=True)
+    third, _ = pool.acquire("origin", 0.0, may_be_http2=True)
+    assert second.entry is entry
+    assert third.entry is not entry  # past the limit: another connection
+    peer.server.close_connection()
+    peer.pump()
+    pool_actions(pool, entry, peer.client)
+    assert entry.state is ConnectionState.DRAINING

@@ -54,6 +54,7 @@ import h2.settings
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import DataReceived, ResponseReceived, StreamEnded
+from .pool import Action, PoolConnection, PoolState
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -66,6 +67,7 @@ __all__ = [
     "Http2State",
     "SettingsChanged",
     "StreamEvent",
+    "pool_actions",
     "StreamRefused",
     "StreamReset",
     "ResponseProgress",
@@ -550,3 +552,14 @@ _HANDLERS: dict[type[h2.events.Event], _Handler] = {
     h2.events.RemoteSettingsChanged: Http2State._on_settings,
     h2.events.ConnectionTerminated: Http2State._on_goaway,
 }
+
+
+def pool_actions(pool: PoolState, entry: PoolConnection, state: Http2State) -> list[Action]:
+    """What the pool must learn after `state` received bytes: GOAWAY or a broken connection
+    (draining: no new streams) or a new stream limit. Both shells call it under their pool
+    discipline (the sync one under its lock)."""
+    if state.is_draining:
+        return pool.draining(entry)
+    if entry.max_streams != state.max_streams:
+        return pool.settings_changed(entry, state.max_streams)
+    return []
