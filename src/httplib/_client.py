@@ -4,7 +4,9 @@ Everything both clients share lives once: configuration and request building in
 `_client_base._BaseClient`, the request methods (`request`, `stream`, `get`, ...) in
 `_client_methods.Methods`, and every policy (auth, hooks, cookies, redirects) in the sans-I/O
 `_core.flow.send_flow`. What is left per client is a table of effect performers (call vs
-await) and a short loop that runs the flow.
+await), a short loop that runs the flow, and the flow's fast path: a request no policy acts
+on before its response (no auth, no hooks) is sent directly, and reaches the flow only when
+that response is a redirect.
 """
 
 from __future__ import annotations
@@ -22,7 +24,19 @@ from typing import Any
 from ._client_base import USE_CLIENT_DEFAULT, UseClientDefault, _BaseClient, _State
 from ._client_methods import Methods
 from ._core.auth import Auth
-from ._core.flow import AUTH_CLOSE, AUTH_NEXT, AUTH_OPEN, CLOSE, HOOKS, READ, SEND, FlowStepper
+from ._core.flow import (
+    AUTH_CLOSE,
+    AUTH_NEXT,
+    AUTH_OPEN,
+    CLOSE,
+    HOOKS,
+    READ,
+    SEND,
+    FlowStepper,
+    is_plain,
+    send_flow,
+    settle_plain,
+)
 from ._exceptions import RequestError
 from ._models import Request, Response, elapsed_timer
 from ._transports.base import AsyncBaseTransport, BaseTransport
@@ -102,7 +116,19 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        stepper = FlowStepper(self._start(request, stream, auth, follow_redirects))
+        chosen, follow = self._start(request, auth, follow_redirects)
+        response = None
+        if is_plain(self, chosen):
+            response = _send_single(self, request)
+            if settle_plain(self, response):
+                if not stream:
+                    try:
+                        response.read()
+                    except BaseException:
+                        response.close()
+                        raise
+                return response
+        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
         while (effect := stepper.effect) is not None:
             try:
                 value = _SYNC_EFFECTS[effect[0]](self, effect[1])
@@ -236,7 +262,19 @@ class AsyncClient(
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        stepper = FlowStepper(self._start(request, stream, auth, follow_redirects))
+        chosen, follow = self._start(request, auth, follow_redirects)
+        response = None
+        if is_plain(self, chosen):
+            response = await _asend_single(self, request)
+            if settle_plain(self, response):
+                if not stream:
+                    try:
+                        await response.aread()
+                    except BaseException:
+                        await response.aclose()
+                        raise
+                return response
+        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
         while (effect := stepper.effect) is not None:
             try:
                 value = await _ASYNC_EFFECTS[effect[0]](self, effect[1])

@@ -1,7 +1,7 @@
 """What `Client` and `AsyncClient` share: configuration, request building, lifecycle state.
 
 The policies that run per request (auth, hooks, cookies, redirects) are in the sans-I/O
-`_core.flow.send_flow`; `_BaseClient._start` hands a request to it.
+`_core.flow.send_flow`; `_BaseClient._start` resolves what it needs for a request.
 
 Known gaps: `proxy=` must be None (proxies arrive with the proxy transport), and under
 `trust_env` the proxy environment variables (HTTP_PROXY and friends) are not used yet.
@@ -18,7 +18,6 @@ from ._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONF
 from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.decoders import SUPPORTED_DECODERS
-from ._core.flow import SendFlow, send_flow
 from ._core.mounts import Mounts
 from ._headers import Headers
 from ._models import Request, Response
@@ -304,11 +303,10 @@ class _BaseClient(Generic[T]):
     def _start(
         self,
         request: Request,
-        stream: bool,
         auth: AuthTypes | UseClientDefault | None,
         follow_redirects: bool | UseClientDefault,
-    ) -> SendFlow:
-        """Check the client may send, fill in the defaults, and return the flow to run."""
+    ) -> tuple[Auth, bool]:
+        """Check the client may send and fill in the defaults: the auth and redirect choice."""
         if self._state is _State.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         self._state = _State.OPENED
@@ -316,7 +314,7 @@ class _BaseClient(Generic[T]):
             follow_redirects = self.follow_redirects
         if "timeout" not in request.extensions:
             request.extensions["timeout"] = self._timeout.as_dict()
-        return send_flow(self, request, self._request_auth(request, auth), follow_redirects, stream)
+        return self._request_auth(request, auth), follow_redirects
 
     def _request_auth(self, request: Request, auth: AuthTypes | UseClientDefault | None) -> Auth:
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)

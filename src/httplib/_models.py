@@ -56,6 +56,8 @@ __all__ = ["Request", "Response", "elapsed_timer"]
 # a user agent should send it when a body is expected but empty).
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+_NO_BODY_HEADERS: dict[str, str] = {}
+
 # Status codes whose Location header makes a redirect (RFC 9110 section 15.4).
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
@@ -212,13 +214,22 @@ class Request:
     ) -> None:
         self.method = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
         # As in httpx, `params` replace the URL's query; the client merges before building.
-        self.url = URL(url) if params is None else URL(url, params=params)
+        # A URL never changes, so one given as such is kept rather than copied.
+        if params is not None:
+            self.url = URL(url, params=params)
+        else:
+            self.url = url if type(url) is URL else URL(url)
         self.headers = Headers(headers)
         self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
         if cookies:
             Cookies(cookies).set_cookie_header(self)
         self._content: bytes | None = None
-        if stream is None:
+        if stream is None and content is None and data is None and files is None and json is None:
+            # No body (every GET): what encode_request would build, without building it.
+            self._prepare(_NO_BODY_HEADERS)
+            self.stream: SyncByteStream | AsyncByteStream = ByteStream(b"")
+            self._content = b""
+        elif stream is None:
             body_headers, body = encode_request(
                 content=content,
                 data=data,
@@ -227,7 +238,7 @@ class Request:
                 boundary=_multipart_boundary(self.headers),
             )
             self._prepare(body_headers)
-            self.stream: SyncByteStream | AsyncByteStream = body
+            self.stream = body
             if isinstance(body, ByteStream):
                 self.read()
         else:
@@ -314,6 +325,19 @@ def _multipart_boundary(headers: Headers) -> bytes | None:
 class Response:
     """An HTTP response: status, headers and a body read whole or streamed in chunks."""
 
+    # Per-response state starts at these class-level values, so a transport's response (one per
+    # request) is built without setting each one; assignments then shadow them per instance.
+    next_request: Request | None = None
+    is_closed = False
+    is_stream_consumed = False
+    _num_bytes_downloaded = 0
+    _content: bytes | None = None
+    _text: str | None = None
+    _encoding: str | None = None
+    _cookies: Cookies | None = None
+    _elapsed: datetime.timedelta | None = None
+    _elapsed_func: Callable[[], datetime.timedelta] | None = None
+
     def __init__(
         self,
         status_code: int,
@@ -332,19 +356,9 @@ class Response:
         self.status_code = status_code
         self.headers = Headers(headers)
         self._request = request
-        self.next_request: Request | None = None
         self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
         self.history = [] if history is None else list(history)
-        self.is_closed = False
-        self.is_stream_consumed = False
         self.default_encoding = default_encoding
-        self._num_bytes_downloaded = 0
-        self._content: bytes | None = None
-        self._text: str | None = None
-        self._encoding: str | None = None
-        self._cookies: Cookies | None = None
-        self._elapsed: datetime.timedelta | None = None
-        self._elapsed_func: Callable[[], datetime.timedelta] | None = None
         if stream is None:
             body_headers, body = encode_response(content, text, html, json)
             self._prepare(body_headers)

@@ -16,6 +16,10 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
 The plain `Auth()` (no credentials) skips that machinery: it would only echo the request.
+
+Fast path: when no policy can act before the first response (`is_plain`: no auth, no hooks),
+a client sends the request itself, and `settle_plain` says whether that response is final
+(no redirect to build); only otherwise does it hand the response to `send_flow(..., response)`.
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ __all__ = [
     "Effect",
     "FlowStepper",
     "SendFlow",
+    "is_plain",
     "send_flow",
+    "settle_plain",
 ]
 
 SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE = range(7)
 
 Effect = tuple[int, Any]
+_COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
 SendFlow = Generator[Effect, Any, "Response"]
 
 
@@ -63,15 +70,49 @@ class FlowSettings(Protocol):
     max_redirects: int
 
 
+def is_plain(client: FlowSettings, auth: Auth) -> bool:
+    """Whether nothing acts before the first response: no auth, no hooks, redirects allowed."""
+    hooks = client.event_hooks
+    return (
+        type(auth) is Auth
+        and not hooks["request"]
+        and not hooks["response"]
+        and client.max_redirects >= 0
+    )
+
+
+def settle_plain(client: FlowSettings, response: Response) -> bool:
+    """After a plain first exchange (see `is_plain`): store its cookies; True when it is the
+    final response, False when `send_flow(..., response)` must build its redirect."""
+    _store_cookies(client, response)
+    if response.has_redirect_location:
+        return False
+    response.history = []
+    return True
+
+
+def _store_cookies(client: FlowSettings, response: Response) -> None:
+    # The jar reads only these two headers; skipping it otherwise saves its setup cost.
+    if response.headers._has_any(_COOKIE_HEADERS):
+        client.cookies.extract_cookies(response)
+
+
 def send_flow(
-    client: FlowSettings, request: Request, auth: Auth, follow_redirects: bool, stream: bool
+    client: FlowSettings,
+    request: Request,
+    auth: Auth,
+    follow_redirects: bool,
+    stream: bool,
+    response: Response | None = None,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
-    Unless `stream`, the final body is read; a response that fails on the way is closed.
+    `response`: the answer to `request` already received by a plain first exchange (see
+    `settle_plain`). Unless `stream`, the final body is read; a response that fails on the way
+    is closed.
     """
     if type(auth) is Auth:
-        response = yield from _redirect_flow(client, request, follow_redirects, [])
+        response = yield from _redirect_flow(client, request, follow_redirects, [], response)
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects)
     if not stream:
@@ -128,21 +169,23 @@ def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> Se
 
 
 def _redirect_flow(
-    client: FlowSettings, request: Request, follow_redirects: bool, history: list[Response]
+    client: FlowSettings,
+    request: Request,
+    follow_redirects: bool,
+    history: list[Response],
+    response: Response | None = None,
 ) -> SendFlow:
-    """Send, run the hooks, store cookies, and follow (or hand back) redirects."""
+    """Send, run the hooks, store cookies, and follow (or hand back) redirects; a `response`
+    given is the first exchange's, already sent with no hooks and its cookies stored."""
     while True:
-        if len(history) > client.max_redirects:
-            raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
         hooks = client.event_hooks
-        if hooks["request"]:
-            yield (HOOKS, (hooks["request"], request))
-        response: Response = yield (SEND, request)
-        # The jar reads only these two headers; skipping it otherwise saves its setup cost.
-        # (Bytes keys: a str lookup would first detect the headers' encoding.)
-        headers: Any = response.headers
-        if b"set-cookie" in headers or b"set-cookie2" in headers:
-            client.cookies.extract_cookies(response)
+        if response is None:
+            if len(history) > client.max_redirects:
+                raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+            if hooks["request"]:
+                yield (HOOKS, (hooks["request"], request))
+            response = yield (SEND, request)
+            _store_cookies(client, response)
         try:
             if hooks["response"]:
                 yield (HOOKS, (hooks["response"], response))
@@ -160,6 +203,7 @@ def _redirect_flow(
         except BaseException:
             yield (CLOSE, response)
             raise
+        response = None
 
 
 class FlowStepper:

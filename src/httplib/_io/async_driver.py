@@ -155,12 +155,9 @@ class AsyncDriver:
         status, headers, extensions = ex.response_args()
         if ex.ended:  # the whole body came with the head: the connection is free already
             await self.release(ex, ex.finish(_monotonic()))
-        return Response(
-            status,
-            headers=Headers._trusted(headers),
-            stream=AsyncResponseStream(self, ex),
-            extensions=extensions,
-        )
+        response = Response(status, stream=AsyncResponseStream(self, ex), extensions=extensions)
+        response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
+        return response
 
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""

@@ -69,12 +69,9 @@ class SyncDriver:
         status, headers, extensions = ex.response_args()
         if ex.ended:  # the whole body came with the head: the connection is free already
             self.release(ex, ex.finish(_monotonic()))
-        return Response(
-            status,
-            headers=Headers._trusted(headers),
-            stream=SyncResponseStream(self, ex),
-            extensions=extensions,
-        )
+        response = Response(status, stream=SyncResponseStream(self, ex), extensions=extensions)
+        response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
+        return response
 
     def close(self) -> None:
         """Close every connection; requests still waiting retry on a fresh pool (as httpx's
