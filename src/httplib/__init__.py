@@ -47,6 +47,23 @@ from ._transports.wsgi import WSGITransport
 from ._types import AsyncByteStream, SyncByteStream
 from ._urls import URL, QueryParams
 
+
+def main(*args: object, **kwargs: object) -> None:
+    """The command-line client, `httplib URL [OPTIONS]` (needs the `cli` extra).
+
+    Imported on call: click, rich and pygments cost ~45 ms to import, which every user of the
+    library would otherwise pay.
+    """
+    try:
+        from ._main import main as command
+    except ImportError as exc:
+        raise ImportError(
+            f"The httplib command-line client needs the 'cli' extra ({exc.name} is missing): "
+            'pip install "httplib[cli]"'
+        ) from exc
+    command(*args, **kwargs)
+
+
 __title__ = "httplib"
 __description__ = "A fast, robust HTTP client for Python with httpx's API, sync and async."
 __version__ = "0.1.0"
@@ -82,6 +99,7 @@ __all__ = [
     "InvalidURL",
     "Limits",
     "LocalProtocolError",
+    "main",
     "MockTransport",
     "NetRCAuth",
     "NetworkError",
