@@ -125,7 +125,10 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a GET request (no body arguments: GET requests carry none)."""
-        return self.request("GET", url, **drop_method(locals()))
+        return self.request(
+            "GET", url, params=params, headers=headers, cookies=cookies, auth=auth,
+            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def options(
         self,
@@ -140,7 +143,10 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send an OPTIONS request."""
-        return self.request("OPTIONS", url, **drop_method(locals()))
+        return self.request(
+            "OPTIONS", url, params=params, headers=headers, cookies=cookies, auth=auth,
+            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def head(
         self,
@@ -155,7 +161,10 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a HEAD request."""
-        return self.request("HEAD", url, **drop_method(locals()))
+        return self.request(
+            "HEAD", url, params=params, headers=headers, cookies=cookies, auth=auth,
+            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def delete(
         self,
@@ -170,7 +179,10 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a DELETE request."""
-        return self.request("DELETE", url, **drop_method(locals()))
+        return self.request(
+            "DELETE", url, params=params, headers=headers, cookies=cookies, auth=auth,
+            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def post(
         self,
@@ -189,7 +201,11 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a POST request."""
-        return self.request("POST", url, **drop_method(locals()))
+        return self.request(
+            "POST", url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def put(
         self,
@@ -208,7 +224,11 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a PUT request."""
-        return self.request("PUT", url, **drop_method(locals()))
+        return self.request(
+            "PUT", url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     def patch(
         self,
@@ -227,7 +247,11 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a PATCH request."""
-        return self.request("PATCH", url, **drop_method(locals()))
+        return self.request(
+            "PATCH", url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
 
 def drop_method(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -143,6 +143,10 @@ class Cookies(MutableMapping[str, str]):
         return (cookie.name for cookie in self.jar)
 
     def __bool__(self) -> bool:
+        # An empty jar's domain table is empty (checked per request, so skip iterating it);
+        # a cleared one may keep empty tables, so a non-empty table is iterated to be sure.
+        if not getattr(self.jar, "_cookies", True):
+            return False
         return any(True for _ in self.jar)
 
     def __repr__(self) -> str:

@@ -280,7 +280,7 @@ class Headers(MutableMapping[str, str]):
 
     def _has_any(self, lowers: frozenset[bytes]) -> bool:
         """Whether a field has one of these lower-cased names: one pass, no key decoding."""
-        return any(field[1] in lowers for field in self._list)
+        return not lowers.isdisjoint([field[1] for field in self._list])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

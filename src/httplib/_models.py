@@ -564,9 +564,25 @@ class Response:
         """No Content-Encoding to undo: the raw chunks are the decoded body."""
         return b"content-encoding" not in [field[1] for field in self.headers._list]
 
+    def _take_arrived(self) -> bytes | None:
+        """The whole identity body when it has already arrived (our transports' streams offer
+        it through `take_arrived()`), consumed as `iter_raw` would; else None."""
+        take = getattr(self.stream, "take_arrived", None)
+        if take is None or self.is_stream_consumed or self.is_closed or not self._is_identity():
+            return None
+        body: bytes | None = take()
+        if body is not None:
+            self.is_stream_consumed = True
+            self._num_bytes_downloaded = len(body)
+            self._content = body
+        return body
+
     def read(self) -> bytes:
         """Read the whole body into memory (decoded) and close the response."""
         if self._content is None:
+            if self._take_arrived() is not None:
+                self.close()
+                return self._content  # type: ignore[return-value]
             chunks = self.iter_raw() if self._is_identity() else self.iter_bytes()
             self._content = b"".join(chunks)
         return self._content
@@ -619,6 +635,9 @@ class Response:
     async def aread(self) -> bytes:
         """Async twin of `read()`."""
         if self._content is None:
+            if self._take_arrived() is not None:
+                await self.aclose()
+                return self._content  # type: ignore[return-value]
             chunks = self.aiter_raw() if self._is_identity() else self.aiter_bytes()
             self._content = b"".join([part async for part in chunks])
         return self._content

@@ -361,6 +361,13 @@ class Exchange:
         self.chunks = []
         return chunks
 
+    def take_arrived(self) -> bytes | None:
+        """The body chunks not yet handed out, joined, once the response has ended; else None."""
+        if not self.ended:
+            return None
+        chunks = self.take()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     def response_args(self) -> tuple[int, list[tuple[bytes, bytes]], dict[str, Any]]:
         """Status, raw header list and extensions for `Response(...)`."""
         head = self.head

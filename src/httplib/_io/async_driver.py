@@ -284,6 +284,10 @@ class AsyncResponseStream(AsyncByteStream):
             raise
         await self.aclose()
 
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._ex.take_arrived()
+
     async def aclose(self) -> None:
         ex = self._ex
         if ex.ticket is not None:

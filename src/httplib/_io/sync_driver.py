@@ -202,6 +202,10 @@ class SyncResponseStream(SyncByteStream):
             raise
         self.close()
 
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._ex.take_arrived()
+
     def close(self) -> None:
         ex = self._ex
         if ex.ticket is not None:
