@@ -561,3 +561,45 @@ def test_stream_reference_events() -> None:
         DataReceived(b"def0123456789abcdef"),
         StreamEnded([(b"T", b"v")]),
     ]
+
+
+# ------------------------------------------------------- fast and slow head parse
+
+_HEAD_ALPHABET = st.sampled_from(
+    [b"a", b"X", b"-", b":", b" ", b"\t", b"\r\n", b"\n", b"\r", b"\x00", b"\x80", b"1"]
+)
+_LINE = st.lists(_HEAD_ALPHABET, max_size=12).map(b"".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status_line=st.one_of(
+        st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.0 404", b"HTTP/1.1 200 "]), _LINE
+    ),
+    lines=st.lists(
+        st.one_of(st.sampled_from([b"Content-Length: 5", b"X-A:  b \t"]), _LINE), max_size=4
+    ),
+)
+def test_fast_head_parse_agrees_with_line_by_line_parse(
+    status_line: bytes, lines: list[bytes]
+) -> None:
+    """The regex fast path accepts only heads the strict parser accepts, with equal results."""
+    head_bytes = b"\r\n".join([status_line, *lines])
+    data = head_bytes + b"\r\n\r\n"
+    fast = http11._parse_head(data, 0, len(head_bytes))
+    try:
+        slow = http11._parse_head_slowly(head_bytes)
+    except RemoteProtocolError:
+        assert fast is None
+    else:
+        assert fast is None or fast == slow
+
+
+def test_field_whitespace_is_stripped_and_list_pairs_are_accepted() -> None:
+    state = Http11State()
+    data = state.send_request(b"GET", b"/", [[b"Host", b"example.com"]])  # type: ignore[list-item]
+    assert data == b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    events = feed(
+        state, b"HTTP/1.1 200 OK\r\nX-A: \t a b \t\r\nX-B:\r\nContent-Length: 0\r\n\r\n", "whole"
+    )
+    assert events[0] == head(headers=[(b"X-A", b"a b"), (b"X-B", b""), (b"Content-Length", b"0")])

@@ -50,6 +50,7 @@ interface is the measured next step for small responses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
@@ -87,7 +88,34 @@ _OWS = b" \t"
 _VERSIONS = {b"HTTP/1.1": True, b"HTTP/1.0": False}  # version -> persistent by default
 _NO_BODY_STATUS = frozenset({204, 304})
 
+# The fast path parses a head with two C-level regex scans that accept only valid input (field
+# values: HTAB, SP, VCHAR, obs-text; RFC 9110 section 5.5); anything they do not match is
+# re-parsed line by line, which names the offending line or accepts the rare valid shape
+# (e.g. a head beyond a size limit check) they leave out.
+_VALUE = rb"[\t\x20-\x7e\x80-\xff]"
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # _TCHAR as a regex class
+_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: (" + _VALUE + rb"*))?\r\n")
+# A field line with its trailing CRLF; `^` anchors at line starts (re.M), the value excludes
+# leading and trailing OWS.
+_FIELD_LINE = re.compile(
+    rb"^(" + _TOKEN + rb"):[ \t]*((?:" + _VALUE + rb"*[\x21-\x7e\x80-\xff])?)[ \t]*\r\n",
+    re.M,
+)
+# The fields that decide framing and persistence, found in a head already validated.
+_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection):([^\r\n]*)", re.I)
+_FIELD_FORMAT = b"%s: %s\r\n"
+# A whole request head as send_request formats it (RFC 9112 sections 3 and 5).
+_REQUEST_HEAD = re.compile(
+    _TOKEN
+    + rb" [\t\x21-\x7e\x80-\xff]+ HTTP/1\.1\r\n(?:"
+    + _TOKEN
+    + rb": "
+    + _VALUE
+    + rb"*\r\n)*\r\n"
+)
+
 _Step = Callable[[bytes, int, list[Event]], int]
+_Head = tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]  # version, status, reason, fields
 
 
 def _is_token(value: bytes) -> bool:
@@ -132,17 +160,56 @@ def _check_head_bytes(head: bytes, what: str) -> None:
                 raise RemoteProtocolError(f"Invalid character in {what}: {line[:200]!r}")
 
 
-def _header_values(lowered: bytes, head: bytes, name: bytes) -> list[bytes]:
-    """Values of every `name` field, found in the lower-cased copy of the head."""
-    values = []
-    needle = b"\r\n" + name + b":"
-    at = lowered.find(needle)
-    while at >= 0:
-        start = at + len(needle)
-        stop = head.find(b"\r\n", start)
-        values.append(head[start : stop if stop >= 0 else len(head)].strip(_OWS))
-        at = lowered.find(needle, start)
+def _framing_values(head: bytes, start: int, stop: int) -> dict[bytes, list[bytes]]:
+    """Values of the Content-Length, Transfer-Encoding and Connection fields (lower-cased
+    names) of the validated head in `head[start:stop]` (which must start with a CRLF)."""
+    values: dict[bytes, list[bytes]] = {}
+    for name, value in _FRAMING.findall(head, start, stop):
+        values.setdefault(name.lower(), []).append(value.strip(_OWS))
     return values
+
+
+def _parse_head(data: bytes, pos: int, end: int) -> _Head | None:
+    """Version, status, reason and fields of the head in `data[pos:end]`, by two regex scans;
+    None if they do not match it all (the head is then invalid, or an outlier in size)."""
+    match = _STATUS_LINE.match(data, pos, end + 2)
+    if match is None:
+        return None
+    version, code, reason = match.groups()
+    fields_at = match.end()
+    if fields_at - pos > MAX_STATUS_LINE_SIZE:
+        return None
+    if fields_at > end:
+        return version, int(code), reason or b"", []
+    headers = _FIELD_LINE.findall(data, fields_at, end + 2)
+    if (
+        len(headers) != data.count(b"\n", fields_at, end + 2)
+        or len(headers) > MAX_HEADER_COUNT
+        or end - fields_at > MAX_HEADER_LINE_SIZE
+    ):
+        return None
+    return version, int(code), reason or b"", headers
+
+
+def _parse_head_slowly(head: bytes) -> _Head:
+    """Version, status, reason and fields of a head the fast path did not match: validates
+    it part by part so the error names what is wrong."""
+    _check_head_bytes(head, "response head")
+    status_line, _, block = head.partition(b"\r\n")
+    version = status_line[:8]
+    code = status_line[9:12]
+    if len(status_line) > MAX_STATUS_LINE_SIZE:
+        raise RemoteProtocolError(f"Status line exceeds {MAX_STATUS_LINE_SIZE} bytes")
+    if (
+        version not in _VERSIONS
+        or status_line[8:9] != b" "
+        or not code.isdigit()
+        or len(code) != 3
+        or status_line[12:13] not in (b" ", b"")
+    ):
+        raise RemoteProtocolError(f"Invalid status line: {status_line[:200]!r}")
+    headers = _parse_fields(block, "header") if block else []
+    return version, int(code), status_line[13:], headers
 
 
 def _content_length(values: list[bytes]) -> int:
@@ -209,36 +276,32 @@ class Http11State:
             raise LocalProtocolError("Can't send a request: this cycle already sent one.")
         if self._closed or self._switched:
             raise LocalProtocolError("Can't send a request on a closed connection.")
-        fields = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
-        names = b"".join([name for name, _ in headers])
-        if (
-            not _is_token(method)
-            or names.translate(None, _TCHAR)
-            or fields.startswith(b":")
-            or b"\n:" in fields
-            or not target
-            or target.translate(None, _FIELD_BYTES)
-            or b" " in target
-            or fields.translate(None, _HEAD_BYTES)
-            or fields.count(b"\n") != len(headers)
-            or fields.count(b"\r") != len(headers)
-        ):
-            _raise_bad_request_part(method, target, headers)
+        try:
+            fields = b"".join(map(_FIELD_FORMAT.__mod__, headers))
+        except TypeError:  # pairs given as lists, or a part that is not bytes
+            fields = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
         head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, fields)
-        self._start_request(method, head.lower())
-        return head
-
-    def _start_request(self, method: bytes, lowered: bytes) -> None:
+        # One scan validates every part; the LF count catches a CRLF smuggled into any of them.
+        if _REQUEST_HEAD.fullmatch(head) is None or head.count(b"\n") != len(headers) + 2:
+            _raise_bad_request_part(method, target, headers)
         self._method = method
         self._request_sent = True
-        lengths = _header_values(lowered, lowered, b"content-length")
-        codings = _header_values(lowered, lowered, b"transfer-encoding")
+        lowered = head.lower()
+        if b"content-length:" in lowered or b"transfer-encoding:" in lowered or b"close" in lowered:
+            self._start_request(_framing_values(head, len(method) + len(target) + 10, len(head)))
+        else:
+            self._our_done = True  # no body framing, no `Connection: close`
+        return head
+
+    def _start_request(self, framing: dict[bytes, list[bytes]]) -> None:
+        lengths = framing.get(b"content-length")
+        codings = framing.get(b"transfer-encoding")
         if lengths and codings:
             raise LocalProtocolError(
                 "Conflicting framing: both Content-Length and Transfer-Encoding"
             )
         if codings:
-            if codings != [b"chunked"]:
+            if codings != [b"chunked"] and [c.lower() for c in codings] != [b"chunked"]:
                 raise LocalProtocolError(f"Unsupported Transfer-Encoding: {codings!r}")
             self._our_chunked = True
         elif lengths:
@@ -248,7 +311,7 @@ class Http11State:
             self._our_done = self._our_remaining == 0
         else:
             self._our_done = True
-        for value in _header_values(lowered, lowered, b"connection"):
+        for value in framing.get(b"connection", ()):
             if b"close" in _list_tokens(value):
                 self._keep_alive = False
 
@@ -398,45 +461,24 @@ class Http11State:
         end = data.find(b"\r\n\r\n", pos)
         if end < 0:
             return -1 if pos < len(data) else pos
-        head = data[pos:end]
-        if len(head) > MAX_HEAD_SIZE:
+        if end - pos > MAX_HEAD_SIZE:
             raise RemoteProtocolError(f"Response head exceeds {MAX_HEAD_SIZE} bytes")
-        lines = head.count(b"\r\n")
-        if (
-            head.translate(None, _HEAD_BYTES)
-            or head.count(b"\r") != lines
-            or head.count(b"\n") != lines
-        ):
-            _check_head_bytes(head, "response head")
-        line_end = head.find(b"\r\n")
-        status_line = head if line_end < 0 else head[:line_end]
-        version = status_line[:8]
-        code = status_line[9:12]
-        if (
-            version not in _VERSIONS
-            or status_line[8:9] != b" "
-            or not code.isdigit()
-            or len(code) != 3
-            or status_line[12:13] not in (b" ", b"")
-            or len(status_line) > MAX_STATUS_LINE_SIZE
-        ):
-            if len(status_line) > MAX_STATUS_LINE_SIZE:
-                raise RemoteProtocolError(f"Status line exceeds {MAX_STATUS_LINE_SIZE} bytes")
-            raise RemoteProtocolError(f"Invalid status line: {status_line[:200]!r}")
-        status = int(code)
-        headers = [] if line_end < 0 else _parse_fields(head[line_end + 2 :], "header")
+        parsed = _parse_head(data, pos, end)
+        version, status, reason, headers = parsed or _parse_head_slowly(data[pos:end])
         if status < 200 and status != 101:
             return end + 4  # RFC 9110 section 15.2: interim responses precede the final one
-        events.append(ResponseReceived(status, status_line[13:], headers, version))
-        self._start_body(head, status, _VERSIONS[version], events)
+        events.append(ResponseReceived(status, reason, headers, version))
+        framing = _framing_values(data, pos, end + 2) if headers else {}
+        self._start_body(framing, status, _VERSIONS[version], events)
         return end + 4
 
-    def _start_body(self, head: bytes, status: int, persistent: bool, events: list[Event]) -> None:
+    def _start_body(
+        self, framing: dict[bytes, list[bytes]], status: int, persistent: bool, events: list[Event]
+    ) -> None:
         """Pick the body framing of a response (RFC 9112 section 6.3)."""
-        lowered = head.lower()
-        if b"\r\nconnection:" in lowered:
+        if b"connection" in framing:
             tokens: set[bytes] = set()
-            for value in _header_values(lowered, head, b"connection"):
+            for value in framing[b"connection"]:
                 tokens |= _list_tokens(value)
             persistent = b"keep-alive" in tokens if not persistent else b"close" not in tokens
         if not persistent:
@@ -448,26 +490,22 @@ class Http11State:
         if status < 200 or status in _NO_BODY_STATUS or self._method == b"HEAD":
             self._end_response(events, [])
             return
-        if b"\r\ntransfer-encoding:" in lowered:
-            codings = _header_values(lowered, head, b"transfer-encoding")
-            if b"\r\ncontent-length:" in lowered:
+        if b"transfer-encoding" in framing:
+            codings = framing[b"transfer-encoding"]
+            if b"content-length" in framing:
                 raise RemoteProtocolError(
                     "Response has both Transfer-Encoding and Content-Length headers"
                 )
             if len(codings) != 1 or codings[0].lower() != b"chunked":
                 raise RemoteProtocolError(f"Unsupported Transfer-Encoding: {codings!r}")
             self._step = self._step_chunk_size
-        elif (at := lowered.find(b"\r\ncontent-length:")) >= 0:
-            stop = head.find(b"\r\n", at + 17)
-            value = head[at + 17 : stop if stop >= 0 else len(head)].strip(_OWS)
-            if (
-                value.isdigit()
-                and len(value) < 19
-                and lowered.find(b"\r\ncontent-length:", at + 17) < 0
-            ):
+        elif b"content-length" in framing:
+            lengths = framing[b"content-length"]
+            value = lengths[0]
+            if len(lengths) == 1 and value.isdigit() and len(value) < 19:
                 length = int(value)  # the usual single, plain value
             else:
-                length = _content_length(_header_values(lowered, head, b"content-length"))
+                length = _content_length(lengths)
             self._remaining = self._expected = length
             if not length:
                 self._end_response(events, [])
