@@ -3,8 +3,10 @@
 Why a Protocol and not `asyncio.open_connection`: streams add a StreamReader, a StreamWriter
 and a drain lock per connection and copy every chunk through a bytearray; a Protocol hands
 the received `bytes` object straight to the reader, and a read that finds data buffered
-returns without suspending. Timeouts are one `loop.call_at` handle per wait, cheaper than
-`asyncio.wait_for` or `asyncio.timeout` on the hot path.
+returns without suspending. Timeouts cost no timer per wait: each connection keeps one lazy
+timer that, when it fires, fails the current wait if that wait's deadline has passed and
+otherwise moves itself to that deadline, so a connection busy with short waits re-arms it about
+once per timeout period instead of scheduling and cancelling a handle for every read.
 """
 
 from __future__ import annotations
@@ -24,11 +26,6 @@ __all__ = ["AsyncioBackend", "AsyncioStream"]
 READ_HIGH_WATER = 1 << 20
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
 class _ByteProtocol(asyncio.Protocol):
     """Buffers received chunks and wakes the one reader or writer waiting on this connection."""
 
@@ -43,6 +40,9 @@ class _ByteProtocol(asyncio.Protocol):
         self.drain_waiter: asyncio.Future[None] | None = None
         self.paused_reading = False
         self.paused_writing = False
+        self.read_deadline: float | None = None  # of the read wait in progress, if timed
+        self.drain_deadline: float | None = None  # of the drain wait in progress, if timed
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -65,6 +65,9 @@ class _ByteProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self._wake_reader()
         waiter, self.drain_waiter = self.drain_waiter, None
         if waiter is not None and not waiter.done():
@@ -96,25 +99,49 @@ class _ByteProtocol(asyncio.Protocol):
         return chunk
 
     async def wait(self, kind: str, timeout: float | None) -> None:
-        waiter = self.loop.create_future()
+        loop = self.loop
+        waiter = loop.create_future()
+        deadline = None if timeout is None else loop.time() + timeout
         if kind == "read":
-            self.read_waiter = waiter
+            self.read_waiter, self.read_deadline = waiter, deadline
         else:
-            self.drain_waiter = waiter
-        handle = (
-            self.loop.call_at(self.loop.time() + timeout, _expire, waiter)
-            if timeout is not None
-            else None
-        )
+            self.drain_waiter, self.drain_deadline = waiter, deadline
+        if deadline is not None:
+            self._arm(deadline)
         try:
             await waiter
         finally:
-            if handle is not None:
-                handle.cancel()
             if kind == "read" and self.read_waiter is waiter:
-                self.read_waiter = None
+                self.read_waiter = self.read_deadline = None
             elif kind == "write" and self.drain_waiter is waiter:
-                self.drain_waiter = None
+                self.drain_waiter = self.drain_deadline = None
+
+    def _arm(self, deadline: float) -> None:
+        """Make the lazy timer fire no later than `deadline` (it stays put if it fires sooner)."""
+        timer = self.timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        """Time out each wait whose deadline has come; re-arm for the ones still running."""
+        assert self.timer is not None
+        now = self.timer.when()
+        self.timer = None
+        pending = []
+        for waiter, deadline in (
+            (self.read_waiter, self.read_deadline),
+            (self.drain_waiter, self.drain_deadline),
+        ):
+            if waiter is None or deadline is None or waiter.done():
+                continue
+            if deadline <= now:
+                waiter.set_exception(TimeoutError())
+            else:
+                pending.append(deadline)
+        if pending:
+            self._arm(min(pending))
 
 
 class AsyncioStream:
