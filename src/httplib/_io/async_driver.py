@@ -154,7 +154,10 @@ class AsyncDriver:
             break
         status, headers, extensions = ex.response_args()
         if ex.ended:  # the whole body came with the head: the connection is free already
-            await self.release(ex, ex.finish(_monotonic()))
+            now = _monotonic()
+            acts = ex.release(now, ex.finish(now))
+            if acts:  # (most releases have nothing to perform: no coroutine for them)
+                await self._perform(acts)
         response = Response(status, stream=AsyncResponseStream(self, ex), extensions=extensions)
         response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
         return response

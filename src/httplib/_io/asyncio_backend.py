@@ -98,7 +98,9 @@ class _ByteProtocol(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
-    async def wait(self, kind: str, timeout: float | None) -> None:
+    def start_wait(self, kind: str, timeout: float | None) -> asyncio.Future[None]:
+        """A future for the caller to await (then `end_wait`): woken by data, EOF or drain,
+        failed with TimeoutError after `timeout`. Not a coroutine: one frame less per wait."""
         loop = self.loop
         waiter = loop.create_future()
         deadline = None if timeout is None else loop.time() + timeout
@@ -108,13 +110,13 @@ class _ByteProtocol(asyncio.Protocol):
             self.drain_waiter, self.drain_deadline = waiter, deadline
         if deadline is not None:
             self._arm(deadline)
-        try:
-            await waiter
-        finally:
-            if kind == "read" and self.read_waiter is waiter:
-                self.read_waiter = self.read_deadline = None
-            elif kind == "write" and self.drain_waiter is waiter:
-                self.drain_waiter = self.drain_deadline = None
+        return waiter
+
+    def end_wait(self, kind: str, waiter: asyncio.Future[None]) -> None:
+        if kind == "read" and self.read_waiter is waiter:
+            self.read_waiter = self.read_deadline = None
+        elif kind == "write" and self.drain_waiter is waiter:
+            self.drain_waiter = self.drain_deadline = None
 
     def _arm(self, deadline: float) -> None:
         """Make the lazy timer fire no later than `deadline` (it stays put if it fires sooner)."""
@@ -159,10 +161,13 @@ class AsyncioStream:
         if not protocol.chunks:
             if protocol.eof:
                 return self._at_eof()
+            waiter = protocol.start_wait("read", timeout)
             try:
-                await protocol.wait("read", timeout)
+                await waiter
             except TimeoutError as exc:
                 raise_mapped(exc, READ)
+            finally:
+                protocol.end_wait("read", waiter)
             if not protocol.chunks:
                 return self._at_eof()
         return protocol.take(max_bytes)
@@ -181,10 +186,13 @@ class AsyncioStream:
             raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
         self._transport.write(data)
         if protocol.paused_writing:
+            waiter = protocol.start_wait("write", timeout)
             try:
-                await protocol.wait("write", timeout)
+                await waiter
             except (TimeoutError, OSError) as exc:
                 raise_mapped(exc, WRITE)
+            finally:
+                protocol.end_wait("write", waiter)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
