@@ -8,8 +8,8 @@ retries; iterator bodies replay only when their source can be rewound.
 
 from __future__ import annotations
 
+import functools
 import io
-import json as jsonlib
 import math
 import os
 import stat
@@ -50,9 +50,18 @@ CHUNK_SIZE = 65_536
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 _TEXT_PLAIN = "text/plain; charset=utf-8"
 _TEXT_HTML = "text/html; charset=utf-8"
+
+
 # httpx 0.28's compact JSON: no spaces, raw UTF-8 rather than \u escapes, and no NaN/Infinity,
-# which are not JSON (RFC 8259 section 6). One shared encoder saves building one per request.
-_JSON_ENCODER = jsonlib.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# which are not JSON (RFC 8259 section 6). One shared encoder saves building one per request;
+# it (and the json module) is made on first use, so `import httplib` does not load json.
+@functools.cache
+def _json_encoder() -> Any:
+    import json
+
+    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 _DATA_DEPRECATION = "Use 'content=<...>' to upload raw bytes/text content."
 
 Headers = dict[str, str]
@@ -282,7 +291,7 @@ def encode_urlencoded_data(data: RequestData) -> Encoded:
 def encode_json(json: Any) -> Encoded:
     """Compact UTF-8 JSON body, as httpx 0.28 sends it."""
     try:
-        body = _JSON_ENCODER.encode(json).encode("utf-8")
+        body = _json_encoder().encode(json).encode("utf-8")
     except ValueError as exc:
         raise _explain_json_error(json, exc) from exc
     headers = {"Content-Length": str(len(body)), "Content-Type": "application/json"}

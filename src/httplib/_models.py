@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import datetime
 import email.message
-import json as jsonlib
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -513,7 +512,9 @@ class Response:
         return message.get_content_charset(failobj=None)
 
     def json(self, **kwargs: Any) -> Any:
-        return jsonlib.loads(self.content, **kwargs)
+        import json  # on first use: most programs that import httplib never decode JSON
+
+        return json.loads(self.content, **kwargs)
 
     @property
     def cookies(self) -> Cookies:

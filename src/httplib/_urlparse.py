@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import string
 from typing import NamedTuple
-
-import idna
 
 from ._exceptions import InvalidURL
 
@@ -38,7 +35,7 @@ __all__ = [
 MAX_URL_LENGTH = 65536
 
 # RFC 3986 section 2.3 unreserved characters are never escaped.
-_UNRESERVED = string.ascii_letters + string.digits + "-._~"
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 _SUB_DELIMS = "!$&'()*+,;="
 _PRINTABLE = "".join(chr(code) for code in range(0x20, 0x7F))
 
@@ -314,6 +311,8 @@ def encode_host(host: str) -> str:
         # Escapes stay upper-case (RFC 3986 section 6.2.2.1) so that normalising is idempotent;
         # httpx lower-cases them along with the name, so its "%5E" becomes "%5e" when re-parsed.
         return _LOWER_ESCAPE_RE.sub(_upper, host) if "%" in host else host
+    import idna  # only for unicode names: kept out of `import httplib`
+
     try:
         return idna.encode(host.lower()).decode("ascii")
     except idna.IDNAError:

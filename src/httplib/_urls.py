@@ -11,8 +11,6 @@ from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Va
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode
 
-import idna
-
 from ._types import QueryParamTypes
 from ._urlparse import parse_url, replace_components, resolve_reference
 from ._utils import primitive_value_to_str
@@ -125,7 +123,11 @@ class URL:
         """The host as text: IPv6 without brackets, a punycode name (`xn--`...) decoded."""
         if self._host is None:
             host = self._parsed.host
-            self._host = idna.decode(host) if host.startswith("xn--") else host
+            if host.startswith("xn--"):
+                import idna  # only for punycode names: kept out of `import httplib`
+
+                host = idna.decode(host)
+            self._host = host
         return self._host
 
     @property
