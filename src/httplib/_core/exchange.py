@@ -23,7 +23,7 @@ httpx's backoff for connection failures. Nothing here blocks, awaits, or reads t
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._content import ByteStream
 from .._exceptions import (
@@ -48,15 +48,19 @@ from .pool import (
 
 if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
     from .._models import Request
+    from .http2 import Http2State, ResponseProgress  # (h2 loads only when HTTP/2 is spoken)
 
 __all__ = [
     "CONNECT_RETRY_ERRORS",
     "INLINE_BODY_MAX",
+    "MAX_REFUSED_RETRIES",
     "PROBE_IDLE_AFTER",
     "READ_SIZE",
     "ConnectionConfig",
     "Exchange",
     "Http11Connection",
+    "Http2Handle",
+    "Http2ResponseBody",
     "connect_retry_delay",
     "pool_timeout_error",
     "streams_to_close",
@@ -73,6 +77,9 @@ PROBE_IDLE_AFTER = 1.0
 # httpx's connect retries: the first retry at once, then 0.5 s doubling (0, 0.5, 1, 2, ...).
 CONNECT_BACKOFF_FACTOR = 0.5
 CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
+# A request the server refused unprocessed (GOAWAY above its last stream id, REFUSED_STREAM,
+# RFC 9113 section 8.7) is resent on another connection at most this many times.
+MAX_REFUSED_RETRIES = 3
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _TLS_SCHEMES = frozenset({"https", "wss"})
@@ -95,7 +102,17 @@ def pool_timeout_error() -> PoolTimeout:
 class ConnectionConfig:
     """What a transport fixes for all its connections; `identity` goes into every pool key."""
 
-    __slots__ = ("identity", "local_address", "retries", "socket_options", "ssl_context", "uds")
+    __slots__ = (
+        "alpn",
+        "http1",
+        "http2",
+        "identity",
+        "local_address",
+        "retries",
+        "socket_options",
+        "ssl_context",
+        "uds",
+    )
 
     def __init__(
         self,
@@ -105,6 +122,9 @@ class ConnectionConfig:
         local_address: str | None = None,
         socket_options: Any = None,
         retries: int = 0,
+        http1: bool = True,
+        http2: bool = False,
+        alpn: list[str] | None = None,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a non-negative int, got {retries!r}.")
@@ -113,9 +133,20 @@ class ConnectionConfig:
         self.local_address = local_address
         self.socket_options = None if socket_options is None else list(socket_options)
         self.retries = retries
+        self.http1 = http1
+        self.http2 = http2
+        # ALPN to set on a context the user passed before each handshake (as httpcore does, so
+        # transports sharing one context each offer their own); None: ours is set already.
+        self.alpn = alpn
         # The context object, not its settings: two transports with equal settings share the
         # cached context (and may share nothing else anyway, each has its own pool).
         self.identity: Hashable = (id(ssl_context), uds, local_address)
+
+    def tls_context(self) -> Any:
+        """The context for the next TLS handshake, offering this transport's ALPN protocols."""
+        if self.alpn is not None:
+            self.ssl_context.set_alpn_protocols(self.alpn)
+        return self.ssl_context
 
 
 class Http11Connection:
@@ -133,6 +164,35 @@ class Http11Connection:
         """Whether to ask the stream if the server closed it while idle (see PROBE_IDLE_AFTER)."""
         idle_since = self.idle_since
         return idle_since is not None and now - idle_since >= probe_after
+
+
+class Http2Handle(Protocol):
+    """What the core needs of a shell's HTTP/2 connection (`SyncHttp2Connection` and
+    `AsyncHttp2Connection`): its state and the pool entry it belongs to."""
+
+    state: Http2State
+    entry: object
+    stream: Any
+
+
+class Http2ResponseBody:
+    """What the sync and async HTTP/2 response streams share: which stream, what arrived."""
+
+    def __init__(
+        self, driver: Any, ex: Exchange, conn: Http2Handle, sid: int, progress: ResponseProgress
+    ) -> None:
+        self._driver = driver
+        self._ex = ex
+        self._conn = conn
+        self._sid = sid
+        self._progress = progress
+
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._progress.take_arrived()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._ex.method} stream {self._sid}>"
 
 
 def streams_to_close(acts: list[Action], wake: Callable[[Any], None]) -> list[Any]:
@@ -176,7 +236,7 @@ def _head_fields(request: Request) -> list[tuple[bytes, bytes]]:
 
 
 class Exchange:
-    """One request on one (possibly retried) HTTP/1.1 connection; see the module docstring."""
+    """One request on one (possibly retried) connection; see the module docstring."""
 
     __slots__ = (
         "body",
@@ -185,16 +245,19 @@ class Exchange:
         "conn",
         "connect_timeout",
         "ended",
+        "h2_only",
         "head",
         "headers",
         "host",
         "key",
+        "may_be_http2",
         "method",
         "method_bytes",
         "pool",
         "pool_timeout",
         "port",
         "read_timeout",
+        "refusals",
         "replayable",
         "request",
         "retried",
@@ -238,6 +301,10 @@ class Exchange:
         self.body = body if body is not None and len(body) <= INLINE_BODY_MAX else None
         self.streams_body = self.body is None
         self.retried = False
+        # HTTP/2 when TLS negotiates it by ALPN, or with prior knowledge when HTTP/1.1 is off.
+        self.may_be_http2 = config.http2 and (tls or not config.http1)
+        self.h2_only = not config.http1
+        self.refusals = 0
         self.pool: PoolState | None = None
         self.ticket: Ticket | None = None
         self._reset()
@@ -255,7 +322,7 @@ class Exchange:
     def acquire(self, pool: PoolState, now: float) -> list[Action]:
         """Take a ticket for this request's key; `status` then says what to do."""
         self.pool = pool
-        ticket, acts = pool.acquire(self.key, now)
+        ticket, acts = pool.acquire(self.key, now, may_be_http2=self.may_be_http2)
         self.ticket = ticket
         return acts
 
@@ -264,25 +331,41 @@ class Exchange:
         assert self.ticket is not None
         return self.ticket.status
 
-    def ready_connection(self) -> Http11Connection | None:
+    def ready_connection(self) -> Http11Connection | Http2Handle | None:
         """The connection a READY ticket holds (its entry's handle), else None."""
         ticket = self.ticket
         if ticket is None or ticket.status is not _READY:
             return None
         assert ticket.entry is not None
-        conn = ticket.entry.handle
-        assert isinstance(conn, Http11Connection)
-        return conn
+        return ticket.entry.handle  # type: ignore[return-value]
 
-    def connected(self, stream: Any, now: float) -> list[Action]:
-        """The stream for a CONNECT ticket is open; if the pool was closed meanwhile, the
-        returned actions close it and `status` is not READY."""
+    def uses_http2(self, stream: Any) -> bool:
+        """Whether to speak HTTP/2 on a freshly opened `stream`: TLS negotiated ALPN "h2", or
+        HTTP/1.1 is off (prior knowledge in clear text, RFC 9113 section 3.3; h2 only over TLS)."""
+        if not self.may_be_http2:
+            return False
+        if not self.tls or self.h2_only:
+            return True
+        ssl_object = stream.get_extra_info("ssl_object")
+        return ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
+
+    def connected(self, handle: Any, now: float, max_streams: int | None = None) -> list[Action]:
+        """The connection for a CONNECT ticket is open: `handle` is the stream for HTTP/1.1
+        (`max_streams` None), else the shell's HTTP/2 connection carrying `max_streams` streams.
+        If the pool was closed meanwhile, the returned actions close it and `status` is not
+        READY."""
         assert self.ticket is not None
         assert self.ticket.entry is not None
         assert self.pool is not None
         entry = self.ticket.entry
-        entry.handle = Http11Connection(stream)
-        return self.pool.connected(entry, now, max_streams=1)
+        if max_streams is None:
+            entry.handle = Http11Connection(handle)
+            max_streams = 1
+        else:
+            handle.entry = entry
+            entry.handle = handle
+        # A peer announcing 0 streams still gets this one; it refuses it, and we retry elsewhere.
+        return self.pool.connected(entry, now, max_streams=max(1, max_streams))
 
     def connect_failed(self, now: float) -> list[Action]:
         assert self.ticket is not None
@@ -387,6 +470,49 @@ class Exchange:
             return False
         conn.state.start_next_cycle()
         conn.idle_since = now
+        return True
+
+    # ------------------------------------------------------------------------------ HTTP/2
+
+    def http2_head(self) -> tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]:
+        """Method, scheme, authority, path and fields for `Http2State.start_request`."""
+        url = self.request.url
+        return self.method_bytes, url.raw_scheme, url.netloc, self.target, self.headers
+
+    def http2_body(self) -> tuple[bytes | None, Any]:
+        """The body for an HTTP/2 stream: all of it in memory, or the request's chunk iterator."""
+        if self.replayable:
+            return self.request.read(), None
+        return None, self.request.stream
+
+    def http2_response_args(
+        self, conn: Http2Handle, sid: int, progress: ResponseProgress
+    ) -> tuple[int, list[tuple[bytes, bytes]], dict[str, Any]]:
+        """Status, raw header list and extensions for `Response(...)` on stream `sid`."""
+        head = progress.head
+        assert head is not None
+        extensions = {
+            "http_version": head.http_version,
+            "network_stream": conn.stream,
+            "stream_id": sid,
+        }
+        return head.status_code, head.headers, extensions
+
+    def http2_reusable(self, conn: Http2Handle) -> bool:
+        """Whether `conn` may take new streams once this request gives its stream back:
+        a stream's own failure leaves the connection usable, GOAWAY or a broken one not."""
+        return not conn.state.is_draining
+
+    def can_retry_refused(self, exc: BaseException) -> bool:
+        """Whether `exc` says the server never processed this HTTP/2 request (RFC 9113 section
+        8.7), so it may be resent on another connection: bounded, and only a replayable body."""
+        from .http2 import StreamRefused
+
+        if not isinstance(exc, StreamRefused) or not self.replayable:
+            return False
+        if self.refusals >= MAX_REFUSED_RETRIES:
+            return False
+        self.refusals += 1
         return True
 
     # -------------------------------------------------------------------------- failures

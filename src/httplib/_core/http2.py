@@ -148,6 +148,13 @@ class ResponseProgress:
         self.chunks = []
         return chunks
 
+    def take_arrived(self) -> bytes | None:
+        """The body chunks not yet handed out, joined, once the stream has ended; else None."""
+        if not self.ended:
+            return None
+        chunks = self.take()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
 
 @dataclass(slots=True)
 class SettingsChanged:

@@ -11,11 +11,13 @@ connection, so no pool slot leaks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from .._config import Limits
 from .._core.exchange import (
@@ -24,19 +26,25 @@ from .._core.exchange import (
     READ_SIZE,
     ConnectionConfig,
     Exchange,
+    Http2Handle,
+    Http2ResponseBody,
     Http11Connection,
     connect_retry_delay,
     pool_timeout_error,
     streams_to_close,
 )
-from .._core.pool import Action, PoolState, TicketStatus
+from .._core.pool import Action, PoolConnection, PoolState, TicketStatus
 from .._headers import Headers
 from .._models import Request, Response
 from .._types import AsyncByteStream
 from .asyncio_backend import AsyncioBackend
 from .streams import AsyncNetworkBackend, AsyncNetworkStream
 
-__all__ = ["AsyncDriver", "AsyncResponseStream"]
+if TYPE_CHECKING:  # h2 is imported only once a connection speaks HTTP/2
+    from .._core.http2 import ConnectionEvent
+    from .h2_async import AsyncHttp2Connection
+
+__all__ = ["AsyncDriver", "AsyncHttp2ResponseStream", "AsyncResponseStream"]
 
 _monotonic = time.monotonic
 _WAITING = TicketStatus.WAITING
@@ -44,7 +52,9 @@ _CONNECT = TicketStatus.CONNECT
 
 
 class _Runtime:
-    """What differs between asyncio and trio: the backend, a waiter, sleeping, probing cost."""
+    """What differs between asyncio and trio: the backend, a waiter, sleeping, probing cost,
+    and a shield for the bounded clean-up a cancelled task still owes (trio cancels every
+    await in a cancelled scope; asyncio cancels once)."""
 
     def __init__(
         self,
@@ -53,12 +63,14 @@ class _Runtime:
         wake: Callable[[Any], None],
         wait: Callable[[Any, float | None], Awaitable[bool]],
         probe_after: float,
+        shield: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.backend = backend
         self.new_waker = new_waker
         self.wake = wake
         self.wait = wait
         self.probe_after = probe_after
+        self.shield = shield
 
 
 def _expire(future: asyncio.Future[None]) -> None:
@@ -105,7 +117,10 @@ def _trio_runtime() -> _Runtime:
             return True
         return False
 
-    return _Runtime(TrioBackend(), trio.Event, trio.Event.set, wait_event, PROBE_IDLE_AFTER)
+    def shield() -> trio.CancelScope:
+        return trio.CancelScope(shield=True)
+
+    return _Runtime(TrioBackend(), trio.Event, trio.Event.set, wait_event, PROBE_IDLE_AFTER, shield)
 
 
 def _running_under_trio() -> bool:
@@ -120,7 +135,7 @@ def _running_under_trio() -> bool:
 
 
 class AsyncDriver:
-    """A pool of async HTTP/1.1 connections and the loop that sends requests over them."""
+    """A pool of async HTTP/1.1 and HTTP/2 connections and the loop that sends requests."""
 
     def __init__(self, config: ConnectionConfig, limits: Limits) -> None:
         self._config = config
@@ -141,6 +156,11 @@ class AsyncDriver:
         ex = Exchange(request, self._config)
         while True:
             conn = await self._checkout(ex, runtime)
+            if type(conn) is not Http11Connection:
+                response = await self._handle_http2(ex, conn)  # type: ignore[arg-type]
+                if response is None:
+                    continue  # refused unprocessed: another connection
+                return response
             try:
                 await self._send(ex, conn)
                 stream, timeout = conn.stream, ex.read_timeout
@@ -178,6 +198,68 @@ class AsyncDriver:
         for stream in streams_to_close(acts, runtime.wake):
             await stream.aclose()
 
+    # ------------------------------------------------------------------------------ HTTP/2
+
+    async def _handle_http2(self, ex: Exchange, conn: AsyncHttp2Connection) -> Response | None:
+        """Send `ex` on a new stream of `conn`; None when the server refused it unprocessed."""
+        from .._core.http2 import ResponseProgress
+
+        progress = ResponseProgress()
+        sid = None
+        try:
+            body, chunks = ex.http2_body()
+            sid = await conn.start(ex.http2_head(), body, chunks, ex.write_timeout)
+            while progress.head is None:
+                await conn.receive(sid, progress, ex.read_timeout)
+        except BaseException as exc:
+            await self.end_stream(ex, conn, sid)
+            if ex.can_retry_refused(exc):
+                return None
+            raise
+        status, headers, extensions = ex.http2_response_args(conn, sid, progress)
+        if progress.ended:  # the whole response came with the head: free the stream now
+            await self.end_stream(ex, conn, sid)
+        stream = AsyncHttp2ResponseStream(self, ex, conn, sid, progress)
+        response = Response(status, stream=stream, extensions=extensions)
+        response.headers = Headers._trusted(headers)
+        return response
+
+    async def end_stream(self, ex: Exchange, conn: AsyncHttp2Connection, sid: int | None) -> None:
+        """Give the stream back: RST_STREAM(CANCEL) if unfinished, then the pool slot (even
+        when cancelled meanwhile: the release itself never awaits)."""
+        acts = ex.release(_monotonic(), ex.http2_reusable(conn))
+        try:
+            if sid is not None:
+                with (self._runtime or self._get_runtime()).shield():  # bounded: RST_STREAM only
+                    await conn.close_stream(sid)
+        finally:
+            if acts:
+                await self._perform(acts)
+
+    async def _start_http2(
+        self, ex: Exchange, stream: AsyncNetworkStream, runtime: _Runtime
+    ) -> tuple[AsyncHttp2Connection, int]:
+        from .h2_async import AsyncHttp2Connection
+
+        conn = AsyncHttp2Connection(stream, runtime, self._http2_changed)
+        try:
+            return conn, await conn.handshake(ex.connect_timeout)
+        except BaseException:
+            await stream.aclose()
+            raise
+
+    async def _http2_changed(
+        self, conn: AsyncHttp2Connection, events: list[ConnectionEvent]
+    ) -> None:
+        """The peer's stream limit changed, GOAWAY, or the connection broke: tell the pool."""
+        from .._core.http2 import pool_actions
+
+        entry = conn.entry
+        assert isinstance(entry, PoolConnection)
+        acts = pool_actions(self._pool, entry, conn.state)
+        if acts:
+            await self._perform(acts)
+
     async def _send(self, ex: Exchange, conn: Http11Connection) -> None:
         stream, timeout = conn.stream, ex.write_timeout
         await stream.write(ex.start(conn), timeout)
@@ -191,7 +273,7 @@ class AsyncDriver:
 
     # ------------------------------------------------------------------------------ the pool
 
-    async def _checkout(self, ex: Exchange, runtime: _Runtime) -> Http11Connection:
+    async def _checkout(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | Http2Handle:
         """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
         while True:
             acts = ex.acquire(self._pool, _monotonic())
@@ -207,7 +289,9 @@ class AsyncDriver:
             if conn is not None:
                 return conn
 
-    async def _use_ticket(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | None:
+    async def _use_ticket(
+        self, ex: Exchange, runtime: _Runtime
+    ) -> Http11Connection | Http2Handle | None:
         """Wait, connect or take the reserved connection; None means ask the pool again."""
         status = ex.status
         if status is _WAITING:
@@ -218,7 +302,7 @@ class AsyncDriver:
             return await self._connect(ex, runtime)
         conn = ex.ready_connection()
         if (
-            conn is not None
+            type(conn) is Http11Connection  # (HTTP/2 connections are never probed)
             and conn.needs_probe(_monotonic(), runtime.probe_after)
             and conn.stream.is_readable()  # closed by the server while idle
         ):
@@ -226,7 +310,9 @@ class AsyncDriver:
             return None
         return conn  # None when REJECTED: the transport was closed meanwhile
 
-    async def _connect(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | None:
+    async def _connect(
+        self, ex: Exchange, runtime: _Runtime
+    ) -> Http11Connection | Http2Handle | None:
         attempt = 0
         while True:
             try:
@@ -238,7 +324,11 @@ class AsyncDriver:
                 if delay is None:
                     raise
                 await runtime.backend.sleep(delay)
-        acts = ex.connected(stream, _monotonic())
+        handle: Any = stream
+        max_streams = None
+        if ex.uses_http2(stream):
+            handle, max_streams = await self._start_http2(ex, stream, runtime)
+        acts = ex.connected(handle, _monotonic(), max_streams)
         if acts:
             await self._perform(acts)
         return ex.ready_connection()
@@ -253,7 +343,7 @@ class AsyncDriver:
             )
         if ex.tls:
             try:
-                stream = await stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+                stream = await stream.start_tls(config.tls_context(), ex.server_hostname, timeout)
             except BaseException:  # cancelled mid-handshake: the plain socket is ours to close
                 await stream.aclose()
                 raise
@@ -298,3 +388,28 @@ class AsyncResponseStream(AsyncByteStream):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._ex.method} {self._ex.host}:{self._ex.port}>"
+
+
+class AsyncHttp2ResponseStream(Http2ResponseBody, AsyncByteStream):
+    """A response body read from its HTTP/2 stream as it is iterated; the end, an error,
+    cancellation or closing early gives the stream back (RST_STREAM(CANCEL) if unfinished)."""
+
+    _driver: AsyncDriver
+    _conn: AsyncHttp2Connection
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        progress = self._progress
+        try:
+            while True:
+                if progress.chunks:
+                    for chunk in progress.take():
+                        yield chunk
+                if progress.ended:
+                    break
+                await self._conn.receive(self._sid, progress, self._ex.read_timeout)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._ex.ticket is not None:
+            await self._driver.end_stream(self._ex, self._conn, self._sid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from .._config import Limits
 from .._core.exchange import (
@@ -20,18 +21,24 @@ from .._core.exchange import (
     READ_SIZE,
     ConnectionConfig,
     Exchange,
+    Http2Handle,
+    Http2ResponseBody,
     Http11Connection,
     connect_retry_delay,
     pool_timeout_error,
     streams_to_close,
 )
-from .._core.pool import Action, PoolState, TicketStatus
+from .._core.pool import Action, PoolConnection, PoolState, TicketStatus
 from .._headers import Headers
 from .._models import Request, Response
 from .._types import SyncByteStream
 from .sync_backend import SyncBackend, SyncStream
 
-__all__ = ["SyncDriver", "SyncResponseStream"]
+if TYPE_CHECKING:  # h2 is imported only once a connection speaks HTTP/2
+    from .._core.http2 import ConnectionEvent
+    from .h2_sync import SyncHttp2Connection
+
+__all__ = ["SyncDriver", "SyncHttp2ResponseStream", "SyncResponseStream"]
 
 _monotonic = time.monotonic
 _set_event = threading.Event.set
@@ -41,7 +48,7 @@ _CONNECT = TicketStatus.CONNECT
 
 
 class SyncDriver:
-    """A pool of blocking HTTP/1.1 connections and the loop that sends requests over them."""
+    """A pool of blocking HTTP/1.1 and HTTP/2 connections and the loop that sends requests."""
 
     def __init__(self, config: ConnectionConfig, limits: Limits) -> None:
         self._config = config
@@ -55,6 +62,11 @@ class SyncDriver:
         ex = Exchange(request, self._config)
         while True:
             conn = self._checkout(ex)
+            if type(conn) is not Http11Connection:
+                response = self._handle_http2(ex, conn)  # type: ignore[arg-type]
+                if response is None:
+                    continue  # refused unprocessed: another connection
+                return response
             try:
                 self._send(ex, conn)
                 stream, timeout = conn.stream, ex.read_timeout
@@ -92,6 +104,61 @@ class SyncDriver:
         for stream in streams_to_close(acts, _set_event):
             stream.close()
 
+    # ------------------------------------------------------------------------------ HTTP/2
+
+    def _handle_http2(self, ex: Exchange, conn: SyncHttp2Connection) -> Response | None:
+        """Send `ex` on a new stream of `conn`; None when the server refused it unprocessed."""
+        from .._core.http2 import ResponseProgress
+
+        progress = ResponseProgress()
+        sid = None
+        try:
+            body, chunks = ex.http2_body()
+            sid = conn.start(ex.http2_head(), body, chunks, ex.write_timeout)
+            while progress.head is None:
+                conn.receive(sid, progress, ex.read_timeout)
+        except BaseException as exc:
+            self.end_stream(ex, conn, sid)
+            if ex.can_retry_refused(exc):
+                return None
+            raise
+        status, headers, extensions = ex.http2_response_args(conn, sid, progress)
+        if progress.ended:  # the whole response came with the head: free the stream now
+            self.end_stream(ex, conn, sid)
+        stream = SyncHttp2ResponseStream(self, ex, conn, sid, progress)
+        response = Response(status, stream=stream, extensions=extensions)
+        response.headers = Headers._trusted(headers)
+        return response
+
+    def end_stream(self, ex: Exchange, conn: SyncHttp2Connection, sid: int | None) -> None:
+        """Give the stream back: RST_STREAM(CANCEL) if unfinished, then the pool slot."""
+        try:
+            if sid is not None:
+                conn.close_stream(sid)
+        finally:
+            self.release(ex, ex.http2_reusable(conn))
+
+    def _start_http2(self, ex: Exchange, stream: SyncStream) -> tuple[SyncHttp2Connection, int]:
+        from .h2_sync import SyncHttp2Connection
+
+        conn = SyncHttp2Connection(stream, self._http2_changed)
+        try:
+            return conn, conn.handshake(ex.connect_timeout)
+        except BaseException:
+            stream.close()
+            raise
+
+    def _http2_changed(self, conn: SyncHttp2Connection, events: list[ConnectionEvent]) -> None:
+        """The peer's stream limit changed, GOAWAY, or the connection broke: tell the pool."""
+        from .._core.http2 import pool_actions
+
+        entry = conn.entry
+        assert isinstance(entry, PoolConnection)
+        with self._lock:
+            acts = pool_actions(self._pool, entry, conn.state)
+        if acts:
+            self._perform(acts)
+
     def _send(self, ex: Exchange, conn: Http11Connection) -> None:
         stream, timeout = conn.stream, ex.write_timeout
         stream.write(ex.start(conn), timeout)
@@ -105,7 +172,7 @@ class SyncDriver:
 
     # ------------------------------------------------------------------------------ the pool
 
-    def _checkout(self, ex: Exchange) -> Http11Connection:
+    def _checkout(self, ex: Exchange) -> Http11Connection | Http2Handle:
         """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
         while True:
             with self._lock:
@@ -122,7 +189,7 @@ class SyncDriver:
             if conn is not None:
                 return conn
 
-    def _use_ticket(self, ex: Exchange) -> Http11Connection | None:
+    def _use_ticket(self, ex: Exchange) -> Http11Connection | Http2Handle | None:
         """Wait, connect or take the reserved connection; None means ask the pool again."""
         status = ex.status
         if status is _WAITING:
@@ -133,7 +200,7 @@ class SyncDriver:
             return self._connect(ex)
         conn = ex.ready_connection()
         if (
-            conn is not None
+            type(conn) is Http11Connection  # (HTTP/2 connections are never probed)
             and conn.needs_probe(_monotonic(), PROBE_IDLE_AFTER)
             and conn.stream.is_readable()  # closed by the server while idle
         ):
@@ -141,7 +208,7 @@ class SyncDriver:
             return None
         return conn  # None when REJECTED: the transport was closed meanwhile
 
-    def _connect(self, ex: Exchange) -> Http11Connection | None:
+    def _connect(self, ex: Exchange) -> Http11Connection | Http2Handle | None:
         attempt = 0
         while True:
             try:
@@ -153,8 +220,12 @@ class SyncDriver:
                 if delay is None:
                     raise
                 time.sleep(delay)
+        handle: Any = stream
+        max_streams = None
+        if ex.uses_http2(stream):
+            handle, max_streams = self._start_http2(ex, stream)
         with self._lock:
-            acts = ex.connected(stream, _monotonic())
+            acts = ex.connected(handle, _monotonic(), max_streams)
         if acts:
             self._perform(acts)
         return ex.ready_connection()
@@ -169,7 +240,7 @@ class SyncDriver:
             )
         if ex.tls:
             try:
-                stream = stream.start_tls(config.ssl_context, ex.server_hostname, timeout)
+                stream = stream.start_tls(config.tls_context(), ex.server_hostname, timeout)
             except BaseException:  # interrupted mid-handshake: the plain socket is ours to close
                 stream.close()
                 raise
@@ -213,3 +284,27 @@ class SyncResponseStream(SyncByteStream):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._ex.method} {self._ex.host}:{self._ex.port}>"
+
+
+class SyncHttp2ResponseStream(Http2ResponseBody, SyncByteStream):
+    """A response body read from its HTTP/2 stream as it is iterated; the end, an error or
+    closing early gives the stream back (RST_STREAM(CANCEL) if unfinished)."""
+
+    _driver: SyncDriver
+    _conn: SyncHttp2Connection
+
+    def __iter__(self) -> Iterator[bytes]:
+        progress = self._progress
+        try:
+            while True:
+                if progress.chunks:
+                    yield from progress.take()
+                if progress.ended:
+                    break
+                self._conn.receive(self._sid, progress, self._ex.read_timeout)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._ex.ticket is not None:
+            self._driver.end_stream(self._ex, self._conn, self._sid)

@@ -1,12 +1,13 @@
-"""`HTTPTransport` and `AsyncHTTPTransport`: HTTP/1.1 over a connection pool, httpx's defaults.
+"""`HTTPTransport` and `AsyncHTTPTransport`: HTTP/1.1 and HTTP/2 over a connection pool,
+httpx's defaults.
 
 Both are thin: configuration is checked and frozen here, `_io.sync_driver` / `_io.async_driver`
-run the requests, and `_core.exchange` makes every decision they share.
+run the requests, and `_core.exchange` makes every decision they share. `http2=True` offers
+ALPN `h2` and `http/1.1` over TLS; `http1=False, http2=True` speaks HTTP/2 only: over TLS, and
+in clear text with prior knowledge (h2c, RFC 9113 section 3.3).
 
-Known gaps, each its own later piece of work:
-* `proxy=`: only `None` is accepted for now; any proxy raises `ValueError` naming it.
-* `http2=True` is accepted, but TLS offers only ALPN `http/1.1` and every connection speaks
-  HTTP/1.1 until the HTTP/2 transport lands.
+Known gap, its own later piece of work: `proxy=` accepts only `None`; any proxy raises
+`ValueError` naming it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _connection_config(
     cert: CertTypes | None,
     trust_env: bool,
     http1: bool,
+    http2: bool,
     proxy: ProxyTypes | None,
     uds: str | None,
     local_address: str | None,
@@ -45,19 +47,22 @@ def _connection_config(
             f"proxies are not supported yet by httplib's transport: {proxy!r}"
             " (pass proxy=None; proxy support is a known gap)"
         )
-    if not http1:
-        raise ValueError(
-            "http1=False needs HTTP/2, which httplib's transport does not support yet."
-        )
-    # Cached per configuration, so building a transport costs microseconds after the first;
-    # ALPN offers only http/1.1 until HTTP/2 is supported (see the module docstring).
-    ssl_context = shared_ssl_context(verify, cert, trust_env)
+    # Cached per configuration (with its ALPN list), so building a transport costs microseconds
+    # after the first. A context the user passed gets this transport's ALPN list before each
+    # handshake instead, as httpx does.
+    ssl_context = shared_ssl_context(verify, cert, trust_env, http2=http2)
+    alpn = None
+    if isinstance(verify, ssl.SSLContext):
+        alpn = ["http/1.1", "h2"] if http1 and http2 else ["h2"] if http2 else ["http/1.1"]
     return ConnectionConfig(
         ssl_context,
         uds=uds,
         local_address=local_address,
         socket_options=socket_options,
         retries=retries,
+        http1=http1,
+        http2=http2,
+        alpn=alpn,
     )
 
 
@@ -81,7 +86,16 @@ class _PooledTransport:
         socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
         config = _connection_config(
-            verify, cert, trust_env, http1, proxy, uds, local_address, retries, socket_options
+            verify,
+            cert,
+            trust_env,
+            http1,
+            http2,
+            proxy,
+            uds,
+            local_address,
+            retries,
+            socket_options,
         )
         if isinstance(self, BaseTransport):
             self._driver = SyncDriver(config, limits)
@@ -93,12 +107,12 @@ class _PooledTransport:
 
 
 class HTTPTransport(_PooledTransport, BaseTransport):
-    """Blocking HTTP/1.1 transport with connection pooling (httpx's `HTTPTransport`).
+    """Blocking HTTP/1.1 and HTTP/2 transport with connection pooling (httpx's `HTTPTransport`).
 
     `verify`/`cert`/`trust_env` configure TLS; `limits` the pool; `uds` connects through a Unix
     socket; `local_address` binds the client side; `retries` retries failed connects (0, 0.5,
-    1, 2 ... seconds apart); `socket_options` are applied to every socket. `http2=True` still
-    speaks HTTP/1.1 (ALPN http/1.1 only) and `proxy` must be None: see the module docstring.
+    1, 2 ... seconds apart); `socket_options` are applied to every socket; `http1`/`http2` pick
+    the protocols (see the module docstring). `proxy` must be None.
     """
 
     _driver: SyncDriver
@@ -111,7 +125,7 @@ class HTTPTransport(_PooledTransport, BaseTransport):
 
 
 class AsyncHTTPTransport(_PooledTransport, AsyncBaseTransport):
-    """Async HTTP/1.1 transport with connection pooling (httpx's `AsyncHTTPTransport`).
+    """Async HTTP/1.1 and HTTP/2 transport with connection pooling (`AsyncHTTPTransport`).
 
     Runs on asyncio, or on trio when called from trio. Arguments as for `HTTPTransport`.
     """
