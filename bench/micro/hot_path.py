@@ -247,6 +247,15 @@ class _FakeSocket:
 
     def __init__(self, *_: object) -> None:
         self.pending = 0
+        # A real descriptor that never turns readable, for the pool's idle-connection probe.
+        self._idle, self._peer = socket.socketpair()
+
+    def fileno(self) -> int:
+        return self._idle.fileno()
+
+    def close(self) -> None:
+        self._idle.close()
+        self._peer.close()
 
     def sendall(self, data: bytes) -> None:
         self.pending += data.count(b"\r\n\r\n")

@@ -85,6 +85,9 @@ class _State(enum.Enum):
     CLOSED = 3  # closed or exited: it cannot be used again
 
 
+# Distinct URL strings remembered per client; past this the cache starts over.
+_URL_CACHE_LIMIT = 256
+
 _REOPEN_ERRORS = {
     _State.OPENED: "Cannot open a client instance more than once.",
     _State.CLOSED: "Cannot reopen a client instance, once it has been closed.",
@@ -204,6 +207,9 @@ class _BaseClient(Generic[T]):
         if not url.raw_path.endswith(b"/"):
             url = url.copy_with(raw_path=url.raw_path + b"/")
         self._base_url = url
+        # Merged URLs by the string given: a URL is immutable, so one parse serves every
+        # request to the same address (until the base changes).
+        self._url_cache: dict[str, URL] = {}
 
     @property
     def headers(self) -> Headers:
@@ -274,7 +280,18 @@ class _BaseClient(Generic[T]):
         )
 
     def _merge_url(self, url: URL | str) -> URL:
-        merge_url = URL(url)
+        if type(url) is not str:
+            return self._join_base(URL(url))
+        cache = self._url_cache
+        merged = cache.get(url)
+        if merged is None:
+            merged = self._join_base(URL(url))
+            if len(cache) >= _URL_CACHE_LIMIT:
+                cache.clear()  # (atomic, unlike evicting one entry while threads insert)
+            cache[url] = merged
+        return merged
+
+    def _join_base(self, merge_url: URL) -> URL:
         if merge_url.is_relative_url:
             # Always appended under the base path: the base ends in "/", so drop a leading one.
             raw_path = self._base_url.raw_path + merge_url.raw_path.lstrip(b"/")
