@@ -40,6 +40,7 @@ and more than `MAX_CONTROL_FRAMES` in a row is a flood. Every h2 exception is ma
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import DataReceived, ResponseReceived, StreamEnded
@@ -97,7 +99,16 @@ _HTTP_VERSION = b"HTTP/2"
 _DROPPED_FIELDS = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade", b"host"}
 )
+# Field names are lower-case tokens (RFC 9110 section 5.6.2, RFC 9113 section 8.2.1); names are
+# scanned joined by \x01, which no name may contain.
+_BAD_NAME = re.compile(rb"[^\x01!#$%&'*+\-.^_`|~0-9a-z]")
+_CONNECTION_FIELDS = _DROPPED_FIELDS - {b"host"}
+_BAD_VALUE = re.compile(rb"[\x00\r\n]")
+_STATUS = re.compile(rb"[1-9][0-9][0-9]")
+# Distinct header blocks remembered per connection (nginx's change once a second with Date).
+_MEMO_BLOCKS = 64
 _NO_ERROR = h2.errors.ErrorCodes.NO_ERROR
+_PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
@@ -188,13 +199,40 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
     }
 
 
+class _CachingDecoder(hpack.Decoder):
+    """HPACK decoding memoized for servers that use no dynamic table (nginx sets its size
+    to 0): then a header block decodes the same every time, so a repeated block (the same
+    response head within the same second) skips the pure-Python Huffman decoding."""
+
+    def __init__(self, template: hpack.Decoder) -> None:
+        super().__init__(template.max_header_list_size)
+        self._memo: dict[bytes, list[Any]] = {}
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        table = self.header_table
+        if table.maxsize or not raw:
+            return super().decode(data, raw)
+        memo = self._memo
+        headers = memo.get(data)
+        if headers is None:
+            headers = list(super().decode(data, raw))
+            # RFC 7541 section 4.2: a size update may enable the table; such a block changes
+            # the decoder's state and must be decoded every time.
+            if not table.maxsize:
+                if len(memo) >= _MEMO_BLOCKS:
+                    memo.clear()
+                memo[bytes(data)] = headers
+        return list(headers)
+
+
 class _Stream:
-    __slots__ = ("events", "trailers", "unacked")
+    __slots__ = ("events", "failed", "trailers", "unacked")
 
     def __init__(self) -> None:
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
+        self.failed = False  # reset as malformed: frames still in flight are dropped
 
 
 def request_headers(
@@ -225,6 +263,41 @@ def request_headers(
     ]
 
 
+def _response_head(headers: Iterable[tuple[bytes, bytes]]) -> ResponseReceived:
+    """The response head from decoded fields; a `RemoteProtocolError` when it is malformed:
+    a missing or bad :status, another pseudo-header, a field name that is not a lower-case
+    token, or CR, LF or NUL in a value (RFC 9113 sections 8.2.1 and 8.3.2)."""
+    status = b""
+    fields: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if name[:1] != b":":
+            fields.append((name, value))
+        elif name == b":status" and not status and not fields:
+            status = value
+        else:
+            raise RemoteProtocolError(f"Malformed HTTP/2 response: pseudo-header {name!r}.")
+    if not _STATUS.fullmatch(status):
+        raise RemoteProtocolError(f"Malformed HTTP/2 response: :status {status!r}.")
+    _check_fields(fields)
+    return ResponseReceived(int(status), b"", fields, _HTTP_VERSION)
+
+
+def _check_fields(fields: list[tuple[bytes, bytes]]) -> None:
+    """Reject empty or non-token names, connection-specific fields (RFC 9113 section 8.2.2)
+    and CR, LF or NUL in values: one scan each."""
+    if not fields:
+        return
+    names = [name for name, _ in fields]
+    if (
+        not all(names)
+        or _BAD_NAME.search(b"\x01".join(names)) is not None
+        or not _CONNECTION_FIELDS.isdisjoint(names)
+    ):
+        raise RemoteProtocolError(f"Malformed HTTP/2 response: a field name in {names!r}.")
+    if _BAD_VALUE.search(b"".join([value for _, value in fields])) is not None:
+        raise RemoteProtocolError("Malformed HTTP/2 response: CR, LF or NUL in a field value.")
+
+
 def _connection_error(exc: Exception) -> RemoteProtocolError:
     return RemoteProtocolError(f"HTTP/2 protocol error from the server: {exc}")
 
@@ -238,9 +311,13 @@ class Http2State:
             header_encoding=None,
             validate_outbound_headers=False,  # request_headers() builds them well-formed
             normalize_outbound_headers=False,
+            # h2's inbound checks run a chain of generators per field; `_response_head` does
+            # the checks that protect users (RFC 9113 section 8.2.1) in a few regex scans.
+            validate_inbound_headers=False,
         )
         conn = h2.connection.H2Connection(config=config)
         conn.state_machine = _GracefulGoAway()
+        conn.decoder = _CachingDecoder(conn.decoder)
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -421,9 +498,10 @@ class Http2State:
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
         stream = self._streams.get(sid)
-        if stream is not None:
-            stream.events.append(event)
-            touched.add(sid)
+        if stream is None or stream.failed:
+            return None
+        stream.events.append(event)
+        touched.add(sid)
         return stream
 
     def _fail(self, error: RemoteProtocolError, touched: set[int]) -> None:
@@ -449,15 +527,22 @@ class Http2State:
 
     def _on_response(self, event: h2.events.ResponseReceived, touched: set[int]) -> None:
         self._control_frames = 0
-        status = 0
-        fields: list[tuple[bytes, bytes]] = []
-        for name, value in event.headers or ():
-            if name == b":status":
-                status = int(value)
-            elif name[:1] != b":":
-                fields.append((bytes(name), bytes(value)))
-        head = ResponseReceived(status, b"", fields, _HTTP_VERSION)
-        self._queue(event.stream_id or 0, head, touched)
+        sid = event.stream_id or 0
+        try:
+            head = _response_head(event.headers or ())
+        except RemoteProtocolError as exc:
+            self._malformed(sid, exc, touched)
+            return
+        self._queue(sid, head, touched)
+
+    def _malformed(self, sid: int, error: RemoteProtocolError, touched: set[int]) -> None:
+        """RFC 9113 section 8.1.1: a malformed message is a stream error (PROTOCOL_ERROR)."""
+        stream = self._queue(sid, StreamReset(error), touched)
+        if stream is not None:
+            stream.failed = True
+        h2_stream = self._conn.streams.get(sid)
+        if h2_stream is not None and not h2_stream.closed:
+            self._conn.reset_stream(sid, _PROTOCOL_ERROR)
 
     def _on_data(self, event: h2.events.DataReceived, touched: set[int]) -> None:
         sid = event.stream_id or 0
@@ -478,9 +563,19 @@ class Http2State:
 
     def _on_trailers(self, event: h2.events.TrailersReceived, touched: set[int]) -> None:
         self._control_frames = 0
-        stream = self._streams.get(event.stream_id or 0)
-        if stream is not None:
-            stream.trailers = [(bytes(n), bytes(v)) for n, v in event.headers or ()]
+        sid = event.stream_id or 0
+        stream = self._streams.get(sid)
+        if stream is None:
+            return
+        trailers = [(name, value) for name, value in event.headers or ()]
+        try:
+            if any(name[:1] == b":" for name, _ in trailers):
+                raise RemoteProtocolError("Malformed HTTP/2 trailers: a pseudo-header.")
+            _check_fields(trailers)
+        except RemoteProtocolError as exc:
+            self._malformed(sid, exc, touched)
+            return
+        stream.trailers = trailers
 
     def _on_ended(self, event: h2.events.StreamEnded, touched: set[int]) -> None:
         sid = event.stream_id or 0
