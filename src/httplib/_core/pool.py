@@ -254,16 +254,31 @@ class PoolState:
         """Ask for a stream on a connection for `key`; see the ticket's status."""
         if self._closed:
             raise RuntimeError("Cannot acquire a connection: the pool is closed.")
-        acts = self._lazy_expire(now)
         ticket = Ticket(key, may_be_http2, self._seq)
         self._seq += 1
         ks = self._keys.get(key)
+        if ks is not None and ks.idle and not ks.spare and not self._any_expired(now):
+            # The usual keep-alive reuse: the same outcome as below, without the action list
+            # and helper calls (no expiry, no spare HTTP/2 stream takes precedence).
+            entry = ks.idle.popitem()[0]  # LIFO: the most recently used
+            del self._idle[entry]
+            entry.idle_since = None
+            entry.active_streams = streams = entry.active_streams + 1
+            if streams < entry.max_streams:
+                entry._slot = _SPARE
+                ks.spare[entry] = None
+            else:
+                entry._slot = _NOWHERE
+            ticket.status = _READY
+            ticket.entry = entry
+            return ticket, []
+        acts = self._lazy_expire(now)
         if ks is None:
             ks = self._keys[key] = _KeyState()
         else:
-            entry = ks.available()
-            if entry is not None:
-                self._assign(ticket, entry)
+            available = ks.available()
+            if available is not None:
+                self._assign(ticket, available)
                 return ticket, acts
             if may_be_http2 and ks.connecting is not None:
                 self._add_waiter(ticket, ks)
@@ -283,6 +298,20 @@ class PoolState:
         if ticket.status is not _READY or entry is None:
             raise RuntimeError(f"Cannot release {ticket!r}: it holds no connection.")
         ticket.status = _DONE
+        if (
+            reusable
+            and entry.active_streams == 1
+            and entry.state is _C_READY
+            and not self._n_queued
+            and not entry._ks.n_waiting
+            and (self._max_idle is None or len(self._idle) < self._max_idle)
+            and not self._any_expired(now)
+        ):
+            # The usual keep-alive return: it goes idle and nobody waits, so nothing else moves.
+            entry.active_streams = 0
+            self._unplace(entry)
+            self._place(entry, now)
+            return []
         acts = self._lazy_expire(now)
         entry.active_streams -= 1
         if entry.state is _C_READY:
@@ -638,6 +667,14 @@ class PoolState:
             ticket = waiters.popleft()
             if ticket.status is _WAITING:
                 self._wake_assign(ticket, entry, acts)
+
+    def _any_expired(self, now: float) -> bool:
+        """Whether `_lazy_expire(now)` would close anything (the oldest idle is past expiry)."""
+        expiry = self._expiry
+        if expiry is None or not self._idle:
+            return False
+        oldest = next(iter(self._idle)).idle_since
+        return oldest is None or oldest + expiry < now
 
     def _lazy_expire(self, now: float) -> list[Action]:
         """Close idle connections past keepalive_expiry: O(expired), oldest idle first."""
