@@ -82,13 +82,9 @@ class AsyncHttp2Connection:
         body: `body` in memory, or `chunks` when streamed (both None or b"": no body)."""
         empty = not body and chunks is None
         sid = self.state.start_request(*head, end_stream=empty)
-        if empty:
-            # One scheduling round first: the other tasks woken by the same read queue their
-            # HEADERS meanwhile, and one write (one TLS record, one syscall) carries them all.
-            await self._runtime.backend.sleep(0)
-            await self._flush(timeout)
-            return sid
         await self._flush(timeout)
+        if empty:
+            return sid
         if body is not None:
             if not await self._send_body(sid, body, timeout):
                 return sid
