@@ -80,7 +80,11 @@ class SyncDriver:
             break
         status, headers, extensions = ex.response_args()
         if ex.ended:  # the whole body came with the head: the connection is free already
-            self.release(ex, ex.finish(_monotonic()))
+            now = _monotonic()
+            with self._lock:
+                acts = ex.release(now, ex.finish(now))
+            if acts:
+                self._perform(acts)
         response = Response(status, stream=SyncResponseStream(self, ex), extensions=extensions)
         response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
         return response
@@ -175,10 +179,18 @@ class SyncDriver:
     def _checkout(self, ex: Exchange) -> Http11Connection | Http2Handle:
         """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
         while True:
+            now = _monotonic()
             with self._lock:
-                acts = ex.acquire(self._pool, _monotonic())
-                if ex.status is _WAITING:
+                acts = ex.acquire(self._pool, now)
+                status = ex.status
+                if status is _WAITING:
                     ex.ticket.waker = threading.Event()  # type: ignore[union-attr]
+            if status is _READY and not acts:  # an idle connection, taken without waiting
+                conn = ex.ready_connection()
+                if type(conn) is Http11Connection and not (
+                    conn.needs_probe(now, PROBE_IDLE_AFTER) and conn.stream.is_readable()
+                ):
+                    return conn
             if acts:
                 self._perform(acts)
             try:
