@@ -18,6 +18,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
+from time import perf_counter
 from types import TracebackType
 from typing import Any
 
@@ -38,7 +39,7 @@ from ._core.flow import (
     settle_plain,
 )
 from ._exceptions import RequestError
-from ._models import Request, Response, elapsed_timer
+from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
 from ._types import AsyncByteStream, AuthTypes, EventHook, SyncByteStream
@@ -53,8 +54,8 @@ __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 def _send_single(client: Client, request: Request) -> Response:
     if not isinstance(request.stream, SyncByteStream):
         raise RuntimeError("Attempted to send an async request with a sync Client instance.")
-    transport = client._transport_for_url(request.url)
-    timer = elapsed_timer()
+    transport = client._transport if client._unrouted else client._route(request.url)
+    sent_at = perf_counter()
     try:
         response = transport.handle_request(request)
     except RequestError as exc:
@@ -62,7 +63,7 @@ def _send_single(client: Client, request: Request) -> Response:
         if exc._request is None:
             exc._request = request
         raise
-    return client._bind(response, request, timer)
+    return client._bind(response, request, sent_at)
 
 
 def _call_hooks(client: Client, target: tuple[list[EventHook], Any]) -> None:
@@ -181,15 +182,15 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
 async def _asend_single(client: AsyncClient, request: Request) -> Response:
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
-    transport = client._transport_for_url(request.url)
-    timer = elapsed_timer()
+    transport = client._transport if client._unrouted else client._route(request.url)
+    sent_at = perf_counter()
     try:
         response = await transport.handle_async_request(request)
     except RequestError as exc:
         if exc._request is None:
             exc._request = request
         raise
-    return client._bind(response, request, timer)
+    return client._bind(response, request, sent_at)
 
 
 async def _acall_hooks(client: AsyncClient, target: tuple[list[EventHook], Any]) -> None:

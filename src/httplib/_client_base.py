@@ -9,8 +9,10 @@ Known gaps: `proxy=` must be None (proxies arrive with the proxy transport), and
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -153,6 +155,7 @@ class _BaseClient(Generic[T]):
                 for key, t in (mounts or {}).items()
             }
         )
+        self._unrouted = not self._mounts  # (mounts are fixed: every request takes the default)
 
     def _checked_transport(self, transport: T) -> T:
         raise NotImplementedError  # pragma: no cover
@@ -261,10 +264,15 @@ class _BaseClient(Generic[T]):
 
         Request values win over client values; nothing is sent.
         """
-        extensions = {} if extensions is None else dict(extensions)
-        if "timeout" not in extensions:
-            chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
-            extensions["timeout"] = chosen.as_dict()
+        # Request copies the extensions and headers it is given, so no copy is made here.
+        if extensions is None:
+            extensions = {"timeout": self._timeout_dict(timeout)}
+        elif "timeout" not in extensions:
+            extensions = {**extensions, "timeout": self._timeout_dict(timeout)}
+        if params is not None or self._params:
+            params = self._params.merge(params)
+        if cookies is not None or self._cookies:
+            cookies = self._merge_cookies(cookies)
         return Request(
             method,
             self._merge_url(url),
@@ -272,12 +280,15 @@ class _BaseClient(Generic[T]):
             data=data,
             files=files,
             json=json,
-            params=self._merge_params(params),
-            # Request copies the headers it is given, so the client's need no copy here.
+            params=params,
             headers=self._headers if headers is None else self._merge_headers(headers),
-            cookies=self._merge_cookies(cookies),
+            cookies=cookies,
             extensions=extensions,
         )
+
+    def _timeout_dict(self, timeout: TimeoutTypes | UseClientDefault) -> dict[str, float | None]:
+        chosen = self._timeout if isinstance(timeout, UseClientDefault) else Timeout(timeout)
+        return chosen.as_dict()
 
     def _merge_url(self, url: URL | str) -> URL:
         if type(url) is not str:
@@ -310,11 +321,6 @@ class _BaseClient(Generic[T]):
             return merged
         return cookies
 
-    def _merge_params(self, params: QueryParamTypes | None) -> QueryParamTypes | None:
-        if params or self._params:
-            return self._params.merge(params)
-        return params
-
     # -- sending --------------------------------------------------------------------------
 
     def _start(
@@ -338,16 +344,15 @@ class _BaseClient(Generic[T]):
         if chosen is not None:
             return chosen
         # Credentials in the URL (`https://user:pass@host/`) mean Basic auth, as in httpx.
-        if request.url.userinfo:
-            username, password = request.url.username, request.url.password
+        url = request.url
+        if url._parsed.userinfo:
+            username, password = url.username, url.password
             if username or password:
                 return BasicAuth(username, password)
         return _NO_AUTH
 
-    def _transport_for_url(self, url: URL) -> T:
+    def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
-        if not self._mounts:
-            return self._transport
         return self._mounts.route(url, self._transport)
 
     def _transports(self) -> list[T]:
@@ -355,13 +360,14 @@ class _BaseClient(Generic[T]):
         transports.extend(self._mounts.transports())
         return transports
 
-    def _bind(self, response: Response, request: Request, timer: Callable[[], Any]) -> Response:
-        """Tie a transport's response to its request and the client's settings."""
+    def _bind(self, response: Response, request: Request, sent_at: float) -> Response:
+        """Tie a transport's response to its request (sent at `perf_counter()` `sent_at`) and
+        the client's settings."""
         response.request = request
-        response._elapsed_func = timer
+        response._sent_at = sent_at
         if response.is_closed:
             # Built from bytes in memory (a mock transport): it is complete already.
-            response.elapsed = timer()
+            response.elapsed = datetime.timedelta(seconds=time.perf_counter() - sent_at)
         response.default_encoding = self._default_encoding
         return response
 

@@ -5,9 +5,9 @@ A response body flows through one pipeline of stages (count raw bytes, undo Cont
 decode text, split lines, re-chunk) that the sync `iter_*` and async `aiter_*` methods share;
 each stage is fed one chunk at a time so memory stays bounded by the chunk size.
 
-Timing: a client that wants `Response.elapsed` sets `response._elapsed_func` (for example to
-`elapsed_timer()` started when the request was sent); the response calls it once, when its
-stream ends or it is closed.
+Timing: a client that wants `Response.elapsed` sets `response._sent_at`, its `perf_counter()`
+reading when the request was sent (no closure per request), or any clock as `_elapsed_func`;
+the elapsed time is taken once, when the stream ends or the response is closed.
 """
 
 from __future__ import annotations
@@ -336,6 +336,7 @@ class Response:
     _cookies: Cookies | None = None
     _elapsed: datetime.timedelta | None = None
     _elapsed_func: Callable[[], datetime.timedelta] | None = None
+    _sent_at: float | None = None  # the client's `time.perf_counter()` when it sent the request
 
     def __init__(
         self,
@@ -557,7 +558,9 @@ class Response:
         if self.is_closed:
             return False
         self.is_closed = True
-        if self._elapsed_func is not None:
+        if self._sent_at is not None:
+            self._elapsed = datetime.timedelta(seconds=time.perf_counter() - self._sent_at)
+        elif self._elapsed_func is not None:
             self._elapsed = self._elapsed_func()
         return True
 
