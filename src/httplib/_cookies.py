@@ -3,20 +3,27 @@
 The jar does the RFC 6265 work (domain and path matching, `Secure`, expiry); this module only
 gives it the mapping API httpx users know and the two small adapters the jar needs to read a
 response's `Set-Cookie` headers and to write a request's `Cookie` header.
+
+`http.cookiejar` (with the urllib.request, http.client and email modules it pulls in) is about
+a quarter of `import httplib`'s time, so it is imported only once cookies are actually used: a
+`Cookies` creates its jar on first use, and an empty one (every client's, until a response sets
+a cookie) answers `bool()` without it.
 """
 
 from __future__ import annotations
 
-import email.message
-import urllib.request
+import functools
+import sys
 from collections.abc import Iterator, MutableMapping
-from http.cookiejar import Cookie, CookieJar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import CookieConflict
 from ._types import CookieTypes
 
 if TYPE_CHECKING:  # pragma: no cover
+    import email.message
+    from http.cookiejar import Cookie, CookieJar
+
     from ._models import Request, Response
 
 __all__ = ["Cookies"]
@@ -25,35 +32,55 @@ __all__ = ["Cookies"]
 class Cookies(MutableMapping[str, str]):
     """Cookie name -> value, backed by `jar`; names may repeat across domains and paths."""
 
+    _jar: CookieJar | None = None  # until the first use of `jar`
+
     def __init__(self, cookies: CookieTypes | None = None) -> None:
         if isinstance(cookies, Cookies):
             # A fresh jar holding the same cookies, so the two objects do not share state.
-            self.jar = CookieJar()
-            for cookie in cookies.jar:
-                self.jar.set_cookie(cookie)
-        elif isinstance(cookies, CookieJar):
-            self.jar = cookies
+            if cookies._jar is not None:
+                jar = self.jar
+                for cookie in cookies._jar:
+                    jar.set_cookie(cookie)
         elif cookies is None or isinstance(cookies, dict | list):
-            self.jar = CookieJar()
             pairs = cookies.items() if isinstance(cookies, dict) else (cookies or [])
             for name, value in pairs:
                 self.set(name, value)
+        elif _is_cookie_jar(cookies):
+            self.jar = cookies
         else:
             raise TypeError(
                 "Cookies must be a dict, a list of (name, value) pairs, a Cookies or a "
                 f"CookieJar, not {type(cookies).__name__}: {cookies!r}"
             )
 
+    @property
+    def jar(self) -> CookieJar:
+        """The stdlib `CookieJar` holding the cookies (created on first use)."""
+        jar = self._jar
+        if jar is None:
+            from http.cookiejar import CookieJar
+
+            # setdefault is atomic: threads racing to create the jar all keep the first one.
+            jar = self.__dict__.setdefault("_jar", CookieJar())
+        return jar
+
+    @jar.setter
+    def jar(self, jar: CookieJar) -> None:
+        self._jar = jar
+
     def extract_cookies(self, response: Response) -> None:
         """Store the cookies set by `response`'s `Set-Cookie` headers, as its request allows."""
-        self.jar.extract_cookies(_ResponseAdapter(response), _RequestAdapter(response.request))  # type: ignore[arg-type]
+        adapter = _request_adapter_class()(response.request)
+        self.jar.extract_cookies(_ResponseAdapter(response), adapter)  # type: ignore[arg-type]
 
     def set_cookie_header(self, request: Request) -> None:
         """Add a `Cookie` header to `request` with the stored cookies that match its URL."""
-        self.jar.add_cookie_header(_RequestAdapter(request))
+        self.jar.add_cookie_header(_request_adapter_class()(request))
 
     def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
         """Store a cookie; an empty `domain` makes it match any host."""
+        from http.cookiejar import Cookie
+
         cookie = Cookie(
             version=0,
             name=name,
@@ -145,9 +172,10 @@ class Cookies(MutableMapping[str, str]):
     def __bool__(self) -> bool:
         # An empty jar's domain table is empty (checked per request, so skip iterating it);
         # a cleared one may keep empty tables, so a non-empty table is iterated to be sure.
-        if not getattr(self.jar, "_cookies", True):
+        jar = self._jar
+        if jar is None or not getattr(jar, "_cookies", True):
             return False
-        return any(True for _ in self.jar)
+        return any(True for _ in jar)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -156,16 +184,31 @@ class Cookies(MutableMapping[str, str]):
         return f"<Cookies[{shown}]>"
 
 
-class _RequestAdapter(urllib.request.Request):
-    """Shows a `Request` to the jar as a urllib request; a header the jar adds lands on it."""
+def _is_cookie_jar(value: object) -> bool:
+    # A CookieJar can only exist once its module was imported, so this never imports it.
+    module = sys.modules.get("http.cookiejar")
+    return module is not None and isinstance(value, module.CookieJar)
 
-    def __init__(self, request: Request) -> None:
-        super().__init__(url=str(request.url), headers=dict(request.headers), method=request.method)
-        self.request = request
 
-    def add_unredirected_header(self, key: str, header: str) -> None:
-        super().add_unredirected_header(key, header)
-        self.request.headers[key] = header
+@functools.cache
+def _request_adapter_class() -> type[Any]:
+    """The urllib request type the jar reads, defined on first use (urllib.request is slow)."""
+    import urllib.request
+
+    class _RequestAdapter(urllib.request.Request):
+        """Shows a `Request` to the jar as a urllib request; a header the jar adds lands on it."""
+
+        def __init__(self, request: Request) -> None:
+            super().__init__(
+                url=str(request.url), headers=dict(request.headers), method=request.method
+            )
+            self.request = request
+
+        def add_unredirected_header(self, key: str, header: str) -> None:
+            super().add_unredirected_header(key, header)
+            self.request.headers[key] = header
+
+    return _RequestAdapter
 
 
 class _ResponseAdapter:
@@ -175,6 +218,8 @@ class _ResponseAdapter:
         self.response = response
 
     def info(self) -> email.message.Message:
+        import email.message
+
         message = email.message.Message()
         for name, value in self.response.headers.multi_items():
             # Set-Cookie must stay one field per cookie: joining them would corrupt dates.

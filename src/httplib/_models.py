@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import codecs
 import datetime
-import email.message
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._content import ByteStream, encode_request, encode_response
 from ._cookies import Cookies
@@ -48,6 +47,9 @@ from ._types import (
     SyncByteStream,
 )
 from ._urls import URL
+
+if TYPE_CHECKING:  # pragma: no cover
+    import email.message
 
 __all__ = ["Request", "Response", "elapsed_timer"]
 
@@ -304,6 +306,15 @@ class Request:
         self.stream = _UnattachedStream()
 
 
+def _content_type_message(content_type: str) -> email.message.Message:
+    """A message holding only `content_type`, for the stdlib's RFC 2045 parameter parsing."""
+    import email.message  # (on use: the email package is slow to import)
+
+    message = email.message.Message()
+    message["content-type"] = content_type
+    return message
+
+
 def _multipart_boundary(headers: Headers) -> bytes | None:
     """The boundary of a user-set multipart Content-Type, so the body is built to match it."""
     if b"content-type" not in [field[1] for field in headers._list]:
@@ -311,9 +322,7 @@ def _multipart_boundary(headers: Headers) -> bytes | None:
     content_type = headers["content-type"]
     if not content_type.lower().startswith("multipart/form-data"):
         return None
-    message = email.message.Message()
-    message["content-type"] = content_type
-    boundary = message.get_param("boundary")
+    boundary = _content_type_message(content_type).get_param("boundary")
     return boundary.encode("ascii") if isinstance(boundary, str) else None
 
 
@@ -508,9 +517,8 @@ class Response:
         content_type = self.headers.get("Content-Type")
         if content_type is None:
             return None
-        message = email.message.Message()
-        message["content-type"] = content_type
-        return message.get_content_charset(failobj=None)
+        charset: str | None = _content_type_message(content_type).get_content_charset(None)
+        return charset
 
     def json(self, **kwargs: Any) -> Any:
         import json  # on first use: most programs that import httplib never decode JSON

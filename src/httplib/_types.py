@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from http.cookiejar import CookieJar
 from typing import IO, TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:  # pragma: no cover
+    from http.cookiejar import CookieJar
+
     from ._config import Proxy, Timeout
     from ._cookies import Cookies
     from ._core.auth import Auth
@@ -42,7 +43,7 @@ HeaderTypes = Union[
     tuple[tuple[bytes, bytes], ...],
 ]
 
-CookieTypes = Union["Cookies", CookieJar, dict[str, str], list[tuple[str, str]]]
+CookieTypes = Union["Cookies", "CookieJar", dict[str, str], list[tuple[str, str]]]
 
 TimeoutTypes = Union[
     float | None,

@@ -10,8 +10,6 @@ stateful flow that remembers the last challenge and counts nonce uses.
 
 from __future__ import annotations
 
-import hashlib
-import netrc
 import os
 import re
 from base64 import b64encode
@@ -24,6 +22,8 @@ from .._exceptions import ProtocolError
 from .._utils import to_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
+    import hashlib
+
     from .._models import Request, Response
 
 __all__ = [
@@ -147,6 +147,8 @@ class NetRCAuth(Auth):
     """
 
     def __init__(self, file: str | None = None) -> None:
+        import netrc  # (on use: few clients read a netrc file)
+
         self._netrc_info = netrc.netrc(file)
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
@@ -247,20 +249,18 @@ def _quote(value: str) -> str:
 
 # --- Digest (RFC 7616) ---------------------------------------------------------------------------
 
-_HASHES: dict[str, Callable[[bytes], hashlib._Hash]] = {
-    "MD5": hashlib.md5,
-    "SHA": hashlib.sha1,
-    "SHA-256": hashlib.sha256,
-    "SHA-512": hashlib.sha512,
-}
+# The hashlib constructor of each algorithm (hashlib is imported once Digest auth is used).
+_HASHES = {"MD5": "md5", "SHA": "sha1", "SHA-256": "sha256", "SHA-512": "sha512"}
 _SESS_SUFFIX = "-SESS"
 _MALFORMED = "Malformed Digest WWW-Authenticate header"
 
 
 def _hash_for(algorithm: str) -> Callable[[bytes], hashlib._Hash] | None:
     """The hash for `MD5`, `SHA-256-sess` and friends (case-insensitive), or None."""
-    name = algorithm.upper()
-    return _HASHES.get(name.removesuffix(_SESS_SUFFIX))
+    import hashlib
+
+    constructor = _HASHES.get(algorithm.upper().removesuffix(_SESS_SUFFIX))
+    return None if constructor is None else getattr(hashlib, constructor)
 
 
 @dataclass(frozen=True)
