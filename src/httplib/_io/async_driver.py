@@ -37,7 +37,8 @@ from .._core.pool import Action, PoolConnection, PoolState, TicketStatus
 from .._headers import Headers
 from .._models import Request, Response
 from .._types import AsyncByteStream
-from .asyncio_backend import AsyncioBackend
+from .asyncio_backend import AsyncioBackend, AsyncioStream
+from .errors import READ, raise_mapped
 from .streams import AsyncNetworkBackend, AsyncNetworkStream
 
 if TYPE_CHECKING:  # h2 is imported only once a connection speaks HTTP/2
@@ -161,11 +162,24 @@ class AsyncDriver:
                 if response is None:
                     continue  # refused unprocessed: another connection
                 return response
+            stream = conn.stream
             try:
-                await self._send(ex, conn)
-                stream, timeout = conn.stream, ex.read_timeout
-                while ex.head is None:
-                    ex.feed(await stream.read(READ_SIZE, timeout))
+                if type(stream) is AsyncioStream and not ex.streams_body:
+                    # Fast path: no write or read coroutines; data_received parses the reply.
+                    if stream.write_nowait(ex.start(conn)):
+                        await stream.drain(ex.write_timeout)
+                    waiter = stream.head_waiter(ex, ex.read_timeout)
+                    if waiter is not None:
+                        try:
+                            await waiter
+                        except TimeoutError as exc:
+                            raise_mapped(exc, READ)
+                        finally:
+                            stream.end_head_wait(waiter)
+                else:
+                    await self._send(ex, conn)
+                while ex.head is None:  # (EOF, or data already buffered: the generic reads)
+                    ex.feed(await stream.read(READ_SIZE, ex.read_timeout))
             except BaseException as exc:
                 await self.release(ex, False)
                 if ex.can_retry_stale(exc):

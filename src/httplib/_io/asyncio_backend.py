@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from .._core.exchange import READ_SIZE
 from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption
 
@@ -43,12 +44,21 @@ class _ByteProtocol(asyncio.Protocol):
         self.read_deadline: float | None = None  # of the read wait in progress, if timed
         self.drain_deadline: float | None = None  # of the drain wait in progress, if timed
         self.timer: asyncio.TimerHandle | None = None
+        # The exchange whose response head is awaited: fed straight from data_received.
+        self.exchange: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        ex = self.exchange
+        if ex is not None:
+            if len(data) <= READ_SIZE:
+                self._feed(ex, data)
+                return
+            # Larger: read() hands it out in READ_SIZE pieces, so no body chunk is bigger.
+            self.exchange = None
         self.chunks.append(data)
         self.buffered += len(data)
         if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
@@ -81,6 +91,21 @@ class _ByteProtocol(asyncio.Protocol):
         waiter, self.drain_waiter = self.drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _feed(self, ex: Any, data: bytes) -> None:
+        """Parse `data` into `ex` at once; wake the reader only once the head is complete (a
+        response arriving whole costs one wake-up) or with the parse error."""
+        try:
+            ex.feed(data)
+        except Exception as exc:
+            self.exchange = None
+            waiter, self.read_waiter = self.read_waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if ex.head is not None:
+            self.exchange = None
+            self._wake_reader()
 
     def _wake_reader(self) -> None:
         waiter, self.read_waiter = self.read_waiter, None
@@ -178,21 +203,45 @@ class AsyncioStream:
             raise_mapped(error, READ)
         return b""
 
-    async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
-        if not data:
-            return
+    def head_waiter(self, ex: Any, timeout: float | None) -> asyncio.Future[None] | None:
+        """A future for the driver to await until `ex` (an HTTP/1.1 `Exchange`) has its
+        response head, fed from `data_received` without a read in between; call
+        `end_head_wait` after. None when data or EOF is already buffered: use `read`."""
+        protocol = self._protocol
+        if protocol.chunks or protocol.eof:
+            return None
+        protocol.exchange = ex
+        return protocol.start_wait("read", timeout)
+
+    def end_head_wait(self, waiter: asyncio.Future[None]) -> None:
+        """Detach the exchange (also on cancellation: later data is buffered again)."""
+        self._protocol.exchange = None
+        self._protocol.end_wait("read", waiter)
+
+    def write_nowait(self, data: bytes | memoryview) -> bool:
+        """Hand `data` to the transport; True when the caller must still await `drain`."""
         protocol = self._protocol
         if protocol.error is not None or self._transport.is_closing():
             raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
         self._transport.write(data)
-        if protocol.paused_writing:
-            waiter = protocol.start_wait("write", timeout)
-            try:
-                await waiter
-            except (TimeoutError, OSError) as exc:
-                raise_mapped(exc, WRITE)
-            finally:
-                protocol.end_wait("write", waiter)
+        return protocol.paused_writing
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until the transport's buffer falls below its low-water mark."""
+        protocol = self._protocol
+        if not protocol.paused_writing:
+            return
+        waiter = protocol.start_wait("write", timeout)
+        try:
+            await waiter
+        except (TimeoutError, OSError) as exc:
+            raise_mapped(exc, WRITE)
+        finally:
+            protocol.end_wait("write", waiter)
+
+    async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        if data and self.write_nowait(data):
+            await self.drain(timeout)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
