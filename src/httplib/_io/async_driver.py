@@ -50,6 +50,7 @@ __all__ = ["AsyncDriver", "AsyncHttp2ResponseStream", "AsyncResponseStream"]
 _monotonic = time.monotonic
 _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
+_READY = TicketStatus.READY
 
 
 class _Runtime:
@@ -156,7 +157,11 @@ class AsyncDriver:
         runtime = self._runtime or self._get_runtime()
         ex = Exchange(request, self._config)
         while True:
-            conn = await self._checkout(ex, runtime)
+            now = _monotonic()
+            acts = ex.acquire(self._pool, now)
+            conn = None if acts else self._idle_connection(ex, runtime, now)
+            if conn is None:
+                conn = await self._checkout(ex, runtime, acts)
             if type(conn) is not Http11Connection:
                 response = await self._handle_http2(ex, conn)  # type: ignore[arg-type]
                 if response is None:
@@ -287,10 +292,30 @@ class AsyncDriver:
 
     # ------------------------------------------------------------------------------ the pool
 
-    async def _checkout(self, ex: Exchange, runtime: _Runtime) -> Http11Connection | Http2Handle:
-        """A connection for `ex`: reused, freshly opened, or after waiting for a slot."""
+    @staticmethod
+    def _idle_connection(
+        ex: Exchange, runtime: _Runtime, now: float
+    ) -> Http11Connection | Http2Handle | None:
+        """The connection the ticket took at once when it needs nothing awaited (no probe
+        found the peer gone); else None, and `_checkout` does the rest."""
+        ticket = ex.ticket
+        if ticket is None or ticket.status is not _READY:
+            return None
+        conn: Http11Connection | Http2Handle = ticket.entry.handle  # type: ignore[union-attr,assignment]
+        if (
+            type(conn) is Http11Connection
+            and conn.needs_probe(now, runtime.probe_after)
+            and conn.stream.is_readable()
+        ):
+            return None
+        return conn
+
+    async def _checkout(
+        self, ex: Exchange, runtime: _Runtime, acts: list[Action]
+    ) -> Http11Connection | Http2Handle:
+        """A connection for `ex` (its ticket just taken, `acts` still to perform): reused,
+        freshly opened, or after waiting for a slot."""
         while True:
-            acts = ex.acquire(self._pool, _monotonic())
             if ex.status is _WAITING:
                 ex.ticket.waker = runtime.new_waker()  # type: ignore[union-attr]
             try:
@@ -302,6 +327,7 @@ class AsyncDriver:
                 raise
             if conn is not None:
                 return conn
+            acts = ex.acquire(self._pool, _monotonic())
 
     async def _use_ticket(
         self, ex: Exchange, runtime: _Runtime
