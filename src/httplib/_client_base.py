@@ -337,19 +337,11 @@ class _BaseClient(Generic[T]):
             follow_redirects = self.follow_redirects
         if "timeout" not in request.extensions:
             request.extensions["timeout"] = self._timeout.as_dict()
-        return self._request_auth(request, auth), follow_redirects
-
-    def _request_auth(self, request: Request, auth: AuthTypes | UseClientDefault | None) -> Auth:
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)
-        if chosen is not None:
-            return chosen
-        # Credentials in the URL (`https://user:pass@host/`) mean Basic auth, as in httpx.
-        url = request.url
-        if url._parsed.userinfo:
-            username, password = url.username, url.password
-            if username or password:
-                return BasicAuth(username, password)
-        return _NO_AUTH
+        if chosen is None:
+            url = request.url
+            chosen = _url_auth(url) if url._parsed.userinfo else _NO_AUTH
+        return chosen, follow_redirects
 
     def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
@@ -363,7 +355,7 @@ class _BaseClient(Generic[T]):
     def _bind(self, response: Response, request: Request, sent_at: float) -> Response:
         """Tie a transport's response to its request (sent at `perf_counter()` `sent_at`) and
         the client's settings."""
-        response.request = request
+        response._request = request
         response._sent_at = sent_at
         if response.is_closed:
             # Built from bytes in memory (a mock transport): it is complete already.
@@ -385,6 +377,12 @@ class _BaseClient(Generic[T]):
 
 # The plain `Auth` holds no state, so every request without credentials can share one.
 _NO_AUTH = Auth()
+
+
+def _url_auth(url: URL) -> Auth:
+    """Credentials in the URL (`https://user:pass@host/`) mean Basic auth, as in httpx."""
+    username, password = url.username, url.password
+    return BasicAuth(username, password) if username or password else _NO_AUTH
 
 
 def _build_auth(auth: AuthTypes | None) -> Auth | None:
