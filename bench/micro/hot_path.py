@@ -327,7 +327,7 @@ class _FakeTransport(asyncio.Transport):
     def _deliver(self) -> None:
         count, self._pending = self._pending, 0
         if not self._closing:
-            self._protocol.data_received(RESPONSE * count)  # type: ignore[attr-defined]
+            self._protocol.data_received(RESPONSE * count)
 
     def is_closing(self) -> bool:
         return self._closing
