@@ -7,7 +7,7 @@ ALPN `h2` and `http/1.1` over TLS; `http1=False, http2=True` speaks HTTP/2 only:
 in clear text with prior knowledge (h2c, RFC 9113 section 3.3).
 
 Known gap, its own later piece of work: `proxy=` accepts only `None`; any proxy raises
-`ValueError` naming it.
+`NotImplementedError` naming it, as the client does.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def _connection_config(
     socket_options: Iterable[SocketOption] | None,
 ) -> ConnectionConfig:
     if proxy is not None:
-        raise ValueError(
-            f"proxies are not supported yet by httplib's transport: {proxy!r}"
-            " (pass proxy=None; proxy support is a known gap)"
+        # The same refusal as the client's: an unbuilt feature, not a bad value.
+        raise NotImplementedError(
+            f"proxy={proxy!r}: httplib does not support proxies yet (they arrive with the "
+            "proxy transport); pass proxy=None."
         )
     # Cached per configuration (with its ALPN list), so building a transport costs microseconds
     # after the first. A context the user passed gets this transport's ALPN list before each
