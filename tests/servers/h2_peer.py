@@ -11,7 +11,10 @@ body, except:
 Scripting: `max_concurrent_streams` is announced in SETTINGS; `goaway_after=n` sends GOAWAY with
 the n-th request's stream id as the last stream once n requests arrived, answers those, ignores
 later ones and closes when they are done; `answer_after=n` holds every response until n streams
-are open at once (proving they share a connection). `connections` counts accepted connections.
+are open at once (proving they share a connection); `close_after=n` answers n requests on each
+connection, then closes it without GOAWAY (a FIN, then reads and discards until the client goes
+away, so nothing the client sends turns the close into a reset). `connections` counts accepted
+connections.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ class H2Peer:
         max_concurrent_streams: int | None = None,
         goaway_after: int | None = None,
         answer_after: int = 1,
+        close_after: int | None = None,
     ) -> None:
         self.ssl_context = ssl_context
         self.max_concurrent_streams = max_concurrent_streams
         self.goaway_after = goaway_after
         self.answer_after = answer_after
+        self.close_after = close_after
         self.connections = 0
         self.max_open_streams = 0
         self.resets_received: list[tuple[int, int]] = []
@@ -100,6 +105,7 @@ class _Session:
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self.conn = h2.connection.H2Connection(config=config)
         self.requests = 0
+        self.answered = 0
         self.last_stream: int | None = None
         self.pending: dict[int, bytes] = {}  # stream id -> path, waiting to be answered
         self.bodies: dict[int, int] = {}
@@ -114,6 +120,9 @@ class _Session:
             conn.update_settings({code: self.peer.max_concurrent_streams})
         self.flush()
         while not self.peer._stop.is_set():
+            if self.answered == self.peer.close_after:
+                self.linger()  # a silent close: no GOAWAY
+                return
             data = self.sock.recv(65536)
             if not data:
                 return
@@ -193,6 +202,7 @@ class _Session:
             conn.send_data(sid, b"body")
             conn.send_headers(sid, [(b"x-checksum", b"abc")], end_stream=True)
             self.open.discard(sid)
+            self.answered += 1
             return
         else:
             body = path
@@ -214,6 +224,7 @@ class _Session:
         del self.outgoing[sid]
         conn.end_stream(sid)
         self.open.discard(sid)
+        self.answered += 1
 
 
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ runs a short loop that only moves bytes and waits::
 Pool calls return `Wake`/`Close` actions; `streams_to_close(acts, wake)` wakes the waiters and
 returns the streams the shell must close (outside its lock). Failures are decisions too:
 `ex.can_retry_stale(exc)` says whether a request that died on a kept-alive connection before any
-response byte may be resent once on a fresh one; `connect_retry_delay(attempt, retries)` gives
-httpx's backoff for connection failures. Nothing here blocks, awaits, or reads the clock.
+response byte may be resent once on a fresh one (`ex.can_retry_http2` for an HTTP/2 stream,
+which also covers refused streams); `connect_retry_delay(attempt, retries)` gives httpx's
+backoff for connection failures. Nothing here blocks, awaits, or reads the clock.
 """
 
 from __future__ import annotations
@@ -513,6 +514,34 @@ class Exchange:
         if self.refusals >= MAX_REFUSED_RETRIES:
             return False
         self.refusals += 1
+        return True
+
+    def can_retry_http2(self, exc: BaseException, state: Http2State, sid: int | None) -> bool:
+        """Whether a failed HTTP/2 request may be resent on another connection: refused
+        unprocessed (`can_retry_refused`), or its connection broke and it was stale. Call it
+        before the stream is closed (the state forgets the stream's facts then)."""
+        return self.can_retry_refused(exc) or self._can_retry_stale_http2(exc, state, sid)
+
+    def _can_retry_stale_http2(
+        self, exc: BaseException, state: Http2State, sid: int | None
+    ) -> bool:
+        """The HTTP/2 form of `can_retry_stale`: the connection itself failed (EOF, a broken
+        socket, a protocol error), not just this stream, and the stream qualifies as stale."""
+        if sid is None or state.error is None or not isinstance(exc, _STALE_ERRORS):
+            return False
+        facts = state.stream_facts(sid)
+        if facts is None or not self.replayable:
+            return False
+        reused, answered, body_sent = facts
+        if not can_retry_stale_connection(
+            self.method,
+            connection_reused=reused,
+            response_started=answered,
+            body_sent=body_sent,
+            retried=self.retried,
+        ):
+            return False
+        self.retried = True
         return True
 
     # -------------------------------------------------------------------------- failures

@@ -131,9 +131,10 @@ class StreamRefused(RemoteProtocolError):
 class ResponseProgress:
     """What one request has received so far; both shells apply a stream's events to it."""
 
-    __slots__ = ("chunks", "ended", "head", "trailers")
+    __slots__ = ("chunks", "ended", "head", "sid", "trailers")
 
     def __init__(self) -> None:
+        self.sid: int | None = None  # set by the shell as soon as the stream is opened
         self.head: ResponseReceived | None = None
         self.chunks: list[bytes] = []
         self.ended = False
@@ -226,13 +227,18 @@ class _CachingDecoder(hpack.Decoder):
 
 
 class _Stream:
-    __slots__ = ("events", "failed", "trailers", "unacked")
+    __slots__ = ("answered", "body_sent", "events", "failed", "reused", "trailers", "unacked")
 
-    def __init__(self) -> None:
+    def __init__(self, reused: bool) -> None:
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
         self.failed = False  # reset as malformed: frames still in flight are dropped
+        # What a stale-connection retry needs to know: opened after another stream completed,
+        # any response frame seen, any body byte framed.
+        self.reused = reused
+        self.answered = False
+        self.body_sent = False
 
 
 def request_headers(
@@ -331,7 +337,8 @@ class Http2State:
         self._streams: dict[int, _Stream] = {}
         self._blocked: set[int] = set()  # streams waiting for send window
         self._control_frames = 0
-        self.error: RemoteProtocolError | None = None
+        self.error: TransportError | None = None
+        self.completed_streams = 0  # streams whose response ended: later ones reuse the conn
         self.goaway: GoAwayReceived | None = None
         self.max_streams = DEFAULT_MAX_STREAMS
         self.has_peer_settings = False  # the server's first SETTINGS arrived
@@ -386,7 +393,7 @@ class Http2State:
             raise StreamRefused(f"The server allows no more streams now: {exc}") from exc
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
-        self._streams[sid] = _Stream()
+        self._streams[sid] = _Stream(self.completed_streams > 0)
         return sid
 
     def send_window(self, sid: int) -> int:
@@ -418,6 +425,10 @@ class Http2State:
             except h2.exceptions.StreamClosedError:
                 break  # the server reset it: its StreamReset tells the waiter why
             sent += size
+        if sent:
+            stream = self._streams.get(sid)
+            if stream is not None:
+                stream.body_sent = True
         return sent
 
     def end_stream(self, sid: int) -> None:
@@ -468,6 +479,22 @@ class Http2State:
                 self._conn.acknowledge_received_data(unacked, sid)
         return events
 
+    def stream_facts(self, sid: int) -> tuple[bool, bool, bool] | None:
+        """For a stale-connection retry: whether stream `sid` was opened on a reused connection,
+        got any response frame, and sent any body byte; None once it is closed."""
+        stream = self._streams.get(sid)
+        if stream is None:
+            return None
+        return stream.reused, stream.answered, stream.body_sent
+
+    def connection_lost(self, error: TransportError) -> set[int]:
+        """The shell's read or write failed: the connection is broken, every open stream fails
+        with `error`; returns the stream ids to wake."""
+        touched: set[int] = set()
+        if self.error is None:
+            self._fail(error, touched)
+        return touched
+
     def has_events(self, sid: int) -> bool:
         stream = self._streams.get(sid)
         return stream is not None and bool(stream.events)
@@ -502,9 +529,11 @@ class Http2State:
             return None
         stream.events.append(event)
         touched.add(sid)
+        if type(event) is not StreamReset:
+            stream.answered = True
         return stream
 
-    def _fail(self, error: RemoteProtocolError, touched: set[int]) -> None:
+    def _fail(self, error: TransportError, touched: set[int]) -> None:
         """A connection error: every open stream fails with it; the connection is done."""
         self.error = error
         for sid in self._streams:
@@ -522,9 +551,6 @@ class Http2State:
                 touched,
             )
 
-    def _progress(self) -> None:
-        self._control_frames = 0
-
     def _on_response(self, event: h2.events.ResponseReceived, touched: set[int]) -> None:
         self._control_frames = 0
         sid = event.stream_id or 0
@@ -540,6 +566,7 @@ class Http2State:
         stream = self._queue(sid, StreamReset(error), touched)
         if stream is not None:
             stream.failed = True
+            stream.answered = True
         h2_stream = self._conn.streams.get(sid)
         if h2_stream is not None and not h2_stream.closed:
             self._conn.reset_stream(sid, _PROTOCOL_ERROR)
@@ -581,6 +608,7 @@ class Http2State:
         sid = event.stream_id or 0
         stream = self._streams.get(sid)
         if stream is not None:
+            self.completed_streams += 1
             self._queue(sid, StreamEnded(stream.trailers), touched)
 
     def _on_reset(self, event: h2.events.StreamReset, touched: set[int]) -> None:
@@ -593,6 +621,14 @@ class Http2State:
         error = StreamRefused(message) if retryable else RemoteProtocolError(message)
         self._queue(sid, StreamReset(error, retryable=retryable), touched)
         self._blocked.discard(sid)
+
+    def _on_informational(
+        self, event: h2.events.InformationalResponseReceived, touched: set[int]
+    ) -> None:
+        self._control_frames = 0
+        stream = self._streams.get(event.stream_id or 0)
+        if stream is not None:
+            stream.answered = True  # a 1xx head is a response byte: the request was processed
 
     def _on_window(self, event: h2.events.WindowUpdated, touched: set[int]) -> None:
         self._control_frame(touched)
@@ -645,7 +681,7 @@ _Handler = Callable[[Http2State, Any, set[int]], "ConnectionEvent | None"]
 # a control frame. Informational (1xx) heads are skipped, as for HTTP/1.1.
 _HANDLERS: dict[type[h2.events.Event], _Handler] = {
     h2.events.ResponseReceived: Http2State._on_response,
-    h2.events.InformationalResponseReceived: lambda state, event, touched: state._progress(),
+    h2.events.InformationalResponseReceived: Http2State._on_informational,
     h2.events.DataReceived: Http2State._on_data,
     h2.events.TrailersReceived: Http2State._on_trailers,
     h2.events.StreamEnded: Http2State._on_ended,

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from .._core.exchange import READ_SIZE
 from .._core.http2 import ConnectionEvent, Http2State, ResponseProgress, StreamEvent
-from .._exceptions import ReadTimeout, TransportError
+from .._exceptions import ReadError, ReadTimeout, TransportError, WriteError
 from .streams import AsyncNetworkStream
 
 __all__ = ["AsyncHttp2Connection"]
@@ -77,25 +77,41 @@ class AsyncHttp2Connection:
         body: bytes | None,
         chunks: AsyncIterable[bytes] | None,
         timeout: float | None,
+        progress: ResponseProgress | None = None,
     ) -> int:
         """Open a stream with `head` (method, scheme, authority, path, fields) and send the
-        body: `body` in memory, or `chunks` when streamed (both None or b"": no body)."""
+        body: `body` in memory, or `chunks` when streamed (both None or b"": no body). The
+        stream id goes to `progress.sid` at once, so a failed send can still close it."""
         empty = not body and chunks is None
         sid = self.state.start_request(*head, end_stream=empty)
-        await self._flush(timeout)
-        if empty:
-            return sid
+        if progress is not None:
+            progress.sid = sid
+        try:
+            await self._flush(timeout)
+            if not empty:
+                await self._send_request_body(sid, body, chunks, timeout)
+        except WriteError as exc:  # (a failed read already failed the connection)
+            await self._lost(exc)
+            raise
+        return sid
+
+    async def _send_request_body(
+        self,
+        sid: int,
+        body: bytes | None,
+        chunks: AsyncIterable[bytes] | None,
+        timeout: float | None,
+    ) -> None:
         if body is not None:
             if not await self._send_body(sid, body, timeout):
-                return sid
+                return
         else:
             assert chunks is not None
             async for chunk in chunks:
                 if not await self._send_body(sid, chunk, timeout):
-                    return sid  # the server answered or reset already: stop sending
+                    return  # the server answered or reset already: stop sending
         self.state.end_stream(sid)
         await self._flush(timeout)
-        return sid
 
     async def _send_body(self, sid: int, data: bytes, timeout: float | None) -> bool:
         """Send `data` as the peer's windows allow; False if the stream has news instead."""
@@ -167,9 +183,11 @@ class AsyncHttp2Connection:
         self._reading = True
         try:
             data = await self.stream.read(READ_SIZE, timeout)
-        except BaseException:
+        except BaseException as exc:
             self._reading = False
             self._hand_on(sid)
+            if isinstance(exc, ReadError):
+                await self._lost(exc)
             raise
         self._reading = False
         state = self.state
@@ -186,6 +204,15 @@ class AsyncHttp2Connection:
             await self._on_change(self, events)
         if state.error is None:
             await self._flush(timeout)  # acks for PING and SETTINGS
+
+    async def _lost(self, error: TransportError) -> None:
+        """The socket failed: fail every stream with `error`, wake them, tell the pool."""
+        wake = self._runtime.wake
+        for touched_sid in self.state.connection_lost(error):
+            waker = self._waiters.pop(touched_sid, None)
+            if waker is not None:
+                wake(waker)
+        await self._on_change(self, [])
 
     def _hand_on(self, sid: int) -> None:
         """Wake one other waiter so it takes over reading."""

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from .._core.exchange import READ_SIZE
 from .._core.http2 import ConnectionEvent, Http2State, ResponseProgress
-from .._exceptions import ReadTimeout, TransportError
+from .._exceptions import ReadError, ReadTimeout, TransportError, WriteError
 from .sync_backend import SyncStream
 
 __all__ = ["SyncHttp2Connection"]
@@ -67,22 +67,34 @@ class SyncHttp2Connection:
         body: bytes | None,
         chunks: Iterable[bytes] | None,
         timeout: float | None,
+        progress: ResponseProgress | None = None,
     ) -> int:
         """Open a stream with `head` (method, scheme, authority, path, fields) and send the
-        body: `body` in memory, or `chunks` when streamed (both None or b"": no body)."""
+        body: `body` in memory, or `chunks` when streamed (both None or b"": no body). The
+        stream id goes to `progress.sid` at once, so a failed send can still close it."""
         empty = not body and chunks is None
-        with self._lock:
-            sid = self.state.start_request(*head, end_stream=empty)
-            self.stream.write(self.state.data_to_send(), timeout)
-        if empty:
-            return sid
+        try:
+            with self._lock:
+                sid = self.state.start_request(*head, end_stream=empty)
+                if progress is not None:
+                    progress.sid = sid
+                self.stream.write(self.state.data_to_send(), timeout)
+            if not empty:
+                self._send_request_body(sid, body, chunks, timeout)
+        except WriteError as exc:  # (a failed read already failed the connection)
+            self._lost(exc)
+            raise
+        return sid
+
+    def _send_request_body(
+        self, sid: int, body: bytes | None, chunks: Iterable[bytes] | None, timeout: float | None
+    ) -> None:
         for chunk in (body,) if body is not None else chunks or ():
             if not self._send_body(sid, chunk, timeout):
-                return sid  # the server answered or reset already: stop sending
+                return  # the server answered or reset already: stop sending
         with self._lock:
             self.state.end_stream(sid)
             self.stream.write(self.state.data_to_send(), timeout)
-        return sid
 
     def _send_body(self, sid: int, data: bytes, timeout: float | None) -> bool:
         """Send `data` as the peer's windows allow; False if the stream has news instead."""
@@ -156,10 +168,12 @@ class SyncHttp2Connection:
         """Be the reader for one chunk: read, feed, flush, wake."""
         try:
             data = self.stream.read(READ_SIZE, timeout)
-        except BaseException:
+        except BaseException as exc:
             with self._lock:
                 self._reading = False
                 self._hand_on(sid)
+            if isinstance(exc, ReadError):
+                self._lost(exc)
             raise
         with self._lock:
             self._reading = False
@@ -176,6 +190,16 @@ class SyncHttp2Connection:
                 self._hand_on(sid)
         if events or self.state.error is not None:
             self._on_change(self, events)
+
+    def _lost(self, error: TransportError) -> None:
+        """The socket failed: fail every stream with `error`, wake them, tell the pool."""
+        with self._lock:
+            touched = self.state.connection_lost(error)
+            for touched_sid in touched:
+                event = self._waiters.get(touched_sid)
+                if event is not None:
+                    event.set()
+        self._on_change(self, [])
 
     def _hand_on(self, sid: int) -> None:
         """Wake one other waiter so it takes over reading (called under the lock)."""

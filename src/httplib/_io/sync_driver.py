@@ -65,7 +65,7 @@ class SyncDriver:
             if type(conn) is not Http11Connection:
                 response = self._handle_http2(ex, conn)  # type: ignore[arg-type]
                 if response is None:
-                    continue  # refused unprocessed: another connection
+                    continue  # refused unprocessed or stale: another connection
                 return response
             try:
                 self._send(ex, conn)
@@ -111,19 +111,20 @@ class SyncDriver:
     # ------------------------------------------------------------------------------ HTTP/2
 
     def _handle_http2(self, ex: Exchange, conn: SyncHttp2Connection) -> Response | None:
-        """Send `ex` on a new stream of `conn`; None when the server refused it unprocessed."""
+        """Send `ex` on a new stream of `conn`; None when it may be resent
+        elsewhere: refused unprocessed, or its reused connection turned out dead."""
         from .._core.http2 import ResponseProgress
 
         progress = ResponseProgress()
-        sid = None
         try:
             body, chunks = ex.http2_body()
-            sid = conn.start(ex.http2_head(), body, chunks, ex.write_timeout)
+            sid = conn.start(ex.http2_head(), body, chunks, ex.write_timeout, progress)
             while progress.head is None:
                 conn.receive(sid, progress, ex.read_timeout)
         except BaseException as exc:
-            self.end_stream(ex, conn, sid)
-            if ex.can_retry_refused(exc):
+            retry = ex.can_retry_http2(exc, conn.state, progress.sid)  # (before the stream ends)
+            self.end_stream(ex, conn, progress.sid)
+            if retry:
                 return None
             raise
         status, headers, extensions = ex.http2_response_args(conn, sid, progress)

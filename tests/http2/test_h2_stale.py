@@ -1,0 +1,83 @@
+"""A reused HTTP/2 connection the server closed without GOAWAY: requests that may be replayed
+are resent once on a fresh connection (as for HTTP/1.1 keep-alive), others fail, and a failure
+on a fresh connection is never retried. The scripted peer closes silently after `close_after`
+answers per connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from httplib._config import Limits
+from httplib._exceptions import ReadError, RemoteProtocolError, WriteError
+from servers.h2_peer import run_h2_peer
+from transport.transport_harness import Adapter, Mode, Runner, timeouts
+
+STALE_ERRORS = (RemoteProtocolError, ReadError, WriteError)
+
+
+def h2c(mode: Mode, **kwargs: Any) -> Adapter:
+    """Prior-knowledge HTTP/2 with one connection at most: a leaked slot would block the next
+    request until its pool timeout."""
+    return mode.transport(http1=False, http2=True, limits=Limits(max_connections=1), **kwargs)
+
+
+def short_pool() -> dict[str, Any]:
+    return timeouts(5.0, pool=2.0)
+
+
+def test_idempotent_and_bodiless_requests_are_resent_on_a_new_connection(run_all: Runner) -> None:
+    with run_h2_peer(close_after=1) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            response, body = await client.get(peer.url + "/first")
+            assert (response.http_version, body) == ("HTTP/2", b"/first")
+            # The first connection is dead now, unknown to the client.
+            response, body = await client.get(peer.url + "/second", extensions=short_pool())
+            assert (response.status_code, body) == (200, b"/second")
+            # The second one too: a POST whose body is empty may be resent (nothing was sent).
+            response = await client.send("POST", peer.url + "/upload", extensions=short_pool())
+            assert await client.read(response) == b"0"
+            await client.close()
+
+        run_all(case)
+        assert peer.connections == 3
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["post-body", "get-streamed-body"])
+def test_requests_that_cannot_be_replayed_fail(run: Runner, streamed: bool) -> None:
+    with run_h2_peer(close_after=1) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            assert (await client.get(peer.url + "/first"))[1] == b"/first"
+            if streamed:  # an iterator body cannot be sent twice, whatever the method
+                method, content = "GET", client.body([b"once"])
+            else:  # a non-idempotent request whose body went out may have been processed
+                method, content = "POST", b"data"
+            with pytest.raises(STALE_ERRORS):
+                await client.send(method, peer.url + "/upload", content=content)
+            assert peer.connections == 1
+            # The dead connection's slot is free again: the only one the pool allows.
+            response, body = await client.get(peer.url + "/after", extensions=short_pool())
+            assert (response.status_code, body) == (200, b"/after")
+            await client.close()
+
+        run(case)
+        assert peer.connections == 2
+
+
+def test_a_fresh_connection_that_fails_is_not_retried(run: Runner) -> None:
+    with run_h2_peer(close_after=0) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            with pytest.raises(RemoteProtocolError, match="Server disconnected"):
+                await client.get(peer.url + "/never")
+            assert peer.connections == 1
+            await client.close()
+
+        run(case)
+        assert peer.connections == 1
