@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DataReceived", "Event", "ResponseReceived", "StreamEnded"]
+__all__ = ["BodyBuffer", "DataReceived", "Event", "ResponseReceived", "StreamEnded"]
 
 
 @dataclass(slots=True)
@@ -36,3 +36,28 @@ class StreamEnded:
 
 
 Event = ResponseReceived | DataReceived | StreamEnded
+
+
+class BodyBuffer:
+    """Response body chunks received and not yet handed out, and whether the body has ended.
+
+    Shared by the HTTP/1.1 `Exchange` and the HTTP/2 `ResponseProgress`, which set both slots.
+    """
+
+    __slots__ = ("chunks", "ended")
+
+    chunks: list[bytes]
+    ended: bool
+
+    def take(self) -> list[bytes]:
+        """Body chunks received and not yet handed out."""
+        chunks = self.chunks
+        self.chunks = []
+        return chunks
+
+    def take_arrived(self) -> bytes | None:
+        """The chunks not yet handed out, joined, once the body has ended; else None."""
+        if not self.ended:
+            return None
+        chunks = self.take()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -36,7 +36,7 @@ from .._exceptions import (
     UnsupportedProtocol,
     WriteError,
 )
-from .events import DataReceived, ResponseReceived
+from .events import BodyBuffer, DataReceived, ResponseReceived
 from .http11 import Http11State
 from .pool import (
     Action,
@@ -236,16 +236,14 @@ def _head_fields(request: Request) -> list[tuple[bytes, bytes]]:
     return [(b"Host", request.url.netloc), *fields]
 
 
-class Exchange:
+class Exchange(BodyBuffer):
     """One request on one (possibly retried) connection; see the module docstring."""
 
     __slots__ = (
         "body",
         "body_sent",
-        "chunks",
         "conn",
         "connect_timeout",
-        "ended",
         "h2_only",
         "head",
         "headers",
@@ -438,19 +436,6 @@ class Exchange:
                     self.ended = True
             else:
                 self.ended = True
-
-    def take(self) -> list[bytes]:
-        """Body chunks received and not yet handed out."""
-        chunks = self.chunks
-        self.chunks = []
-        return chunks
-
-    def take_arrived(self) -> bytes | None:
-        """The body chunks not yet handed out, joined, once the response has ended; else None."""
-        if not self.ended:
-            return None
-        chunks = self.take()
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def response_args(self) -> tuple[int, list[tuple[bytes, bytes]], dict[str, Any]]:
         """Status, raw header list and extensions for `Response(...)`."""

@@ -55,7 +55,7 @@ import h2.settings
 import hpack
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
-from .events import DataReceived, ResponseReceived, StreamEnded
+from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
 from .pool import Action, PoolConnection, PoolState
 
 __all__ = [
@@ -128,10 +128,10 @@ class StreamRefused(RemoteProtocolError):
     stream limit it lowered): the request may be sent again on another connection."""
 
 
-class ResponseProgress:
+class ResponseProgress(BodyBuffer):
     """What one request has received so far; both shells apply a stream's events to it."""
 
-    __slots__ = ("chunks", "ended", "head", "sid", "trailers")
+    __slots__ = ("head", "sid", "trailers")
 
     def __init__(self) -> None:
         self.sid: int | None = None  # set by the shell as soon as the stream is opened
@@ -153,19 +153,6 @@ class ResponseProgress:
                 self.trailers = event.trailers  # type: ignore[union-attr]
             else:
                 raise event.error  # type: ignore[union-attr]
-
-    def take(self) -> list[bytes]:
-        """Body chunks received and not yet handed out."""
-        chunks = self.chunks
-        self.chunks = []
-        return chunks
-
-    def take_arrived(self) -> bytes | None:
-        """The body chunks not yet handed out, joined, once the stream has ended; else None."""
-        if not self.ended:
-            return None
-        chunks = self.take()
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @dataclass(slots=True)
