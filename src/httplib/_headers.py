@@ -21,12 +21,10 @@ from typing import Any
 
 from ._exceptions import LocalProtocolError
 from ._types import HeaderTypes
+from ._utils import TCHAR
 
 __all__ = ["Headers"]
 
-# RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-# "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. A name is valid when deleting them leaves nothing.
-_TCHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 # Values whose repr is masked so that credentials do not leak into logs and tracebacks.
 _SENSITIVE_NAMES = frozenset({b"authorization", b"proxy-authorization"})
@@ -59,7 +57,7 @@ def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
         raw = name
     else:
         raise TypeError(f"Header name must be str or bytes, not {type(name)}")
-    if not raw or raw.translate(None, _TCHARS):
+    if not raw or raw.translate(None, TCHAR):
         # ("?" replaced any non-ASCII character, and "?" is not a token character.)
         shown = raw if name.isascii() else name
         raise LocalProtocolError(f"Illegal header name {shown!r}")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["primitive_value_to_str", "to_bytes", "to_str"]
+__all__ = ["TCHAR", "primitive_value_to_str", "to_bytes", "to_str"]
+
+# RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+# "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. A token is valid when deleting these leaves nothing
+# (`name.translate(None, TCHAR)`); header validation and the HTTP/1.1 parser share it.
+TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def primitive_value_to_str(value: str | int | float | bool | None) -> str:

@@ -56,6 +56,7 @@ import re
 from collections.abc import Callable
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
+from .._utils import TCHAR
 from .events import DataReceived, Event, ResponseReceived, StreamEnded
 
 __all__ = [
@@ -80,8 +81,6 @@ MAX_STATUS_LINE_SIZE = 8190
 # A chunk-size line with its extensions (RFC 9112 section 7.1.1); bounded like a field line.
 MAX_CHUNK_LINE_SIZE = MAX_HEADER_LINE_SIZE
 
-# RFC 9110 section 5.6.2 tchar.
-_TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bytes allowed in a head besides field separators: HTAB, SP, VCHAR, obs-text (RFC 9110 5.5).
 _FIELD_BYTES = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
 _HEAD_BYTES = _FIELD_BYTES + b"\r\n"
@@ -95,7 +94,7 @@ _NO_BODY_STATUS = frozenset({204, 304})
 # re-parsed line by line, which names the offending line or accepts the rare valid shape
 # (e.g. a head beyond a size limit check) they leave out.
 _VALUE = rb"[\t\x20-\x7e\x80-\xff]"
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # _TCHAR as a regex class
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # TCHAR as a regex class
 _STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: (" + _VALUE + rb"*))?\r\n")
 # A field line with its trailing CRLF; `^` anchors at line starts (re.M), the value excludes
 # leading and trailing OWS.
@@ -121,7 +120,7 @@ _Head = tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]  # version, status, 
 
 
 def _is_token(value: bytes) -> bool:
-    return bool(value) and not value.translate(None, _TCHAR)
+    return bool(value) and not value.translate(None, TCHAR)
 
 
 def _list_tokens(value: bytes) -> set[bytes]:
@@ -135,7 +134,7 @@ def _parse_fields(block: bytes, what: str) -> list[tuple[bytes, bytes]]:
     append = fields.append
     for line in block.split(b"\r\n"):
         name, sep, value = line.partition(b":")
-        if not sep or not name or name.translate(None, _TCHAR):
+        if not sep or not name or name.translate(None, TCHAR):
             raise RemoteProtocolError(f"Invalid {what} line: {line[:200]!r}")
         append((name, value.strip(_OWS)))
     if len(fields) > MAX_HEADER_COUNT:
