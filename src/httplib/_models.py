@@ -51,7 +51,7 @@ from ._urls import URL
 if TYPE_CHECKING:  # pragma: no cover
     import email.message
 
-__all__ = ["Request", "Response", "elapsed_timer"]
+__all__ = ["Request", "Response"]
 
 # Methods whose empty body is still announced with `Content-Length: 0` (RFC 9110 section 8.6:
 # a user agent should send it when a body is expected but empty).
@@ -74,12 +74,6 @@ _SYNC_ITER_ON_ASYNC = "Attempted to call a sync iterator on an async stream."
 _ASYNC_ITER_ON_SYNC = "Attempted to call an async iterator on an sync stream."
 _SYNC_CLOSE_ON_ASYNC = "Attempted to call an sync close on an async stream."
 _ASYNC_CLOSE_ON_SYNC = "Attempted to call an async close on an sync stream."
-
-
-def elapsed_timer() -> Callable[[], datetime.timedelta]:
-    """Start a clock; the returned function gives the time since, for `Response._elapsed_func`."""
-    start = time.perf_counter()
-    return lambda: datetime.timedelta(seconds=time.perf_counter() - start)
 
 
 class _UnattachedStream(SyncByteStream, AsyncByteStream):
