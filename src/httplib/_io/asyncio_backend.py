@@ -48,8 +48,9 @@ class _ByteProtocol(asyncio.Protocol):
         self.exchange: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
+        # subclassing it, and any conforming loop must work.
+        self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
@@ -259,7 +260,8 @@ class AsyncioStream:
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             self._transport.abort()
             raise_mapped(exc, CONNECT)
-        assert isinstance(new_transport, asyncio.Transport)
+        if new_transport is None:  # (typed Optional: a loop that closed the connection meanwhile)
+            raise_mapped(ConnectionResetError("Connection lost during the TLS handshake"), CONNECT)
         self._protocol.transport = new_transport
         return AsyncioStream(new_transport, self._protocol)
 
@@ -330,11 +332,10 @@ class AsyncioBackend:
 
 
 def _configured(
-    transport: asyncio.BaseTransport,
+    transport: asyncio.Transport,
     protocol: _ByteProtocol,
     socket_options: Iterable[SocketOption] | None,
 ) -> AsyncioStream:
-    assert isinstance(transport, asyncio.Transport)
     sock = transport.get_extra_info("socket")
     try:
         # asyncio already sets TCP_NODELAY on TCP sockets; user options come on top.
