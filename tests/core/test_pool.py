@@ -25,8 +25,8 @@ from httplib._core.pool import (
     Ticket,
     TicketStatus,
     Wake,
-    can_retry_stale_connection,
 )
+from httplib._core.resend import can_retry_stale_connection
 
 READY = TicketStatus.READY
 CONNECT = TicketStatus.CONNECT

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from httplib._config import Limits
-from httplib._core.exchange import connect_retry_delay
+from httplib._core.resend import connect_retry_delay
 from httplib._exceptions import (
     ConnectError,
     PoolTimeout,

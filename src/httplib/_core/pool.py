@@ -65,7 +65,6 @@ if TYPE_CHECKING:  # _config imports ssl, which the sans-I/O core must not pull 
     from .._config import Limits
 
 __all__ = [
-    "IDEMPOTENT_METHODS",
     "Action",
     "Close",
     "ConnectionState",
@@ -74,7 +73,6 @@ __all__ = [
     "Ticket",
     "TicketStatus",
     "Wake",
-    "can_retry_stale_connection",
 ]
 
 
@@ -689,26 +687,3 @@ class PoolState:
                 break
             self._discard(entry, acts)
         return acts
-
-
-# RFC 9110 section 9.2.2: methods whose intended effect of several identical requests is the same
-# as of one, so a request lost with a dead connection may be sent again.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
-
-def can_retry_stale_connection(
-    method: str,
-    *,
-    connection_reused: bool,
-    response_started: bool,
-    body_sent: bool,
-    retried: bool,
-) -> bool:
-    """Whether a request that failed on a stale keep-alive connection may be resent once.
-
-    Only a *reused* connection can be stale (a failure on a fresh one is real), only before any
-    response byte arrived, only once, and never for a non-idempotent request whose body was sent.
-    """
-    if not connection_reused or response_started or retried:
-        return False
-    return method in IDEMPOTENT_METHODS or not body_sent

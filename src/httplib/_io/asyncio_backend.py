@@ -2,22 +2,27 @@
 
 Why a Protocol and not `asyncio.open_connection`: streams add a StreamReader, a StreamWriter
 and a drain lock per connection and copy every chunk through a bytearray; a Protocol hands
-the received `bytes` object straight to the reader, and a read that finds data buffered
-returns without suspending. Timeouts cost no timer per wait: each connection keeps one lazy
-timer that, when it fires, fails the current wait if that wait's deadline has passed and
-otherwise moves itself to that deadline, so a connection busy with short waits re-arms it about
-once per timeout period instead of scheduling and cancelling a handle for every read.
+the received `bytes` object straight to the reader, a read that finds data buffered returns
+without suspending, and a write that the transport buffers does not suspend either. Only
+asyncio's public interfaces are used, so any conforming loop (uvloop) works.
+
+Timeouts cost no timer per wait: each connection keeps one lazy timer that, when it fires,
+fails the current wait if that wait's deadline has passed and otherwise moves itself to that
+deadline, so a connection busy with short waits re-arms it about once per timeout period
+instead of scheduling and cancelling a handle for every read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from .._core.exchange import READ_SIZE
+from .._core.effects import NO_LOCK, Runtime
 from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption
 
@@ -44,8 +49,6 @@ class _ByteProtocol(asyncio.Protocol):
         self.read_deadline: float | None = None  # of the read wait in progress, if timed
         self.drain_deadline: float | None = None  # of the drain wait in progress, if timed
         self.timer: asyncio.TimerHandle | None = None
-        # The exchange whose response head is awaited: fed straight from data_received.
-        self.exchange: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
@@ -53,13 +56,6 @@ class _ByteProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        ex = self.exchange
-        if ex is not None:
-            if len(data) <= READ_SIZE:
-                self._feed(ex, data)
-                return
-            # Larger: read() hands it out in READ_SIZE pieces, so no body chunk is bigger.
-            self.exchange = None
         self.chunks.append(data)
         self.buffered += len(data)
         if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
@@ -92,21 +88,6 @@ class _ByteProtocol(asyncio.Protocol):
         waiter, self.drain_waiter = self.drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def _feed(self, ex: Any, data: bytes) -> None:
-        """Parse `data` into `ex` at once; wake the reader only once the head is complete (a
-        response arriving whole costs one wake-up) or with the parse error."""
-        try:
-            ex.feed(data)
-        except Exception as exc:
-            self.exchange = None
-            waiter, self.read_waiter = self.read_waiter, None
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(exc)
-            return
-        if ex.head is not None:
-            self.exchange = None
-            self._wake_reader()
 
     def _wake_reader(self) -> None:
         waiter, self.read_waiter = self.read_waiter, None
@@ -203,21 +184,6 @@ class AsyncioStream:
         if error is not None:
             raise_mapped(error, READ)
         return b""
-
-    def head_waiter(self, ex: Any, timeout: float | None) -> asyncio.Future[None] | None:
-        """A future for the driver to await until `ex` (an HTTP/1.1 `Exchange`) has its
-        response head, fed from `data_received` without a read in between; call
-        `end_head_wait` after. None when data or EOF is already buffered: use `read`."""
-        protocol = self._protocol
-        if protocol.chunks or protocol.eof:
-            return None
-        protocol.exchange = ex
-        return protocol.start_wait("read", timeout)
-
-    def end_head_wait(self, waiter: asyncio.Future[None]) -> None:
-        """Detach the exchange (also on cancellation: later data is buffered again)."""
-        self._protocol.exchange = None
-        self._protocol.end_wait("read", waiter)
 
     def write_nowait(self, data: bytes | memoryview) -> bool:
         """Hand `data` to the transport; True when the caller must still await `drain`."""
@@ -329,6 +295,44 @@ class AsyncioBackend:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+    def runtime(self) -> Runtime:
+        # Probing a Protocol-based stream costs no system call: probe on every reuse.
+        return Runtime(
+            lock=NO_LOCK, new_waker=_new_future, wake=_wake, clock=time.monotonic, probe_after=0.0
+        )
+
+    async def wait(self, waker: asyncio.Future[None], timeout: float | None) -> bool:
+        """Wait until `waker` is woken (True) or `timeout` passes (False)."""
+        if timeout is None:
+            await waker
+            return True
+        handle = waker.get_loop().call_later(timeout, _expire, waker)
+        try:
+            await waker
+        except TimeoutError:
+            return False
+        finally:
+            handle.cancel()
+        return True
+
+    def shield(self) -> contextlib.nullcontext[None]:
+        # asyncio delivers a cancellation once: the clean-up's own awaits run normally.
+        return contextlib.nullcontext()
+
+
+def _new_future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _configured(

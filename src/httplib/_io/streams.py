@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable
-from typing import Any, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["AsyncNetworkBackend", "AsyncNetworkStream", "SocketOption", "SyncNetworkStream"]
+if TYPE_CHECKING:
+    from .._core.effects import Runtime
+
+__all__ = [
+    "AsyncNetworkBackend",
+    "AsyncNetworkStream",
+    "AsyncRuntimeBackend",
+    "SocketOption",
+    "SyncNetworkStream",
+    "negotiated_alpn",
+]
 
 # `socket.setsockopt` arguments: (level, option, value) with an int, a buffer, or (None, len).
 SocketOption = (
@@ -56,3 +67,17 @@ class AsyncNetworkBackend(Protocol):
         socket_options: Iterable[SocketOption] | None = None,
     ) -> AsyncNetworkStream: ...
     async def sleep(self, seconds: float) -> None: ...
+
+
+class AsyncRuntimeBackend(AsyncNetworkBackend, Protocol):
+    """An event loop's backend: streams, plus what the engine's flows wait on."""
+
+    def runtime(self) -> Runtime: ...
+    async def wait(self, waker: Any, timeout: float | None) -> bool: ...
+    def shield(self) -> AbstractContextManager[Any]: ...
+
+
+def negotiated_alpn(stream: SyncNetworkStream | AsyncNetworkStream) -> str | None:
+    """The protocol TLS negotiated by ALPN on `stream` ("h2", "http/1.1"), None without TLS."""
+    ssl_object = stream.get_extra_info("ssl_object")
+    return None if ssl_object is None else ssl_object.selected_alpn_protocol()

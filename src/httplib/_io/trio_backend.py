@@ -10,6 +10,7 @@ from typing import Any
 
 import trio
 
+from .._core.effects import NO_LOCK, Runtime
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -42,6 +43,10 @@ _TABLE = extend_with(
     }
 )
 CONNECT, READ, WRITE = _TABLE["connect"], _TABLE["read"], _TABLE["write"]
+
+
+# Probing costs a select() call: only for connections idle this long (as for blocking sockets).
+PROBE_IDLE_AFTER = 1.0
 
 
 def _seconds(timeout: float | None) -> float:
@@ -164,6 +169,26 @@ class TrioBackend:
 
     async def sleep(self, seconds: float) -> None:
         await trio.sleep(seconds)
+
+    def runtime(self) -> Runtime:
+        # trio's clock, so a test's MockClock drives pool expiry too.
+        return Runtime(
+            lock=NO_LOCK,
+            new_waker=trio.Event,
+            wake=trio.Event.set,
+            clock=trio.current_time,
+            probe_after=PROBE_IDLE_AFTER,
+        )
+
+    async def wait(self, waker: trio.Event, timeout: float | None) -> bool:
+        """Wait until `waker` is set (True) or `timeout` passes (False)."""
+        with trio.move_on_after(_seconds(timeout)):
+            await waker.wait()
+            return True
+        return False
+
+    def shield(self) -> trio.CancelScope:
+        return trio.CancelScope(shield=True)
 
 
 def _apply_options(

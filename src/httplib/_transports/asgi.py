@@ -38,9 +38,9 @@ class _Event(Protocol):
 def _new_event() -> _Event:
     """An event of the running async library, found without sniffio."""
     # Imported here: the async driver loads asyncio, which sync-only programs never need.
-    from .._io.async_driver import _running_under_trio
+    from .._io.async_driver import running_under_trio
 
-    if _running_under_trio():
+    if running_under_trio():
         import trio
 
         return trio.Event()

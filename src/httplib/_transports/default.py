@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._config import DEFAULT_LIMITS, Limits, shared_ssl_context
-from .._core.exchange import ConnectionConfig
+from .._core.plan import ConnectionConfig
 from .._io.streams import SocketOption
 from .._io.sync_driver import SyncDriver
 from .._models import Request, Response

@@ -1,0 +1,130 @@
+"""Effects: what the engine asks a runtime's driver to do, and what the driver sends back.
+
+The engine's flows (`_core/engine.py`, `_core/h2_connection.py`) are generators that yield
+effects and receive each effect's result; a failed effect is thrown into the flow at the
+`yield`, so the flow releases what it holds before the error goes on. An effect is a tuple whose
+first item is its kind (a small int, so a driver dispatches through a table):
+
+    kind             arguments                                      result
+    CONNECT_TCP      host, port, timeout, local_address, options    stream
+    CONNECT_UNIX     path, timeout, options                         stream
+    START_TLS        stream, ssl_context, server_hostname, timeout  (stream, ALPN protocol | None)
+    WRITE            stream, data, timeout                          None
+    WRITE_SHIELDED   stream, data, timeout                          None (runs even when the
+                                                                    task is being cancelled)
+    READ             stream, max_bytes, timeout                     bytes (b"" at EOF)
+    PROBE            stream                                         whether it is readable now
+                                                                    (idle: the peer closed it)
+    CLOSE            stream                                         None; never raises
+    WAIT             waker, timeout                                 True when woken, False when
+                                                                    `timeout` passed first
+    SLEEP            seconds                                        None
+    BODY_ITER        request body stream                            an iterator over it
+    BODY_NEXT        that iterator                                  next chunk, None at its end
+
+I/O errors arrive already mapped to httplib's exception tree (each backend maps at one place).
+Wakers are made and set by the runtime's non-blocking primitives (`Runtime.new_waker`,
+`Runtime.wake`); only waiting on one is an effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
+from typing import Any
+
+__all__ = [
+    "BODY_ITER",
+    "BODY_NEXT",
+    "CLOSE",
+    "CONNECT_TCP",
+    "CONNECT_UNIX",
+    "KIND_NAMES",
+    "PROBE",
+    "READ",
+    "SLEEP",
+    "START_TLS",
+    "WAIT",
+    "WRITE",
+    "WRITE_SHIELDED",
+    "Effect",
+    "Flow",
+    "NO_LOCK",
+    "Runtime",
+]
+
+(
+    CONNECT_TCP,
+    CONNECT_UNIX,
+    START_TLS,
+    WRITE,
+    WRITE_SHIELDED,
+    READ,
+    PROBE,
+    CLOSE,
+    WAIT,
+    SLEEP,
+    BODY_ITER,
+    BODY_NEXT,
+) = range(12)
+
+KIND_NAMES = (
+    "CONNECT_TCP",
+    "CONNECT_UNIX",
+    "START_TLS",
+    "WRITE",
+    "WRITE_SHIELDED",
+    "READ",
+    "PROBE",
+    "CLOSE",
+    "WAIT",
+    "SLEEP",
+    "BODY_ITER",
+    "BODY_NEXT",
+)
+
+Effect = tuple[Any, ...]
+Flow = Generator[Effect, Any, Any]
+
+
+class _NoLock:
+    """The lock of a runtime whose flows all run on one event loop: nothing to exclude."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+NO_LOCK = _NoLock()
+
+
+class Runtime:
+    """The non-blocking primitives a runtime lends the engine, and its clock.
+
+    `lock` guards the pool and each HTTP/2 connection's state (a `threading.Lock` for blocking
+    sockets, `NO_LOCK` on an event loop); a flow never yields while holding it. `new_waker()`
+    makes what a `WAIT` effect waits on and `wake(waker)` sets it (from any flow). `clock()` is
+    monotonic seconds. `probe_after`: idle seconds after which a reused HTTP/1.1 connection is
+    probed for a close by the server (0 where probing costs no system call).
+    """
+
+    __slots__ = ("clock", "lock", "new_waker", "probe_after", "wake")
+
+    def __init__(
+        self,
+        *,
+        lock: AbstractContextManager[Any],
+        new_waker: Callable[[], Any],
+        wake: Callable[[Any], None],
+        clock: Callable[[], float],
+        probe_after: float,
+    ) -> None:
+        self.lock = lock
+        self.new_waker = new_waker
+        self.wake = wake
+        self.clock = clock
+        self.probe_after = probe_after

@@ -1,0 +1,450 @@
+"""The engine: one request over the pool, as a flow of effects every runtime performs.
+
+Theory of operation
+-------------------
+A transport owns one `Engine` (its pool, its connection settings and its runtime's
+primitives). `engine.send(request)` is a generator (a *flow*): it yields effects
+(`_core/effects.py`: connect, TLS, write, read, wait, sleep, close...) and receives their
+results, and returns `(status, headers, extensions, body)` once the response head is in. Each
+runtime's driver is a short loop that performs the effects; it decides nothing. The sequence of
+one request::
+
+    checkout    acquire a ticket from the pool (under the runtime's lock)
+                READY: reuse the connection (PROBE it first when it idled `probe_after`)
+                WAITING: WAIT on the ticket's waker up to the pool timeout
+                CONNECT: CONNECT_TCP / CONNECT_UNIX, START_TLS (ALPN), the HTTP/2 handshake,
+                         retried with httpx's backoff (SLEEP) for `retries=`
+    exchange    HTTP/1.1: WRITE the head (and a small body), stream a larger body
+                (BODY_ITER / BODY_NEXT + WRITE), READ until the head is complete
+                HTTP/2: open a stream on the shared connection (`Http2Connection`)
+    resend      a stale or refused connection sends the request again (`Resend` rules)
+    release     the body flow (`Http11Body` / `Http2Body`) reads the rest on demand and gives
+                the ticket back: reusable only after a complete response
+
+Every failure and cancellation is thrown into the flow at the effect that raised it; the flow
+gives its ticket back (closing a half-used connection) before the error goes on, so no slot
+or socket leaks whatever the runtime. Pool actions (`Wake`, `Close`) are performed here: wakers
+are set with the runtime's `wake`, streams closed with `CLOSE` effects outside the lock.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import PoolTimeout
+from .effects import (
+    BODY_ITER,
+    BODY_NEXT,
+    CLOSE,
+    CONNECT_TCP,
+    CONNECT_UNIX,
+    PROBE,
+    READ,
+    SLEEP,
+    START_TLS,
+    WAIT,
+    WRITE,
+    Flow,
+    Runtime,
+)
+from .exchange import Http11Connection, Http11Exchange
+from .plan import READ_SIZE, ConnectionConfig, RequestPlan
+from .pool import Action, Close, PoolState, Ticket, TicketStatus
+from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay
+
+if TYPE_CHECKING:  # h2 loads only once a connection speaks HTTP/2
+    from .._config import Limits
+    from .._models import Request
+    from .h2_connection import Http2Connection
+    from .http2 import ResponseProgress
+
+__all__ = ["Engine", "Http2Body", "Http11Body", "ResponseParts"]
+
+_WAITING = TicketStatus.WAITING
+_CONNECT = TicketStatus.CONNECT
+_READY = TicketStatus.READY
+
+# Status, raw header list, extensions for `Response(...)`, and the body flow.
+ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body"]
+
+
+class Engine:
+    """A transport's pool and the flows that send requests over it; see the module docstring."""
+
+    __slots__ = ("_clock", "_lock", "config", "limits", "pool", "runtime")
+
+    def __init__(self, config: ConnectionConfig, limits: Limits, runtime: Runtime) -> None:
+        self.config = config
+        self.limits = limits
+        self.runtime = runtime
+        self.pool = PoolState(limits)
+        self._lock = runtime.lock
+        self._clock = runtime.clock
+
+    def send(self, request: Request) -> Flow:
+        """Send `request`; returns `ResponseParts` once the response head is in."""
+        plan = RequestPlan(request, self.config)
+        resend = Resend(plan.method, plan.replayable)
+        while True:
+            pool, ticket, conn = yield from self._checkout(plan)
+            if type(conn) is Http11Connection:
+                parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
+            else:
+                parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
+            if parts is not None:
+                return parts
+
+    def close(self) -> Flow:
+        """Close every connection; waiting requests retry on a fresh pool (as httpx's transport
+        stays usable after close())."""
+        with self._lock:
+            acts = self.pool.close_all()
+            self.pool = PoolState(self.limits)
+        yield from self.perform(acts)
+
+    def perform(self, acts: list[Action]) -> Flow:
+        """Wake the waiters `acts` name and close the connections it drops."""
+        wake = self.runtime.wake
+        streams = []
+        for act in acts:
+            if type(act) is Close:
+                conn = act.entry.handle
+                if conn is not None:
+                    act.entry.handle = None
+                    streams.append(conn.stream)  # type: ignore[attr-defined]
+            else:
+                wake(act.ticket.waker)  # type: ignore[union-attr]
+        for stream in streams:
+            yield (CLOSE, stream)
+
+    def release(
+        self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False
+    ) -> Flow:
+        """Give back what `ticket` holds: its connection (closed unless `reusable`; handed to
+        the user when `detach`), a reserved connect, or its place in the queue."""
+        now = self._clock()
+        with self._lock:
+            if ticket.status is _READY:
+                if detach:
+                    ticket.entry.handle = None  # type: ignore[union-attr]
+                acts = pool.release(ticket, now, reusable=reusable and not detach)
+            else:
+                acts = pool.cancel(ticket, now)
+        if acts:
+            yield from self.perform(acts)
+
+    # ---------------------------------------------------------------------------- checkout
+
+    def _checkout(self, plan: RequestPlan) -> Flow:
+        """A ticket and its connection: reused, freshly opened, or after waiting for a slot."""
+        runtime, lock = self.runtime, self._lock
+        while True:
+            now = self._clock()
+            with lock:
+                pool = self.pool
+                ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2)
+                status = ticket.status
+                if status is _WAITING:
+                    ticket.waker = runtime.new_waker()
+            if status is _READY and not acts:  # an idle connection, taken without waiting
+                conn = ticket.entry.handle  # type: ignore[union-attr]
+                if type(conn) is not Http11Connection or not conn.needs_probe(
+                    now, runtime.probe_after
+                ):
+                    return pool, ticket, conn
+            try:
+                if acts:
+                    yield from self.perform(acts)
+                conn = yield from self._use_ticket(plan, pool, ticket)
+            except BaseException:
+                yield from self.release(pool, ticket, False)
+                raise
+            if conn is not None:
+                return pool, ticket, conn
+
+    def _use_ticket(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
+        """Wait, connect or take the reserved connection; None means ask the pool again."""
+        status = ticket.status
+        if status is _WAITING:
+            if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
+                raise PoolTimeout("Timed out waiting for a connection from the pool.")
+            status = ticket.status
+        if status is _CONNECT:
+            return (yield from self._connect(plan, pool, ticket))
+        if status is not _READY:
+            return None  # REJECTED: the transport was closed meanwhile
+        conn = ticket.entry.handle  # type: ignore[union-attr]
+        if (
+            type(conn) is Http11Connection  # (HTTP/2 connections are never probed)
+            and conn.needs_probe(self._clock(), self.runtime.probe_after)
+            and (yield (PROBE, conn.stream))  # closed by the server while idle
+        ):
+            yield from self.release(pool, ticket, False)
+            return None
+        return conn
+
+    def _connect(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
+        attempt = 0
+        while True:
+            try:
+                stream, alpn = yield from self._open(plan)
+                break
+            except CONNECT_RETRY_ERRORS:
+                attempt += 1
+                delay = connect_retry_delay(attempt, self.config.retries)
+                if delay is None:
+                    raise
+                yield (SLEEP, delay)
+        handle: Any = None
+        max_streams = 1
+        if plan.uses_http2(alpn):
+            from .h2_connection import Http2Connection
+
+            handle = Http2Connection(stream, self.runtime, partial(self._http2_changed, pool))
+            try:
+                max_streams = yield from handle.handshake(plan.connect_timeout)
+            except BaseException:
+                yield (CLOSE, stream)
+                raise
+        now = self._clock()
+        with self._lock:
+            entry = ticket.entry
+            assert entry is not None
+            if handle is None:
+                handle = Http11Connection(stream)
+            else:
+                handle.entry = entry
+            entry.handle = handle
+            # A peer announcing 0 streams still gets this one; it refuses it, and we go elsewhere.
+            acts = pool.connected(entry, now, max_streams=max(1, max_streams))
+        if acts:
+            yield from self.perform(acts)
+        return handle if ticket.status is _READY else None
+
+    def _open(self, plan: RequestPlan) -> Flow:
+        """A connected stream, with TLS when the URL asks for it; returns (stream, ALPN)."""
+        config, timeout = self.config, plan.connect_timeout
+        if config.uds is not None:
+            stream = yield (CONNECT_UNIX, config.uds, timeout, config.socket_options)
+        else:
+            stream = yield (
+                CONNECT_TCP,
+                plan.host,
+                plan.port,
+                timeout,
+                config.local_address,
+                config.socket_options,
+            )
+        if not plan.tls:
+            return stream, None
+        try:
+            return (yield (START_TLS, stream, config.tls_context(), plan.server_hostname, timeout))
+        except BaseException:  # interrupted mid-handshake: the plain socket is ours to close
+            yield (CLOSE, stream)
+            raise
+
+    # ------------------------------------------------------------------------------ HTTP/1.1
+
+    def _send_http11(
+        self,
+        plan: RequestPlan,
+        pool: PoolState,
+        ticket: Ticket,
+        conn: Http11Connection,
+        resend: Resend,
+    ) -> Flow:
+        """One HTTP/1.1 exchange up to the response head; None when it may go again."""
+        ex = Http11Exchange(plan, conn)
+        stream = conn.stream
+        try:
+            yield (WRITE, stream, ex.first_write(), plan.write_timeout)
+            if plan.inline is None:
+                timeout = plan.write_timeout
+                iterator = yield (BODY_ITER, plan.request.stream)
+                while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                    for buf in ex.frame(chunk):
+                        yield (WRITE, stream, buf, timeout)
+                yield (WRITE, stream, ex.end(), timeout)
+            timeout = plan.read_timeout
+            while ex.head is None:
+                ex.feed((yield (READ, stream, READ_SIZE, timeout)))
+        except BaseException as exc:
+            yield from self.release(pool, ticket, False)
+            if resend.after_http11(
+                exc,
+                reused=ex.reused,
+                response_started=ex.response_started,
+                body_sent=ex.body_sent,
+            ):
+                return None
+            raise
+        body = Http11Body(self, pool, ticket, ex)
+        if ex.ended:  # the whole body came with the head: the connection is free already
+            yield from body.close()
+        head = ex.head
+        extensions = {
+            "http_version": head.http_version,
+            "reason_phrase": head.reason,
+            "network_stream": stream,
+        }
+        return head.status_code, head.headers, extensions, body
+
+    # ------------------------------------------------------------------------------ HTTP/2
+
+    def _send_http2(
+        self,
+        plan: RequestPlan,
+        pool: PoolState,
+        ticket: Ticket,
+        conn: Http2Connection,
+        resend: Resend,
+    ) -> Flow:
+        """A new stream on `conn` up to the response head; None when it may go again
+        elsewhere (refused unprocessed, or its reused connection turned out dead)."""
+        from .http2 import ResponseProgress
+
+        progress = ResponseProgress()
+        try:
+            if plan.replayable:
+                body, chunks = plan.request.read(), None
+            else:
+                body, chunks = None, plan.request.stream
+            head = plan.http2_head()
+            sid = yield from conn.start(head, body, chunks, plan.write_timeout, progress)
+            while progress.head is None:
+                yield from conn.receive(sid, progress, plan.read_timeout)
+        except BaseException as exc:
+            retry = resend.after_http2(exc, conn.state, progress.sid)  # (before the stream ends)
+            yield from self.end_stream(pool, ticket, conn, progress.sid)
+            if retry:
+                return None
+            raise
+        body_flow = Http2Body(self, pool, ticket, conn, progress, plan.read_timeout)
+        if progress.ended:  # the whole response came with the head: free the stream now
+            yield from body_flow.close()
+        response_head = progress.head
+        extensions = {
+            "http_version": response_head.http_version,
+            "network_stream": conn.stream,
+            "stream_id": sid,
+        }
+        return response_head.status_code, response_head.headers, extensions, body_flow
+
+    def end_stream(
+        self, pool: PoolState, ticket: Ticket, conn: Http2Connection, sid: int | None
+    ) -> Flow:
+        """Give the stream back: the pool slot first (so nothing leaks whatever happens next),
+        then RST_STREAM(CANCEL) if it is unfinished, then what the pool asked for."""
+        now = self._clock()
+        with self._lock:
+            # A stream's own failure leaves the connection usable; GOAWAY or a broken one not.
+            acts = pool.release(ticket, now, reusable=not conn.state.is_draining)
+        try:
+            if sid is not None:
+                yield from conn.close_stream(sid)
+        finally:
+            if acts:
+                yield from self.perform(acts)
+
+    def _http2_changed(self, pool: PoolState, conn: Http2Connection) -> Flow:
+        """The peer's stream limit changed, GOAWAY, or the connection broke: tell the pool."""
+        from .http2 import pool_actions
+
+        with self._lock:
+            acts = pool_actions(pool, conn.entry, conn.state)  # type: ignore[arg-type]
+        if acts:
+            yield from self.perform(acts)
+
+
+class Http11Body:
+    """The rest of an HTTP/1.1 response, read as it is asked for; the end, an error or an early
+    close gives the connection back (reusable only after a complete response)."""
+
+    __slots__ = ("_engine", "_ex", "_pool", "_ticket")
+
+    def __init__(self, engine: Engine, pool: PoolState, ticket: Ticket, ex: Http11Exchange) -> None:
+        self._engine = engine
+        self._pool = pool
+        self._ticket: Ticket | None = ticket
+        self._ex = ex
+
+    def next_chunks(self) -> Flow:
+        """The next body chunks (reading once if none is buffered), or None at the end."""
+        ex = self._ex
+        while not ex.chunks:
+            if ex.ended or self._ticket is None:
+                yield from self.close()
+                return None
+            try:
+                ex.feed((yield (READ, ex.conn.stream, READ_SIZE, ex.plan.read_timeout)))
+            except BaseException:
+                yield from self._give_back(False)
+                raise
+        return ex.take()
+
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._ex.take_arrived()
+
+    def close(self) -> Flow:
+        if self._ticket is not None:
+            yield from self._give_back(self._ex.finish(self._engine.runtime.clock()))
+
+    def _give_back(self, reusable: bool) -> Flow:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ex = self._ex
+            yield from self._engine.release(self._pool, ticket, reusable, ex.is_switched)
+
+    def __repr__(self) -> str:
+        return f"<Http11Body {self._ex.plan.method} {self._ex.plan.host}:{self._ex.plan.port}>"
+
+
+class Http2Body:
+    """The rest of an HTTP/2 response, read from its stream as it is asked for; the end, an
+    error, cancellation or an early close gives the stream back (RST_STREAM if unfinished)."""
+
+    __slots__ = ("_conn", "_engine", "_pool", "_progress", "_ticket", "_timeout")
+
+    def __init__(
+        self,
+        engine: Engine,
+        pool: PoolState,
+        ticket: Ticket,
+        conn: Http2Connection,
+        progress: ResponseProgress,
+        timeout: float | None,
+    ) -> None:
+        self._engine = engine
+        self._pool = pool
+        self._ticket: Ticket | None = ticket
+        self._conn = conn
+        self._progress = progress
+        self._timeout = timeout
+
+    def next_chunks(self) -> Flow:
+        """The next body chunks (waiting for the stream if none is queued), or None at the end."""
+        progress = self._progress
+        try:
+            while not progress.chunks:
+                if progress.ended or self._ticket is None:
+                    yield from self.close()
+                    return None
+                yield from self._conn.receive(progress.sid, progress, self._timeout)  # type: ignore[arg-type]
+        except BaseException:
+            yield from self.close()
+            raise
+        return progress.take()
+
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._progress.take_arrived()
+
+    def close(self) -> Flow:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            yield from self._engine.end_stream(self._pool, ticket, self._conn, self._progress.sid)
+
+    def __repr__(self) -> str:
+        return f"<Http2Body stream {self._progress.sid}>"

@@ -1,0 +1,268 @@
+"""One HTTP/2 connection shared by many requests: who reads, who writes, who waits, decided once.
+
+Theory of operation
+-------------------
+There is no background reader (trio would need a nursery the transport does not own, and a
+blocking client would need a thread). Every request on the connection runs its own flow, and the
+flows coordinate through two roles and a table of waiters, all guarded by the runtime's lock
+(a `threading.Lock` when threads share the connection, nothing on an event loop). A flow never
+yields an effect while it holds the lock, so a stalled socket write never blocks another
+thread's reads or its bookkeeping.
+
+* **Reader.** A flow that needs something from the connection (its response head or body, or
+  send window for its request body) checks its stream's queue. If nothing is there and nobody
+  is reading, it becomes the reader for one chunk: `READ`, feed the `Http2State`, wake the
+  flows whose streams were touched, tell the pool about SETTINGS/GOAWAY/failure, then flush the
+  acknowledgements. Otherwise it parks on its own waker (`WAIT`). A reader whose stream got
+  what it waited for (or that fails or is cancelled) wakes one other waiter to take over, so the
+  socket is never left unread while someone waits.
+* **Writer.** Frames are produced into the state's buffer under the lock in the order requests
+  act. A flow that finds the buffer non-empty and nobody writing becomes the writer and writes
+  until the buffer is empty (the emptiness check and giving up the role happen under one lock
+  hold, so no frame is stranded); a flow that finds a writer leaves its frames to it. Writes are
+  `WRITE_SHIELDED`: a frame half-written by a cancelled task would corrupt the connection for
+  every stream, so a connection write completes or fails by its timeout. A failed write fails
+  the whole connection at once.
+* **Ending a stream.** The engine releases the pool slot first (nothing can leak whatever
+  happens next), then `close_stream` sends RST_STREAM(CANCEL) if the stream is still open.
+
+Connection events go to `on_change(connection)`, a flow of the engine's that updates the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._exceptions import ReadError, ReadTimeout, TransportError
+from .effects import BODY_ITER, BODY_NEXT, READ, WAIT, WRITE, WRITE_SHIELDED, Flow, Runtime
+from .http2 import Http2State, ResponseProgress, StreamEvent
+from .plan import READ_SIZE
+
+__all__ = ["CLOSE_WRITE_TIMEOUT", "Http2Connection"]
+
+# Sending RST_STREAM for a stream given up on is best effort: never wait long for it.
+CLOSE_WRITE_TIMEOUT = 1.0
+
+Head = tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]
+
+
+class Http2Connection:
+    """A pooled HTTP/2 connection: the runtime's stream, its `Http2State`, roles and waiters."""
+
+    __slots__ = (
+        "_lock",
+        "_on_change",
+        "_reading",
+        "_runtime",
+        "_waiters",
+        "_writing",
+        "entry",
+        "state",
+        "stream",
+    )
+
+    def __init__(
+        self, stream: Any, runtime: Runtime, on_change: Callable[[Http2Connection], Flow]
+    ) -> None:
+        self.stream = stream
+        self.state = Http2State()
+        self.entry: object = None  # the pool's PoolConnection, set by the engine
+        self._runtime = runtime
+        self._lock = runtime.lock
+        self._on_change = on_change
+        self._reading = False
+        self._writing = False
+        self._waiters: dict[int, Any] = {}
+
+    def handshake(self, timeout: float | None) -> Flow:
+        """Send the preface, read until the server's SETTINGS; returns its stream limit."""
+        state, stream = self.state, self.stream
+        yield (WRITE, stream, state.initiate(), timeout)
+        while not state.has_peer_settings:
+            state.receive_data((yield (READ, stream, READ_SIZE, timeout)))
+            if state.error is not None:
+                raise state.error
+        yield (WRITE, stream, state.data_to_send(), timeout)
+        return state.max_streams
+
+    # ----------------------------------------------------------------------------- sending
+
+    def start(
+        self,
+        head: Head,
+        body: bytes | None,
+        chunks: Any,
+        timeout: float | None,
+        progress: ResponseProgress,
+    ) -> Flow:
+        """Open a stream with `head` and send the body: `body` in memory, or `chunks` (the
+        request's byte stream) when streamed. The stream id goes to `progress.sid` at once, so
+        a failed send can still close it."""
+        empty = not body and chunks is None
+        with self._lock:
+            sid = self.state.start_request(*head, end_stream=empty)
+        progress.sid = sid
+        yield from self.flush(timeout)
+        if empty:
+            return sid
+        if body is not None:
+            if not (yield from self._send_data(sid, body, timeout)):
+                return sid
+        else:
+            iterator = yield (BODY_ITER, chunks)
+            while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                if not (yield from self._send_data(sid, chunk, timeout)):
+                    return sid  # the server answered or reset already: stop sending
+        with self._lock:
+            self.state.end_stream(sid)
+        yield from self.flush(timeout)
+        return sid
+
+    def _send_data(self, sid: int, data: bytes, timeout: float | None) -> Flow:
+        """Send `data` as the peer's windows allow; False if the stream has news instead."""
+        view = memoryview(data)
+        state = self.state
+        while view:
+            with self._lock:
+                if state.has_events(sid):
+                    return False
+                sent = state.send_data(sid, view)
+                waker = None if sent else self._park_or_read(sid)
+            if sent:
+                view = view[sent:]
+                yield from self.flush(timeout)
+            else:
+                yield from self._take_turn(sid, waker, timeout)
+        return True
+
+    def flush(self, timeout: float | None) -> Flow:
+        """Write what the state has queued, unless another flow is writing (it will)."""
+        lock, state = self._lock, self.state
+        with lock:
+            if self._writing:
+                return
+            out = state.data_to_send()
+            if not out:
+                return
+            self._writing = True
+        try:
+            while out:
+                yield (WRITE_SHIELDED, self.stream, out, timeout)
+                with lock:
+                    out = state.data_to_send()
+                    if not out:
+                        self._writing = False
+        except BaseException as exc:
+            with lock:
+                self._writing = False
+            if isinstance(exc, TransportError):
+                yield from self._lost(exc)
+            raise
+
+    # --------------------------------------------------------------------------- receiving
+
+    def receive(self, sid: int, progress: ResponseProgress, timeout: float | None) -> Flow:
+        """Wait until stream `sid` has events, and apply them (a reset raises)."""
+        state = self.state
+        while True:
+            with self._lock:
+                events: list[StreamEvent] = state.take(sid)
+                waker = None if events else self._park_or_read(sid)
+            if events:
+                break
+            yield from self._take_turn(sid, waker, timeout)
+        if state.error is None:
+            yield from self.flush(timeout)  # WINDOW_UPDATEs for the data just taken
+        progress.apply(events)
+
+    def close_stream(self, sid: int) -> Flow:
+        """Done with `sid`: RST_STREAM(CANCEL) if it is still open; never raises an I/O error."""
+        with self._lock:
+            self._waiters.pop(sid, None)
+            self.state.close_stream(sid)
+            broken = self.state.error is not None
+        if not broken:
+            try:
+                yield from self.flush(CLOSE_WRITE_TIMEOUT)
+            except TransportError:
+                pass  # the connection is failed for every stream already (see flush)
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _park_or_read(self, sid: int) -> Any:
+        """Under the lock: a waker for `sid` to wait on, or None when it becomes the reader."""
+        if not self._reading:
+            self._reading = True
+            return None
+        waker = self._waiters[sid] = self._runtime.new_waker()
+        return waker
+
+    def _take_turn(self, sid: int, waker: Any, timeout: float | None) -> Flow:
+        """Read one chunk (`waker` None: this flow is the reader) or wait to be woken."""
+        if waker is None:
+            yield from self._read_once(sid, timeout)
+            return
+        try:
+            woken = yield (WAIT, waker, timeout)
+        finally:
+            with self._lock:
+                if self._waiters.get(sid) is waker:
+                    del self._waiters[sid]
+        if not woken:
+            raise ReadTimeout("The read operation timed out")
+
+    def _read_once(self, sid: int, timeout: float | None) -> Flow:
+        """Be the reader for one chunk: read, feed, wake, tell the pool, flush."""
+        lock, state = self._lock, self.state
+        try:
+            data = yield (READ, self.stream, READ_SIZE, timeout)
+        except BaseException as exc:
+            with lock:
+                self._reading = False
+                woken = self._hand_on(sid, [])
+            self._wake(woken)
+            if isinstance(exc, ReadError):
+                yield from self._lost(exc)
+            raise
+        with lock:
+            self._reading = False
+            touched, events = state.receive_data(data)
+            pop = self._waiters.pop
+            woken = [
+                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
+            ]
+            if sid in touched or state.error is not None:
+                self._hand_on(sid, woken)
+        self._wake(woken)
+        if events or state.error is not None:
+            yield from self._on_change(self)
+        if state.error is None:
+            yield from self.flush(timeout)  # acks for PING and SETTINGS
+
+    def _lost(self, error: TransportError) -> Flow:
+        """The socket failed: fail every stream with `error`, wake them, tell the pool."""
+        with self._lock:
+            pop = self._waiters.pop
+            touched = self.state.connection_lost(error)
+            woken = [
+                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
+            ]
+        self._wake(woken)
+        yield from self._on_change(self)
+
+    def _hand_on(self, sid: int, woken: list[Any]) -> list[Any]:
+        """Under the lock: add one other waiter to `woken`, so it takes over reading."""
+        for other in self._waiters:
+            if other != sid:
+                woken.append(self._waiters.pop(other))
+                break
+        return woken
+
+    def _wake(self, wakers: list[Any]) -> None:
+        wake = self._runtime.wake
+        for waker in wakers:
+            wake(waker)
+
+    def __repr__(self) -> str:
+        return f"<Http2Connection streams={self.state.open_streams}>"

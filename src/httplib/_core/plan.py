@@ -1,0 +1,182 @@
+"""What a transport fixes for its connections, and what one request needs to be sent.
+
+`ConnectionConfig` is frozen per transport; `RequestPlan` is built once per request (URL
+checks, pool key, timeouts, head fields, body kind) and never changes afterwards, so a resend
+on another connection reuses it as is. Neither does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from .._content import ByteStream
+from .._exceptions import UnsupportedProtocol
+
+if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
+    from .._models import Request
+
+__all__ = ["INLINE_BODY_MAX", "READ_SIZE", "ConnectionConfig", "RequestPlan"]
+
+# One read: 64 KiB is the largest TLS-record-friendly size that still bounds memory per response.
+READ_SIZE = 64 * 1024
+# In-memory bodies up to this size share the head's write (one syscall, one segment burst);
+# larger ones are written as they are, never copied.
+INLINE_BODY_MAX = 64 * 1024
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_TLS_SCHEMES = frozenset({"https", "wss"})
+_MISSING_PROTOCOL = "Request URL is missing an 'http://' or 'https://' protocol."
+
+
+class ConnectionConfig:
+    """What a transport fixes for all its connections; `identity` goes into every pool key."""
+
+    __slots__ = (
+        "alpn",
+        "http1",
+        "http2",
+        "identity",
+        "local_address",
+        "retries",
+        "socket_options",
+        "ssl_context",
+        "uds",
+    )
+
+    def __init__(
+        self,
+        ssl_context: Any,
+        *,
+        uds: str | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+        retries: int = 0,
+        http1: bool = True,
+        http2: bool = False,
+        alpn: list[str] | None = None,
+    ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a non-negative int, got {retries!r}.")
+        self.ssl_context = ssl_context
+        self.uds = uds
+        self.local_address = local_address
+        self.socket_options = None if socket_options is None else list(socket_options)
+        self.retries = retries
+        self.http1 = http1
+        self.http2 = http2
+        # ALPN to set on a context the user passed before each handshake (as httpcore does, so
+        # transports sharing one context each offer their own); None: ours is set already.
+        self.alpn = alpn
+        # The context object, not its settings: two transports with equal settings share the
+        # cached context (and may share nothing else anyway, each has its own pool).
+        self.identity: Hashable = (id(ssl_context), uds, local_address)
+
+    def tls_context(self) -> Any:
+        """The context for the next TLS handshake, offering this transport's ALPN protocols."""
+        if self.alpn is not None:
+            self.ssl_context.set_alpn_protocols(self.alpn)
+        return self.ssl_context
+
+
+def _origin(request: Request) -> tuple[str, str, int]:
+    """Scheme, host and port, or UnsupportedProtocol with httpx's messages."""
+    url = request.url
+    scheme = url.scheme
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port is None:
+        if not scheme:
+            raise UnsupportedProtocol(_MISSING_PROTOCOL)
+        raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
+    host = url.host
+    if not host:
+        raise UnsupportedProtocol(_MISSING_PROTOCOL)
+    return scheme, host, url.port or default_port
+
+
+def _head_fields(request: Request) -> list[tuple[bytes, bytes]]:
+    """The request's header fields as sent; Host first when the request lacks one (RFC 9112 3.2)."""
+    fields = request.headers.raw
+    if fields and fields[0][0].lower() == b"host":
+        return fields  # Request puts the Host it adds first: the usual case costs one compare
+    for name, _ in fields:
+        if name.lower() == b"host":
+            return fields
+    return [(b"Host", request.url.netloc), *fields]
+
+
+class RequestPlan:
+    """One request, checked and prepared once: where it goes, how long each phase may take,
+    its head, and its body (`inline` in memory and small, else streamed from `request.stream`).
+    """
+
+    __slots__ = (
+        "connect_timeout",
+        "h2_only",
+        "headers",
+        "host",
+        "inline",
+        "key",
+        "may_be_http2",
+        "method",
+        "method_bytes",
+        "pool_timeout",
+        "port",
+        "read_timeout",
+        "replayable",
+        "request",
+        "server_hostname",
+        "target",
+        "tls",
+        "write_timeout",
+    )
+
+    def __init__(self, request: Request, config: ConnectionConfig) -> None:
+        scheme, host, port = _origin(request)
+        self.request = request
+        self.host = host
+        self.port = port
+        self.tls = tls = scheme in _TLS_SCHEMES
+        extensions = request.extensions
+        sni = extensions.get("sni_hostname") if tls and extensions else None
+        self.server_hostname: str = sni or host
+        self.key: Hashable = (scheme, host, port, sni, config.identity)
+        self.method: str = request.method
+        self.method_bytes = request.method.encode("ascii")
+        self.target: bytes = request.url.raw_path
+        self.headers = _head_fields(request)
+        timeouts = extensions.get("timeout") if extensions else None
+        if timeouts is None:
+            self.connect_timeout = self.read_timeout = None
+            self.write_timeout = self.pool_timeout = None
+        else:
+            self.connect_timeout = timeouts.get("connect")
+            self.read_timeout = timeouts.get("read")
+            self.write_timeout = timeouts.get("write")
+            self.pool_timeout = timeouts.get("pool")
+        stream = request.stream
+        self.replayable = isinstance(stream, ByteStream)
+        body = request.read() if self.replayable else None
+        # A streamed body (an iterator, or an in-memory one too large to copy into the head's
+        # write) is framed chunk by chunk.
+        self.inline: bytes | None = (
+            body if body is not None and len(body) <= INLINE_BODY_MAX else None
+        )
+        # HTTP/2 when TLS negotiates it by ALPN, or with prior knowledge when HTTP/1.1 is off.
+        self.may_be_http2: bool = config.http2 and (tls or not config.http1)
+        self.h2_only = not config.http1
+
+    def uses_http2(self, alpn: str | None) -> bool:
+        """Whether to speak HTTP/2 on a fresh connection that negotiated `alpn` (None in clear
+        text): ALPN "h2", or HTTP/1.1 switched off (prior knowledge, RFC 9113 section 3.3)."""
+        if not self.may_be_http2:
+            return False
+        return not self.tls or self.h2_only or alpn == "h2"
+
+    def http2_head(self) -> tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]:
+        """Method, scheme, authority, path and fields for `Http2State.start_request`."""
+        url = self.request.url
+        return self.method_bytes, url.raw_scheme, url.netloc, self.target, self.headers
+
+    def __repr__(self) -> str:
+        return f"<RequestPlan {self.method} {self.host}:{self.port}>"

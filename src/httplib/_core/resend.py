@@ -1,0 +1,128 @@
+"""When a request that failed below the HTTP layer may be sent again, decided in one place.
+
+Three cases, each bounded:
+
+* **Stale keep-alive connection** (RFC 9112 section 9.3.1): a reused connection the server had
+  already closed fails before any response byte. The request is resent once on a fresh
+  connection when it is idempotent or its body was not sent, and its body can be replayed.
+  HTTP/2 applies the same rule when the whole connection broke (not just one stream).
+* **Refused HTTP/2 stream** (RFC 9113 section 8.7): GOAWAY above the stream's id or
+  REFUSED_STREAM means the server never processed it; resent at most `MAX_REFUSED_RETRIES` times.
+* **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`.
+
+These are transport-level recoveries of requests the server never saw; the user-facing retry
+policy (status codes, Retry-After, budgets) sits above the transport.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    RemoteProtocolError,
+    WriteError,
+)
+
+if TYPE_CHECKING:
+    from .http2 import Http2State
+
+__all__ = [
+    "CONNECT_RETRY_ERRORS",
+    "IDEMPOTENT_METHODS",
+    "MAX_REFUSED_RETRIES",
+    "Resend",
+    "can_retry_stale_connection",
+    "connect_retry_delay",
+]
+
+# RFC 9110 section 9.2.2: sending one of these twice has the same effect on the server
+# as of one, so a request lost with a dead connection may be sent again.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# httpx's connect retries: the first retry at once, then 0.5 s doubling (0, 0.5, 1, 2, ...).
+CONNECT_BACKOFF_FACTOR = 0.5
+CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
+# A request the server refused unprocessed is resent on another connection at most this often.
+MAX_REFUSED_RETRIES = 3
+_STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
+
+
+def connect_retry_delay(attempt: int, retries: int) -> float | None:
+    """Seconds to wait before connect retry number `attempt` (1-based), or None: give up."""
+    if attempt > retries:
+        return None
+    return 0.0 if attempt == 1 else CONNECT_BACKOFF_FACTOR * 2 ** (attempt - 2)
+
+
+def can_retry_stale_connection(
+    method: str,
+    *,
+    connection_reused: bool,
+    response_started: bool,
+    body_sent: bool,
+    retried: bool,
+) -> bool:
+    """Whether a request that failed on a stale keep-alive connection may be resent once.
+
+    Only a *reused* connection can be stale (a failure on a fresh one is real), only before any
+    response byte arrived, only once, and never for a non-idempotent request whose body was sent.
+    """
+    if not connection_reused or response_started or retried:
+        return False
+    return method in IDEMPOTENT_METHODS or not body_sent
+
+
+class Resend:
+    """One request's resend allowance across the connections it tries."""
+
+    __slots__ = ("method", "refusals", "replayable", "retried")
+
+    def __init__(self, method: str, replayable: bool) -> None:
+        self.method = method
+        self.replayable = replayable
+        self.retried = False
+        self.refusals = 0
+
+    def after_http11(
+        self, exc: BaseException, *, reused: bool, response_started: bool, body_sent: bool
+    ) -> bool:
+        """Whether an HTTP/1.1 exchange that raised `exc` may go again on a fresh connection."""
+        if not isinstance(exc, _STALE_ERRORS):
+            return False
+        # An iterator body cannot be replayed once it has been started.
+        if body_sent and not self.replayable:
+            return False
+        return self._stale(reused, response_started, body_sent)
+
+    def after_http2(self, exc: BaseException, state: Http2State, sid: int | None) -> bool:
+        """Whether an HTTP/2 request that raised `exc` may go again on another connection:
+        refused unprocessed, or its whole connection broke while it was stale. Ask before the
+        stream is closed (the state forgets the stream's facts then)."""
+        from .http2 import StreamRefused
+
+        if isinstance(exc, StreamRefused):
+            if not self.replayable or self.refusals >= MAX_REFUSED_RETRIES:
+                return False
+            self.refusals += 1
+            return True
+        if sid is None or state.error is None or not isinstance(exc, _STALE_ERRORS):
+            return False
+        facts = state.stream_facts(sid)
+        if facts is None or not self.replayable:
+            return False
+        reused, answered, body_sent = facts
+        return self._stale(reused, answered, body_sent)
+
+    def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
+        if not can_retry_stale_connection(
+            self.method,
+            connection_reused=reused,
+            response_started=response_started,
+            body_sent=body_sent,
+            retried=self.retried,
+        ):
+            return False
+        self.retried = True
+        return True
