@@ -210,17 +210,18 @@ class FlowStepper:
     """Advances a flow with each effect's result or error; `effect` is None once it returned.
 
     The drivers' loop: `while (effect := s.effect) is not None: try perform; s.ok / s.fail`.
+    Used by the clients for `send_flow` and by the transports' drivers for the engine's flows.
     """
 
     __slots__ = ("_flow", "effect", "result")
 
-    def __init__(self, flow: SendFlow) -> None:
+    def __init__(self, flow: Generator[Any, Any, Any]) -> None:
         self._flow = flow
-        self.effect: Effect | None = None
+        self.effect: Any = None
         self.result: Any = None
         self._advance(flow.send, None)
 
-    def _advance(self, step: Callable[[Any], Effect], value: Any) -> None:
+    def _advance(self, step: Callable[[Any], Any], value: Any) -> None:
         try:
             self.effect = step(value)
         except StopIteration as stop:

@@ -12,19 +12,18 @@ connection-level HTTP/2 write) runs shielded: trio cancels every await in a canc
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._config import Limits
 from .._core.effects import Effect, Flow
-from .._core.engine import Engine, Http2Body, Http11Body
+from .._core.engine import Engine
+from .._core.flow import FlowStepper
 from .._core.plan import ConnectionConfig
-from .._headers import Headers
 from .._models import Request, Response
-from .._types import AsyncByteStream
-from .streams import AsyncRuntimeBackend, negotiated_alpn
+from .streams import AsyncResponseStream, AsyncRuntimeBackend, response_from, with_alpn
 
-__all__ = ["AsyncDriver", "AsyncResponseStream"]
+__all__ = ["AsyncDriver", "running_under_trio"]
 
 Performer = Callable[[Effect], Awaitable[Any]]
 
@@ -44,8 +43,7 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
     """One performer per effect kind, in `_core/effects.py` order."""
 
     async def start_tls(e: Effect) -> Any:
-        stream = await e[1].start_tls(e[2], e[3], e[4])
-        return stream, negotiated_alpn(stream)
+        return with_alpn(await e[1].start_tls(e[2], e[3], e[4]))
 
     async def write_shielded(e: Effect) -> None:
         with backend.shield():
@@ -100,57 +98,23 @@ class AsyncDriver:
     async def run(self, flow: Flow) -> Any:
         """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
         perform = self._perform
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.send(value) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            error = None
+        stepper = FlowStepper(flow)
+        while (effect := stepper.effect) is not None:
             try:
                 value = await perform[effect[0]](effect)
             except BaseException as exc:
-                error = exc
+                stepper.fail(exc)
+            else:
+                stepper.ok(value)
+        return stepper.result
 
     async def handle(self, request: Request) -> Response:
         """Send `request`; the response body is read from the connection as it is iterated."""
         engine = self._engine or self._start()
-        status, headers, extensions, body = await self.run(engine.send(request))
-        stream = AsyncResponseStream(self, body)
-        response = Response(status, stream=stream, extensions=extensions)
-        response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
-        return response
+        parts = await self.run(engine.send(request))
+        return response_from(parts, AsyncResponseStream(self.run, parts[3]))
 
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""
         if self._engine is not None:
             await self.run(self._engine.close())
-
-
-class AsyncResponseStream(AsyncByteStream):
-    """A response body read only as it is iterated; the end, an error, cancellation or closing
-    early gives the connection (or HTTP/2 stream) back."""
-
-    def __init__(self, driver: AsyncDriver, body: Http11Body | Http2Body) -> None:
-        self._driver = driver
-        self._body = body
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        body, run = self._body, self._driver.run
-        try:
-            while (chunks := await run(body.next_chunks())) is not None:
-                for chunk in chunks:
-                    yield chunk
-        finally:
-            await run(body.close())
-
-    def take_arrived(self) -> bytes | None:
-        """The rest of the body when all of it has arrived (no read needed), else None."""
-        return self._body.take_arrived()
-
-    async def aclose(self) -> None:
-        await self._driver.run(self._body.close())
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._body!r}>"

@@ -1,4 +1,5 @@
-"""The byte-stream interfaces every runtime implements: connect, read, write, start_tls, close.
+"""The stream interfaces: network streams every runtime implements (connect, read, write,
+start_tls, close), and the response body streams the drivers hand to `Response`.
 
 Drivers depend on these protocols only, so a new runtime is one backend module and the
 conformance suite in tests/io.
@@ -6,21 +7,32 @@ conformance suite in tests/io.
 
 from __future__ import annotations
 
+import select
 import ssl
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._types import AsyncByteStream, SyncByteStream
+
 if TYPE_CHECKING:
-    from .._core.effects import Runtime
+    from .._core.effects import Flow, Runtime
+    from .._core.engine import Http2Body, Http11Body, ResponseParts
+    from .._models import Response
 
 __all__ = [
     "AsyncNetworkBackend",
     "AsyncNetworkStream",
+    "AsyncResponseStream",
     "AsyncRuntimeBackend",
+    "ResponseBody",
     "SocketOption",
     "SyncNetworkStream",
-    "negotiated_alpn",
+    "SyncResponseStream",
+    "SocketExtraInfo",
+    "socket_is_readable",
+    "with_alpn",
+    "response_from",
 ]
 
 # `socket.setsockopt` arguments: (level, option, value) with an int, a buffer, or (None, len).
@@ -77,7 +89,106 @@ class AsyncRuntimeBackend(AsyncNetworkBackend, Protocol):
     def shield(self) -> AbstractContextManager[Any]: ...
 
 
-def negotiated_alpn(stream: SyncNetworkStream | AsyncNetworkStream) -> str | None:
-    """The protocol TLS negotiated by ALPN on `stream` ("h2", "http/1.1"), None without TLS."""
+def with_alpn(stream: Any) -> tuple[Any, str | None]:
+    """A START_TLS result: the TLS stream and the protocol ALPN negotiated ("h2", "http/1.1")."""
     ssl_object = stream.get_extra_info("ssl_object")
-    return None if ssl_object is None else ssl_object.selected_alpn_protocol()
+    return stream, None if ssl_object is None else ssl_object.selected_alpn_protocol()
+
+
+def socket_is_readable(sock: Any) -> bool:
+    """True when a read on `sock` (a socket or file descriptor) would not block: for an idle
+    kept-alive connection, the server closed it (or sent bytes it should not have)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class SocketExtraInfo:
+    """`get_extra_info` with httpcore's names, for a stream over a socket object."""
+
+    __slots__ = ()
+
+    def _socket(self) -> Any:
+        raise NotImplementedError
+
+    def _ssl_object(self) -> Any:
+        raise NotImplementedError
+
+    def is_readable(self) -> bool:
+        raise NotImplementedError
+
+    def get_extra_info(self, name: str) -> Any:
+        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; else None."""
+        if name == "ssl_object":
+            return self._ssl_object()
+        if name == "client_addr":
+            return self._socket().getsockname()
+        if name == "server_addr":
+            return self._socket().getpeername()
+        if name == "socket":
+            return self._socket()
+        if name == "is_readable":
+            return self.is_readable()
+        return None
+
+
+class ResponseBody:
+    """What both drivers' response streams share: the engine's body flow, and the runner
+    (`sync_driver.run`, or the async driver's `run`) that performs its effects."""
+
+    def __init__(self, run: Callable[[Flow], Any], body: Http11Body | Http2Body) -> None:
+        self._run = run
+        self._body = body
+
+    def take_arrived(self) -> bytes | None:
+        """The rest of the body when all of it has arrived (no read needed), else None."""
+        return self._body.take_arrived()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._body!r}>"
+
+
+def response_from(parts: ResponseParts, stream: Any) -> Response:
+    """The `Response` for the engine's `parts`, its body read through `stream`."""
+    from .._headers import Headers
+    from .._models import Response
+
+    status, headers, extensions, _ = parts
+    response = Response(status, stream=stream, extensions=extensions)
+    response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
+    return response
+
+
+class SyncResponseStream(ResponseBody, SyncByteStream):
+    """A response body read only as it is iterated; the end, an error or closing early gives
+    the connection (or HTTP/2 stream) back."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        body, run = self._body, self._run
+        try:
+            while (chunks := run(body.next_chunks())) is not None:
+                yield from chunks
+        finally:
+            run(body.close())
+
+    def close(self) -> None:
+        self._run(self._body.close())
+
+
+class AsyncResponseStream(ResponseBody, AsyncByteStream):
+    """A response body read only as it is iterated; the end, an error, cancellation or closing
+    early gives the connection (or HTTP/2 stream) back."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        body, run = self._body, self._run
+        try:
+            while (chunks := await run(body.next_chunks())) is not None:
+                for chunk in chunks:
+                    yield chunk
+        finally:
+            await run(body.close())
+
+    async def aclose(self) -> None:
+        await self._run(self._body.close())

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any
 
 from .errors import CONNECT, READ, WRITE, raise_mapped
-from .streams import SocketOption
+from .streams import SocketExtraInfo, SocketOption, socket_is_readable
 
 __all__ = ["SyncBackend", "SyncStream"]
 
 
-class SyncStream:
+class SyncStream(SocketExtraInfo):
     """A connected socket (plain or TLS) with per-call timeouts.
 
     `settimeout` only touches the socket when the value changes, so a connection that keeps
@@ -68,25 +66,13 @@ class SyncStream:
         server closed it (or sent bytes it should not have), so it must not be reused."""
         if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
             return True
-        try:
-            readable, _, _ = select.select([self._sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return socket_is_readable(self._sock)
 
-    def get_extra_info(self, name: str) -> Any:
-        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; None otherwise."""
-        if name == "ssl_object":
-            return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
-        if name == "client_addr":
-            return self._sock.getsockname()
-        if name == "server_addr":
-            return self._sock.getpeername()
-        if name == "socket":
-            return self._sock
-        if name == "is_readable":
-            return self.is_readable()
-        return None
+    def _socket(self) -> socket.socket:
+        return self._sock
+
+    def _ssl_object(self) -> ssl.SSLSocket | None:
+        return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
 
     def close(self) -> None:
         try:

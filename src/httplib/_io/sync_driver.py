@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .._config import Limits
 from .._core.effects import Effect, Flow, Runtime
-from .._core.engine import Engine, Http2Body, Http11Body
+from .._core.engine import Engine
+from .._core.flow import FlowStepper
 from .._core.plan import ConnectionConfig
-from .._headers import Headers
 from .._models import Request, Response
-from .._types import SyncByteStream
-from .streams import negotiated_alpn
+from .streams import SyncResponseStream, response_from, with_alpn
 from .sync_backend import SyncBackend
 
-__all__ = ["PROBE_IDLE_AFTER", "SyncDriver", "SyncResponseStream", "run"]
+__all__ = ["PROBE_IDLE_AFTER", "SyncDriver", "run"]
 
 # A blocking socket is probed (one select() call) on reuse only after idling this long: a server
 # rarely closes a connection sooner, and a stale one is caught by the resend rule anyway.
@@ -31,16 +30,11 @@ PROBE_IDLE_AFTER = 1.0
 _BACKEND = SyncBackend()
 
 
-def _start_tls(e: Effect) -> Any:
-    stream = e[1].start_tls(e[2], e[3], e[4])
-    return stream, negotiated_alpn(stream)
-
-
 # One performer per effect kind, in `_core/effects.py` order.
 PERFORM: tuple[Callable[[Effect], Any], ...] = (
     lambda e: _BACKEND.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
     lambda e: _BACKEND.connect_unix_socket(e[1], e[2], e[3]),  # CONNECT_UNIX
-    _start_tls,  # START_TLS
+    lambda e: with_alpn(e[1].start_tls(e[2], e[3], e[4])),  # START_TLS
     lambda e: e[1].write(e[2], e[3]),  # WRITE
     lambda e: e[1].write(e[2], e[3]),  # WRITE_SHIELDED (a thread is not cancelled)
     lambda e: e[1].read(e[2], e[3]),  # READ
@@ -55,18 +49,15 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
 
 def run(flow: Flow) -> Any:
     """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(value) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        error = None
+    stepper = FlowStepper(flow)
+    while (effect := stepper.effect) is not None:
         try:
             value = PERFORM[effect[0]](effect)
         except BaseException as exc:
-            error = exc
+            stepper.fail(exc)
+        else:
+            stepper.ok(value)
+    return stepper.result
 
 
 class SyncDriver:
@@ -84,36 +75,8 @@ class SyncDriver:
 
     def handle(self, request: Request) -> Response:
         """Send `request`; the response body is read from the socket as it is iterated."""
-        status, headers, extensions, body = run(self.engine.send(request))
-        response = Response(status, stream=SyncResponseStream(body), extensions=extensions)
-        response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
-        return response
+        parts = run(self.engine.send(request))
+        return response_from(parts, SyncResponseStream(run, parts[3]))
 
     def close(self) -> None:
         run(self.engine.close())
-
-
-class SyncResponseStream(SyncByteStream):
-    """A response body read only as it is iterated; the end, an error or closing early gives
-    the connection (or HTTP/2 stream) back."""
-
-    def __init__(self, body: Http11Body | Http2Body) -> None:
-        self._body = body
-
-    def __iter__(self) -> Iterator[bytes]:
-        body = self._body
-        try:
-            while (chunks := run(body.next_chunks())) is not None:
-                yield from chunks
-        finally:
-            run(body.close())
-
-    def take_arrived(self) -> bytes | None:
-        """The rest of the body when all of it has arrived (no read needed), else None."""
-        return self._body.take_arrived()
-
-    def close(self) -> None:
-        run(self._body.close())
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._body!r}>"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import select
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +19,7 @@ from .._exceptions import (
     WriteTimeout,
 )
 from .errors import extend_with, raise_mapped
-from .streams import SocketOption
+from .streams import SocketExtraInfo, SocketOption, socket_is_readable
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -53,7 +52,7 @@ def _seconds(timeout: float | None) -> float:
     return math.inf if timeout is None else timeout
 
 
-class TrioStream:
+class TrioStream(SocketExtraInfo):
     """A trio `SocketStream` or `SSLStream` with per-call timeouts."""
 
     __slots__ = ("_stream",)
@@ -109,25 +108,11 @@ class TrioStream:
 
     def is_readable(self) -> bool:
         """True when the peer sent data or closed: an idle connection so marked is not reused."""
-        try:
-            readable, _, _ = select.select([self._socket().fileno()], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return socket_is_readable(self._socket().fileno())
 
-    def get_extra_info(self, name: str) -> Any:
-        if name == "ssl_object":
-            stream = self._stream
-            return stream._ssl_object if isinstance(stream, trio.SSLStream) else None
-        if name == "client_addr":
-            return self._socket().getsockname()
-        if name == "server_addr":
-            return self._socket().getpeername()
-        if name == "socket":
-            return self._socket()
-        if name == "is_readable":
-            return self.is_readable()
-        return None
+    def _ssl_object(self) -> Any:
+        stream = self._stream
+        return stream._ssl_object if isinstance(stream, trio.SSLStream) else None
 
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
