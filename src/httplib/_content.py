@@ -14,7 +14,14 @@ import math
 import os
 import stat
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any
 from urllib.parse import urlencode
 
@@ -232,9 +239,17 @@ class AsyncIteratorByteStream(AsyncByteStream):
             while chunk := await self._stream.aread(CHUNK_SIZE):
                 yield check_chunk(chunk)
             return
-        async for chunk in self._stream:
-            if data := check_chunk(chunk):
-                yield data
+        stream = self._stream
+        try:
+            async for chunk in stream:
+                if data := check_chunk(chunk):
+                    yield data
+        finally:
+            # Abandoned mid-way (the request failed or was cancelled): a one-shot async
+            # generator will never run again, so close it now rather than at garbage collection
+            # (trio warns about the latter), letting its own clean-up run promptly.
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()
 
 
 def _encode_bytes(body: bytes) -> Encoded:

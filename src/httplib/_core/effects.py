@@ -21,6 +21,8 @@ first item is its kind (a small int, so a driver dispatches through a table):
     SLEEP            seconds                                        None
     BODY_ITER        request body stream                            an iterator over it
     BODY_NEXT        that iterator                                  next chunk, None at its end
+    BODY_CLOSE       that iterator                                  None (closed if it can be,
+                                                                    even when cancelled)
 
 I/O errors arrive already mapped to httplib's exception tree (each backend maps at one place).
 Wakers are made and set by the runtime's non-blocking primitives (`Runtime.new_waker`,
@@ -34,6 +36,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 __all__ = [
+    "BODY_CLOSE",
     "BODY_ITER",
     "BODY_NEXT",
     "CLOSE",
@@ -66,7 +69,8 @@ __all__ = [
     SLEEP,
     BODY_ITER,
     BODY_NEXT,
-) = range(12)
+    BODY_CLOSE,
+) = range(13)
 
 KIND_NAMES = (
     "CONNECT_TCP",
@@ -79,8 +83,10 @@ KIND_NAMES = (
     "CLOSE",
     "WAIT",
     "SLEEP",
+    "BODY_CLOSE",
     "BODY_ITER",
     "BODY_NEXT",
+    "BODY_CLOSE",
 )
 
 Effect = tuple[Any, ...]

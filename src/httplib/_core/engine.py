@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import PoolTimeout
 from .effects import (
+    BODY_CLOSE,
     BODY_ITER,
     BODY_NEXT,
     CLOSE,
@@ -262,9 +263,12 @@ class Engine:
             if plan.inline is None:
                 timeout = plan.write_timeout
                 iterator = yield (BODY_ITER, plan.request.stream)
-                while (chunk := (yield (BODY_NEXT, iterator))) is not None:
-                    for buf in ex.frame(chunk):
-                        yield (WRITE, stream, buf, timeout)
+                try:
+                    while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                        for buf in ex.frame(chunk):
+                            yield (WRITE, stream, buf, timeout)
+                finally:
+                    yield (BODY_CLOSE, iterator)
                 yield (WRITE, stream, ex.end(), timeout)
             timeout = plan.read_timeout
             while ex.head is None:

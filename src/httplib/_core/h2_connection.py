@@ -35,7 +35,17 @@ from collections.abc import Callable
 from typing import Any
 
 from .._exceptions import ReadError, ReadTimeout, TransportError
-from .effects import BODY_ITER, BODY_NEXT, READ, WAIT, WRITE, WRITE_SHIELDED, Flow, Runtime
+from .effects import (
+    BODY_CLOSE,
+    BODY_ITER,
+    BODY_NEXT,
+    READ,
+    WAIT,
+    WRITE,
+    WRITE_SHIELDED,
+    Flow,
+    Runtime,
+)
 from .http2 import Http2State, ResponseProgress, StreamEvent
 from .plan import READ_SIZE
 
@@ -111,9 +121,12 @@ class Http2Connection:
                 return sid
         else:
             iterator = yield (BODY_ITER, chunks)
-            while (chunk := (yield (BODY_NEXT, iterator))) is not None:
-                if not (yield from self._send_data(sid, chunk, timeout)):
-                    return sid  # the server answered or reset already: stop sending
+            try:
+                while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                    if not (yield from self._send_data(sid, chunk, timeout)):
+                        return sid  # the server answered or reset already: stop sending
+            finally:
+                yield (BODY_CLOSE, iterator)
         with self._lock:
             self.state.end_stream(sid)
         yield from self.flush(timeout)

@@ -55,6 +55,12 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
     async def body_iter(e: Effect) -> Any:
         return e[1].__aiter__()
 
+    async def body_close(e: Effect) -> None:
+        aclose = getattr(e[1], "aclose", None)
+        if aclose is not None:
+            with backend.shield():
+                await aclose()
+
     return (
         lambda e: backend.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
         lambda e: backend.connect_unix_socket(e[1], e[2], e[3]),  # CONNECT_UNIX
@@ -68,6 +74,7 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         lambda e: backend.sleep(e[1]),  # SLEEP
         body_iter,  # BODY_ITER
         lambda e: anext(e[1], None),  # BODY_NEXT
+        body_close,  # BODY_CLOSE
     )
 
 

@@ -30,6 +30,10 @@ PROBE_IDLE_AFTER = 1.0
 _BACKEND = SyncBackend()
 
 
+def _no_close() -> None:
+    return None
+
+
 # One performer per effect kind, in `_core/effects.py` order.
 PERFORM: tuple[Callable[[Effect], Any], ...] = (
     lambda e: _BACKEND.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
@@ -44,6 +48,7 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
     lambda e: time.sleep(e[1]),  # SLEEP
     lambda e: iter(e[1]),  # BODY_ITER
     lambda e: next(e[1], None),  # BODY_NEXT
+    lambda e: getattr(e[1], "close", _no_close)(),  # BODY_CLOSE (a generator's close)
 )
 
 
