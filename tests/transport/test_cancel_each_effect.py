@@ -63,9 +63,7 @@ def _request(url: str, is_async: bool) -> Request:
 
 
 def _pool_is_clean(transport: Any) -> None:
-    driver = transport._driver
-    engine = driver.engine if isinstance(transport, HTTPTransport) else driver._engine
-    counts = engine.pool.counts()
+    counts = transport._driver.engine.pool.counts()
     assert counts["streams"] == 0, counts
     assert counts["waiting"] == 0, counts
     assert counts["connecting"] == 0, counts

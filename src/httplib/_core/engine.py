@@ -73,7 +73,7 @@ ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Bod
 class Engine:
     """A transport's pool and the flows that send requests over it; see the module docstring."""
 
-    __slots__ = ("_clock", "_lock", "config", "limits", "pool", "runtime")
+    __slots__ = ("_lock", "clock", "config", "limits", "pool", "runtime")
 
     def __init__(self, config: ConnectionConfig, limits: Limits, runtime: Runtime) -> None:
         self.config = config
@@ -81,7 +81,8 @@ class Engine:
         self.runtime = runtime
         self.pool = PoolState(limits)
         self._lock = runtime.lock
-        self._clock = runtime.clock
+        # The runtime's clock; a test may replace it with a fake one.
+        self.clock = runtime.clock
 
     def send(self, request: Request) -> Flow:
         """Send `request`; returns `ResponseParts` once the response head is in."""
@@ -124,7 +125,7 @@ class Engine:
     ) -> Flow:
         """Give back what `ticket` holds: its connection (closed unless `reusable`; handed to
         the user when `detach`), a reserved connect, or its place in the queue."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             if ticket.status is _READY:
                 if detach:
@@ -141,7 +142,7 @@ class Engine:
         """A ticket and its connection: reused, freshly opened, or after waiting for a slot."""
         runtime, lock = self.runtime, self._lock
         while True:
-            now = self._clock()
+            now = self.clock()
             with lock:
                 pool = self.pool
                 ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2)
@@ -178,7 +179,7 @@ class Engine:
         conn = ticket.entry.handle  # type: ignore[union-attr]
         if (
             type(conn) is Http11Connection  # (HTTP/2 connections are never probed)
-            and conn.needs_probe(self._clock(), self.runtime.probe_after)
+            and conn.needs_probe(self.clock(), self.runtime.probe_after)
             and (yield (PROBE, conn.stream))  # closed by the server while idle
         ):
             yield from self.release(pool, ticket, False)
@@ -208,7 +209,7 @@ class Engine:
             except BaseException:
                 yield (CLOSE, stream)
                 raise
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             entry = ticket.entry
             assert entry is not None
@@ -340,7 +341,7 @@ class Engine:
     ) -> Flow:
         """Give the stream back: the pool slot first (so nothing leaks whatever happens next),
         then RST_STREAM(CANCEL) if it is unfinished, then what the pool asked for."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             # A stream's own failure leaves the connection usable; GOAWAY or a broken one not.
             acts = pool.release(ticket, now, reusable=not conn.state.is_draining)
@@ -393,7 +394,7 @@ class Http11Body:
 
     def close(self) -> Flow:
         if self._ticket is not None:
-            yield from self._give_back(self._ex.finish(self._engine.runtime.clock()))
+            yield from self._give_back(self._ex.finish(self._engine.clock()))
 
     def _give_back(self, reusable: bool) -> Flow:
         ticket, self._ticket = self._ticket, None

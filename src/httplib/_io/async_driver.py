@@ -84,7 +84,7 @@ class AsyncDriver:
     def __init__(self, config: ConnectionConfig, limits: Limits) -> None:
         self._config = config
         self._limits = limits
-        self._engine: Engine | None = None
+        self.engine: Engine | None = None
         self._perform: tuple[Performer, ...] = ()
 
     def _start(self) -> Engine:
@@ -99,8 +99,8 @@ class AsyncDriver:
 
             backend = AsyncioBackend()
         self._perform = _performers(backend)
-        self._engine = Engine(self._config, self._limits, backend.runtime())
-        return self._engine
+        self.engine = Engine(self._config, self._limits, backend.runtime())
+        return self.engine
 
     async def run(self, flow: Flow) -> Any:
         """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
@@ -117,11 +117,11 @@ class AsyncDriver:
 
     async def handle(self, request: Request) -> Response:
         """Send `request`; the response body is read from the connection as it is iterated."""
-        engine = self._engine or self._start()
+        engine = self.engine or self._start()
         parts = await self.run(engine.send(request))
         return response_from(parts, AsyncResponseStream(self.run, parts[3]))
 
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""
-        if self._engine is not None:
-            await self.run(self._engine.close())
+        if self.engine is not None:
+            await self.run(self.engine.close())
