@@ -24,7 +24,7 @@ from typing import Any
 
 from .._core.effects import NO_LOCK, Runtime
 from .errors import CONNECT, READ, WRITE, raise_mapped
-from .streams import SocketOption
+from .streams import SocketOption, set_socket_options
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
 
@@ -341,12 +341,7 @@ def _configured(
     socket_options: Iterable[SocketOption] | None,
 ) -> AsyncioStream:
     sock = transport.get_extra_info("socket")
-    try:
+    if sock is not None:
         # asyncio already sets TCP_NODELAY on TCP sockets; user options come on top.
-        for option in socket_options or ():
-            if sock is not None:
-                sock.setsockopt(*option)
-    except OSError as exc:
-        transport.abort()
-        raise_mapped(exc, CONNECT)
+        set_socket_options(sock, socket_options, transport.abort)
     return AsyncioStream(transport, protocol)

@@ -30,6 +30,7 @@ __all__ = [
     "SyncNetworkStream",
     "SyncResponseStream",
     "SocketExtraInfo",
+    "set_socket_options",
     "socket_is_readable",
     "with_alpn",
     "response_from",
@@ -93,6 +94,21 @@ def with_alpn(stream: Any) -> tuple[Any, str | None]:
     """A START_TLS result: the TLS stream and the protocol ALPN negotiated ("h2", "http/1.1")."""
     ssl_object = stream.get_extra_info("ssl_object")
     return stream, None if ssl_object is None else ssl_object.selected_alpn_protocol()
+
+
+def set_socket_options(
+    sock: Any, socket_options: Iterable[SocketOption] | None, close: Callable[[], object]
+) -> None:
+    """Apply `socket_options` to a new connection's socket; if one fails, `close()` the
+    connection and raise `ConnectError` (the connection is unusable as configured)."""
+    from .errors import CONNECT, raise_mapped
+
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    except OSError as exc:
+        close()
+        raise_mapped(exc, CONNECT)
 
 
 def socket_is_readable(sock: Any) -> bool:

@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Iterable
 
 from .errors import CONNECT, READ, WRITE, raise_mapped
-from .streams import SocketExtraInfo, SocketOption, socket_is_readable
+from .streams import SocketExtraInfo, SocketOption, set_socket_options, socket_is_readable
 
 __all__ = ["SyncBackend", "SyncStream"]
 
@@ -118,14 +118,9 @@ class SyncBackend:
 def _configured(
     sock: socket.socket, socket_options: Iterable[SocketOption] | None, *, tcp: bool
 ) -> SyncStream:
-    try:
-        if tcp:
-            # Request heads and small bodies go out in separate writes; Nagle would hold the
-            # second one for a delayed ACK (~40 ms).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-    except OSError as exc:
-        sock.close()
-        raise_mapped(exc, CONNECT)
+    if tcp:
+        # Request heads and small bodies go out in separate writes; Nagle would hold the
+        # second one for a delayed ACK (~40 ms).
+        socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), *(socket_options or ())]
+    set_socket_options(sock, socket_options, sock.close)
     return SyncStream(sock)

@@ -19,7 +19,7 @@ from .._exceptions import (
     WriteTimeout,
 )
 from .errors import extend_with, raise_mapped
-from .streams import SocketExtraInfo, SocketOption, socket_is_readable
+from .streams import SocketExtraInfo, SocketOption, set_socket_options, socket_is_readable
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -135,7 +135,7 @@ class TrioBackend:
                 stream = await trio.open_tcp_stream(host, port, local_address=local_address)
         except (OSError, trio.TooSlowError) as exc:
             raise_mapped(exc, CONNECT)
-        _apply_options(stream, socket_options)
+        set_socket_options(stream, socket_options, stream.socket.close)
         return TrioStream(stream)
 
     async def connect_unix_socket(
@@ -149,7 +149,7 @@ class TrioBackend:
                 stream = await trio.open_unix_socket(path)
         except (OSError, trio.TooSlowError) as exc:
             raise_mapped(exc, CONNECT)
-        _apply_options(stream, socket_options)
+        set_socket_options(stream, socket_options, stream.socket.close)
         return TrioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
@@ -174,14 +174,3 @@ class TrioBackend:
 
     def shield(self) -> trio.CancelScope:
         return trio.CancelScope(shield=True)
-
-
-def _apply_options(
-    stream: trio.SocketStream, socket_options: Iterable[SocketOption] | None
-) -> None:
-    try:
-        for option in socket_options or ():
-            stream.setsockopt(*option)
-    except OSError as exc:
-        stream.socket.close()
-        raise_mapped(exc, CONNECT)
