@@ -1,11 +1,12 @@
 """httplib: a fast, robust HTTP client with httpx's public API, sync and async."""
 
 from ._api import delete, get, head, options, patch, post, put, request, stream
+from ._auth_netrc import NetRCAuth
 from ._client import USE_CLIENT_DEFAULT, AsyncClient, Client
 from ._config import Limits, Proxy, Timeout, create_ssl_context
 from ._content import ByteStream
 from ._cookies import Cookies
-from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth, NetRCAuth
+from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth
 from ._exceptions import (
     CloseError,
     ConnectError,

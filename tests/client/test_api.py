@@ -85,7 +85,7 @@ def test_netrc_is_not_used_automatically(
     monkeypatch.setenv("NETRC", str(netrc))
     assert _api.get(uvicorn_server.url + "/basic-auth/u/p").status_code == 401
 
-    from httplib._core.auth import NetRCAuth
+    from httplib._auth_netrc import NetRCAuth
 
     with Client(auth=NetRCAuth(str(netrc))) as client:
         assert client.get(uvicorn_server.url + "/basic-auth/u/p").status_code == 200

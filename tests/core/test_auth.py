@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from httplib._auth_netrc import NetRCAuth
 from httplib._core.auth import (
     Auth,
     BasicAuth,
@@ -23,7 +24,6 @@ from httplib._core.auth import (
     DigestAuth,
     DigestChallenge,
     FunctionAuth,
-    NetRCAuth,
     parse_www_authenticate,
 )
 from httplib._exceptions import ProtocolError, RequestNotRead, ResponseNotRead

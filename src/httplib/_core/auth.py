@@ -33,7 +33,6 @@ __all__ = [
     "DigestAuth",
     "DigestChallenge",
     "FunctionAuth",
-    "NetRCAuth",
     "parse_www_authenticate",
 ]
 
@@ -136,27 +135,6 @@ class BasicAuth(Auth):
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         request.headers["Authorization"] = self._auth_header
-        yield request
-
-
-class NetRCAuth(Auth):
-    """Basic authentication with credentials looked up by host in a netrc file.
-
-    `file=None` reads `~/.netrc`; a missing file raises `FileNotFoundError` and a malformed one
-    `netrc.NetrcParseError`, both at construction, as the stdlib `netrc` module does.
-    """
-
-    def __init__(self, file: str | None = None) -> None:
-        import netrc  # (on use: few clients read a netrc file)
-
-        self._netrc_info = netrc.netrc(file)
-
-    def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
-        credentials = self._netrc_info.authenticators(request.url.host)
-        # An entry without a password gives no usable credentials: send the request as is.
-        if credentials is not None and credentials[2]:
-            login, _, password = credentials
-            request.headers["Authorization"] = _basic_auth_header(login, password)
         yield request
 
 
