@@ -3,7 +3,6 @@ fallback, and the scripted h2 peer for stream limits, GOAWAY, RST_STREAM and can
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 import threading
@@ -121,17 +120,17 @@ def test_http2_off_keeps_http11_on_an_h2_server(
     run(case)
 
 
-def test_async_client_100_concurrent_requests_share_one_connection() -> None:
+def test_async_client_100_concurrent_requests_share_one_connection(run_async: Runner) -> None:
     with run_h2_peer(answer_after=100) as peer:
 
-        async def case() -> None:
+        async def case(mode: Mode) -> None:
             async with AsyncClient(http1=False, http2=True) as client:
                 urls = [f"{peer.url}/r{i}" for i in range(100)]
-                responses = await asyncio.gather(*(client.get(url) for url in urls))
+                responses = await mode.gather([lambda url=url: client.get(url) for url in urls])
             assert [r.text for r in responses] == [f"/r{i}" for i in range(100)]
             assert {r.http_version for r in responses} == {"HTTP/2"}
 
-        asyncio.run(case())
+        run_async(case)
         assert (peer.connections, peer.max_open_streams) == (1, 100)
 
 
