@@ -2,14 +2,16 @@
 that also cover the blocking classes).
 
 `run_async(name, fn)` runs the coroutine function `fn` to completion on runtime `name` and
-returns its result. `params(*names)` gives fixture parameters; uvloop's is skipped, never an
-error, where uvloop cannot be imported (Windows, PyPy: the dev extra leaves it out there).
+returns its result; inside it, `gather(name, factories)` runs coroutine functions concurrently
+(tasks on asyncio and uvloop, a nursery on trio). `params(*names)` gives fixture parameters;
+uvloop's is skipped, never an error, where uvloop cannot be imported (Windows, PyPy: the dev
+extra leaves it out there).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -47,6 +49,28 @@ def run_async(name: str, fn: Callable[[], Awaitable[T]]) -> T:
             pytest.skip(NO_UVLOOP)
         return uvloop.run(_on_uvloop(fn))
     raise ValueError(f"not an async runtime: {name!r}")
+
+
+async def gather(name: str, factories: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+    """Run `factories` concurrently on the running loop of runtime `name`; their results, or
+    the exceptions they raised, in order."""
+    results: list[Any] = [None] * len(factories)
+
+    async def one(i: int) -> None:
+        try:
+            results[i] = await factories[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    if name in ASYNCIO_LOOPS:
+        await asyncio.gather(*(one(i) for i in range(len(factories))))
+    elif name == "trio":
+        async with trio.open_nursery() as nursery:
+            for i in range(len(factories)):
+                nursery.start_soon(one, i)
+    else:
+        raise ValueError(f"not an async runtime: {name!r}")
+    return results
 
 
 async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:

@@ -21,7 +21,7 @@ import trio
 from httplib._models import Request, Response
 from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
 from servers.raw import read_until
-from support.runtimes import ASYNCIO_LOOPS, run_async
+from support.runtimes import ASYNCIO_LOOPS, gather, run_async
 
 Factory = Callable[[], Awaitable[Any]]
 
@@ -129,6 +129,8 @@ class Mode:
 
     async def gather(self, factories: list[Factory]) -> list[Any]:
         """Run the coroutines concurrently; results (or exceptions) in order."""
+        if self.name != "sync":
+            return await gather(self.name, factories)
         results: list[Any] = [None] * len(factories)
 
         async def one(i: int) -> None:
@@ -137,20 +139,13 @@ class Mode:
             except Exception as exc:
                 results[i] = exc
 
-        if self.is_asyncio:
-            await asyncio.gather(*(one(i) for i in range(len(factories))))
-        elif self.name == "trio":
-            async with trio.open_nursery() as nursery:
-                for i in range(len(factories)):
-                    nursery.start_soon(one, i)
-        else:
-            threads = [
-                threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
+        threads = [
+            threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
         return results
 
     async def cancel_after(self, seconds: float, factory: Factory) -> bool:
