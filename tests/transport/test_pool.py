@@ -252,8 +252,9 @@ def test_connect_retries(
     run: Runner, server_ssl_context: ssl.SSLContext, tls_ca: Any, request: pytest.FixtureRequest
 ) -> None:
     """A TLS handshake that fails is a ConnectError, so `retries` applies to it."""
-    # Not strict: the uvloop race loses about one run in five here; the strict reproducer is
-    # test_faults.py::test_tls_peer_closing_at_once_is_a_connect_error.
+    # Not strict: with this server (a thread per connection) the uvloop race is lost only in
+    # some runs. The strict reproducer is in test_faults.py:
+    # test_tls_peer_closing_at_once_is_a_connect_error.
     known_bug(request, "uvloop", UVLOOP_TLS_PEER_CLOSED, strict=False)
     accepted = {"n": 0}
 
