@@ -1,20 +1,25 @@
-"""One fixture runs each client test with `Client` and with `AsyncClient` (under asyncio).
+"""One fixture runs each client test with `Client` and with `AsyncClient` on every runtime.
 
 A test describes requests as data; `Runner.session` sends them through one client of the kind
-under test and returns the responses, bodies read, with the client closed afterwards.
+under test and returns the responses, bodies read, with the client closed afterwards. The
+`runner` fixture is "sync" (`Client`) or "asyncio", "uvloop", "trio" (`AsyncClient` on that
+event loop); `async_runner` is the three async ones, for tests of `AsyncClient` alone. uvloop
+is skipped where it cannot be imported (see support.runtimes).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from httplib._client import AsyncClient, Client
 from httplib._models import Response
+from support.runtimes import ALL_RUNTIMES, ASYNC_RUNTIMES, gather, params, run_async
+
+T = TypeVar("T")
 
 # (method, url, keyword arguments for client.request)
 Call = tuple[str, str, dict[str, Any]]
@@ -22,13 +27,29 @@ Call = tuple[str, str, dict[str, Any]]
 
 @dataclass
 class Runner:
-    """Sends requests through a fresh `Client` or `AsyncClient`."""
+    """Sends requests through a fresh `Client` or `AsyncClient` on `runtime`."""
 
-    is_async: bool
+    runtime: str  # "sync", "asyncio", "uvloop" or "trio"
+
+    @property
+    def is_async(self) -> bool:
+        return self.runtime != "sync"
 
     @property
     def client_class(self) -> type[Client] | type[AsyncClient]:
         return AsyncClient if self.is_async else Client
+
+    def run(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run the coroutine function `fn` to completion on this runner's event loop: what a
+        test calls instead of `asyncio.run`, so it works on trio too. Async runners only."""
+        if not self.is_async:
+            raise TypeError("the sync runner has no event loop")
+        return run_async(self.runtime, fn)
+
+    async def gather(self, factories: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+        """Inside `run`: the coroutine functions run concurrently (tasks, or a trio nursery);
+        their results, or the exceptions they raised, in order."""
+        return await gather(self.runtime, factories)
 
     def session(self, calls: list[Call], **client_kwargs: Any) -> list[Response]:
         """Send `calls` in order through one client; the client is closed afterwards."""
@@ -40,7 +61,7 @@ class Runner:
             async with AsyncClient(**client_kwargs) as client:
                 return [await client.request(m, url, **kw) for m, url, kw in calls]
 
-        return asyncio.run(main())
+        return self.run(main)
 
     def send(
         self, method: str, url: str, client: dict[str, Any] | None = None, **kw: Any
@@ -58,7 +79,7 @@ class Runner:
             async with AsyncClient(**client_kwargs) as client:
                 return await script(client)
 
-        return asyncio.run(main())
+        return self.run(main)
 
     def hook(self, func: Callable[[Any], None]) -> Callable[[Any], Any]:
         """An event hook in the form this client calls: plain, or a coroutine function."""
@@ -71,6 +92,12 @@ class Runner:
         return async_hook
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=params(*ALL_RUNTIMES))
 def runner(request: pytest.FixtureRequest) -> Runner:
-    return Runner(is_async=request.param == "async")
+    return Runner(request.param)
+
+
+@pytest.fixture(params=params(*ASYNC_RUNTIMES))
+def async_runner(request: pytest.FixtureRequest) -> Runner:
+    """`AsyncClient` only, on asyncio, uvloop and trio."""
+    return Runner(request.param)

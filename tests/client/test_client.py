@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import re
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from httplib._client import USE_CLIENT_DEFAULT, AsyncClient, Client
-from httplib._config import Timeout
+from httplib._config import Limits, Timeout
 from httplib._core.auth import Auth, DigestAuth
 from httplib._core.decoders import SUPPORTED_DECODERS
 from httplib._exceptions import ConnectError, ReadTimeout, RequestError
@@ -208,7 +207,7 @@ def test_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
     assert b"".join(chunks) == bytes(range(5)) * 3
 
 
-def test_async_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
+def test_async_stream_closes_the_response_on_exit(async_runner: Any, uvicorn_server: Any) -> None:
     async def main() -> tuple[bytes, bool, bool]:
         async with AsyncClient() as client:
             async with client.stream("GET", uvicorn_server.url + "/stream/3/5") as response:
@@ -216,7 +215,7 @@ def test_async_stream_closes_the_response_on_exit(uvicorn_server: Any) -> None:
                 body = b"".join([chunk async for chunk in response.aiter_bytes()])
             return body, was_open, response.is_closed
 
-    body, was_open, closed = asyncio.run(main())
+    body, was_open, closed = async_runner.run(main)
     assert body == bytes(range(5)) * 3
     assert was_open
     assert closed
@@ -292,13 +291,28 @@ def test_an_overriding_auth_generator_is_closed_when_sending_fails(runner: Any) 
     assert closed == ["async" if runner.is_async else "sync"]
 
 
+def test_concurrent_requests_through_one_async_client(
+    async_runner: Any, uvicorn_server: Any
+) -> None:
+    """Twenty requests at once through two pooled connections, on each event loop."""
+
+    async def main() -> list[Any]:
+        async with AsyncClient(limits=Limits(max_connections=2)) as client:
+            return await async_runner.gather(
+                [lambda i=i: client.get(f"{uvicorn_server.url}/echo?i={i}") for i in range(20)]
+            )
+
+    responses = async_runner.run(main)
+    assert [_echo(r)["query"] for r in responses] == [f"i={i}" for i in range(20)]
+
+
 # --- lifecycle ----------------------------------------------------------------------------------
 
 
 def test_closed_client_refuses_to_send(runner: Any) -> None:
     client = runner.client_class(transport=MockTransport(echo_handler))
     if runner.is_async:
-        asyncio.run(client.aclose())
+        runner.run(client.aclose)
 
         async def send() -> Any:
             return await client.get("http://a/")
@@ -311,10 +325,10 @@ def test_closed_client_refuses_to_send(runner: Any) -> None:
     assert client.is_closed
     message = re.escape("Cannot send a request, as the client has been closed.")
     with pytest.raises(RuntimeError, match=message):
-        asyncio.run(send()) if runner.is_async else send()
+        runner.run(send) if runner.is_async else send()
 
 
-def test_reopening_is_refused_with_httpx_messages() -> None:
+def test_reopening_is_refused_with_httpx_messages(async_runner: Any) -> None:
     client = Client(transport=MockTransport(echo_handler))
     with (
         client,
@@ -331,7 +345,7 @@ def test_reopening_is_refused_with_httpx_messages() -> None:
         with pytest.raises(RuntimeError, match="Cannot reopen a client instance"):
             await async_client.__aenter__()
 
-    asyncio.run(main())
+    async_runner.run(main)
 
 
 def test_sending_opens_the_client_so_with_is_refused() -> None:
@@ -342,7 +356,7 @@ def test_sending_opens_the_client_so_with_is_refused() -> None:
     client.close()
 
 
-def test_wrong_kind_of_request_body_or_transport_is_refused() -> None:
+def test_wrong_kind_of_request_body_or_transport_is_refused(async_runner: Any) -> None:
     async def agen() -> Any:
         yield b"x"
 
@@ -357,7 +371,7 @@ def test_wrong_kind_of_request_body_or_transport_is_refused() -> None:
             with pytest.raises(RuntimeError, match="sync request with an AsyncClient"):
                 await client.send(request)
 
-    asyncio.run(main())
+    async_runner.run(main)
     from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
 
     with pytest.raises(TypeError, match="Client needs a sync transport"):
@@ -605,7 +619,7 @@ def test_signatures_match_httpx() -> None:
 # --- in-process apps ----------------------------------------------------------------------------
 
 
-def test_async_client_over_asgi_transport_runs_the_whole_flow() -> None:
+def test_async_client_over_asgi_transport_runs_the_whole_flow(async_runner: Any) -> None:
     from httplib._transports.asgi import ASGITransport
     from servers.app import app
 
@@ -615,7 +629,7 @@ def test_async_client_over_asgi_transport_runs_the_whole_flow() -> None:
             await client.get("/set-cookie?sid=7")
             return await client.get("/redirect/302?to=/cookies", follow_redirects=True)
 
-    response = asyncio.run(main())
+    response = async_runner.run(main)
     assert response.json() == {"sid": "7"}
     assert [r.status_code for r in response.history] == [302]
 

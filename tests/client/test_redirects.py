@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -256,7 +255,7 @@ def test_307_cannot_replay_a_one_shot_stream(runner: Any, uvicorn_server: Any) -
                 await client.post(url, content=agen())
 
         with pytest.raises(StreamConsumed):
-            asyncio.run(main())
+            runner.run(main)
         return
 
     def gen() -> Iterator[bytes]:

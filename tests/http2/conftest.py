@@ -1,4 +1,5 @@
-"""The runtime fixtures of the transport tests (sync, asyncio, trio), for the HTTP/2 cases."""
+"""The runtime fixtures of the transport tests (sync, asyncio, uvloop, trio), for the HTTP/2
+cases."""
 
 from __future__ import annotations
 

@@ -17,11 +17,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 import trustme
 
 from httplib._client import AsyncClient, Client
+from transport.transport_harness import Mode, Runner
 
 NGINX = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (CI installs it)")
@@ -121,22 +121,15 @@ def test_sync_get_over_h2(nginx: tuple[str, ssl.SSLContext], name: str) -> None:
 
 @pytest.mark.parametrize("name", list(FILES))
 def test_async_concurrent_gets_over_one_h2_connection(
-    nginx: tuple[str, ssl.SSLContext], name: str
+    run_async: Runner, nginx: tuple[str, ssl.SSLContext], name: str
 ) -> None:
     base, ctx = nginx
     expected = random.Random(name).randbytes(FILES[name])
-    results: list[tuple[str, bytes]] = []
 
-    async def main() -> None:
+    async def case(mode: Mode) -> None:
         async with AsyncClient(http2=True, verify=ctx) as client:
+            responses = await mode.gather([lambda: client.get(f"{base}/{name}")] * 8)
+        results = [(response.http_version, response.content) for response in responses]
+        assert results == [("HTTP/2", expected)] * 8
 
-            async def get() -> None:
-                response = await client.get(f"{base}/{name}")
-                results.append((response.http_version, response.content))
-
-            async with anyio.create_task_group() as tg:
-                for _ in range(8):
-                    tg.start_soon(get)
-
-    anyio.run(main)
-    assert results == [("HTTP/2", expected)] * 8
+    run_async(case)

@@ -2,8 +2,8 @@
 
 `run(case)` runs `case(mode)`; `mode.transport(**kwargs)` builds an adapter over
 `HTTPTransport` (called directly: blocking inside the coroutine is fine) or
-`AsyncHTTPTransport` (awaited on asyncio or trio). `mode.gather` runs coroutines concurrently:
-threads for sync, tasks for asyncio, a nursery for trio.
+`AsyncHTTPTransport` (awaited on asyncio, uvloop or trio). `mode.gather` runs coroutines
+concurrently: threads for sync, tasks for asyncio and uvloop, a nursery for trio.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
 from typing import Any
 
+import pytest
 import trio
 
 from httplib._models import Request, Response
 from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
 from servers.raw import read_until
+from support.runtimes import ASYNCIO_LOOPS, gather, run_async
 
 Factory = Callable[[], Awaitable[Any]]
 
@@ -82,8 +85,11 @@ class Adapter:
 
     async def first_chunk(self, response: Response) -> bytes:
         if self.is_async:
-            async for chunk in response.aiter_raw():
-                return chunk
+            # Closed here, not left to the garbage collector: trio warns (ResourceWarning,
+            # an error in this suite) about an async generator collected unexhausted.
+            async with aclosing(response.aiter_raw()) as chunks:
+                async for chunk in chunks:
+                    return chunk
             return b""
         return next(iter(response.iter_raw()), b"")
 
@@ -107,6 +113,8 @@ class Adapter:
 class Mode:
     def __init__(self, name: str) -> None:
         self.name = name
+        # uvloop is an asyncio event loop: every asyncio API below works on it unchanged.
+        self.is_asyncio = name in ASYNCIO_LOOPS
 
     def transport(self, **kwargs: Any) -> Adapter:
         return Adapter(self, **kwargs)
@@ -114,13 +122,15 @@ class Mode:
     async def sleep(self, seconds: float) -> None:
         if self.name == "trio":
             await trio.sleep(seconds)
-        elif self.name == "asyncio":
+        elif self.is_asyncio:
             await asyncio.sleep(seconds)
         else:
             threading.Event().wait(seconds)
 
     async def gather(self, factories: list[Factory]) -> list[Any]:
         """Run the coroutines concurrently; results (or exceptions) in order."""
+        if self.name != "sync":
+            return await gather(self.name, factories)
         results: list[Any] = [None] * len(factories)
 
         async def one(i: int) -> None:
@@ -129,20 +139,13 @@ class Mode:
             except Exception as exc:
                 results[i] = exc
 
-        if self.name == "asyncio":
-            await asyncio.gather(*(one(i) for i in range(len(factories))))
-        elif self.name == "trio":
-            async with trio.open_nursery() as nursery:
-                for i in range(len(factories)):
-                    nursery.start_soon(one, i)
-        else:
-            threads = [
-                threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
+        threads = [
+            threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
         return results
 
     async def cancel_after(self, seconds: float, factory: Factory) -> bool:
@@ -158,11 +161,6 @@ class Mode:
         return False
 
 
-RUNNERS: dict[str, Callable[[Callable[[], Awaitable[None]]], None]] = {
-    "sync": lambda fn: asyncio.run(fn()),
-    "asyncio": lambda fn: asyncio.run(fn()),
-    "trio": lambda fn: trio.run(fn),
-}
 Case = Callable[[Mode], Awaitable[None]]
 Runner = Callable[[Case], None]
 
@@ -172,9 +170,38 @@ def runner(name: str) -> Runner:
         async def main() -> None:
             await case(Mode(name))
 
-        RUNNERS[name](main)
+        # "sync" cases block inside the coroutine; any loop runs them, asyncio's is used.
+        run_async("asyncio" if name == "sync" else name, main)
 
     return run
+
+
+RUNTIME_FIXTURES = ("run", "run_all", "run_async")
+
+# Bugs in src found by running these cases on every runtime (see `known_bug`).
+UVLOOP_TLS_PEER_CLOSED = (
+    "src bug: on uvloop, when the server closes right after accepting, the TCP transport is "
+    "already closing when AsyncioStream.start_tls (_io/asyncio_backend.py) calls loop.start_tls; "
+    "uvloop returns a closed TLS transport instead of raising, start_tls accepts it, and the "
+    "first write fails with WriteError('Connection closed') instead of ConnectError, so "
+    "`retries` does not apply"
+)
+TRIO_BODY_GENERATOR_NOT_CLOSED = (
+    "src bug: Response.aiter_raw (_models.py) does not close the body stream's async generator "
+    "(AsyncResponseStream/AsyncHttp2ResponseStream.__aiter__, _io) when it is itself closed "
+    "early; trio reports that generator garbage-collected unexhausted (ResourceWarning)"
+)
+
+
+def known_bug(
+    request: pytest.FixtureRequest, runtime: str, reason: str, strict: bool = True
+) -> None:
+    """Mark the running test xfail when its runtime fixture is `runtime`: a bug in src that the
+    runtime matrix found, left visible (strict: the day it is fixed, the XPASS fails the run)."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if runtime in (params.get(name) for name in RUNTIME_FIXTURES):
+        request.applymarker(pytest.mark.xfail(strict=strict, reason=reason))
 
 
 # ------------------------------------------------------------------- scripted HTTP handlers

@@ -1,8 +1,10 @@
-"""ASGITransport under asyncio and trio: the scope, receive/send, app errors, and httpx parity."""
+"""ASGITransport under asyncio, uvloop and trio: the scope, receive/send, app errors, and httpx
+parity."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -17,15 +19,15 @@ from starlette.routing import Route
 from httplib._client import AsyncClient
 from httplib._models import Request, Response
 from httplib._transports.asgi import ASGITransport, Message, Receive, Scope, Send
+from support.runtimes import ASYNC_RUNTIMES, params, run_async
 
 Run = Callable[[Callable[[], Coroutine[Any, Any, Any]]], Any]
-RUNNERS: dict[str, Run] = {"asyncio": lambda fn: asyncio.run(fn()), "trio": trio.run}
 
 
-@pytest.fixture(params=sorted(RUNNERS))
+@pytest.fixture(params=params(*ASYNC_RUNTIMES))
 def run(request: pytest.FixtureRequest) -> Run:
-    """Each test body runs once under asyncio and once under trio."""
-    return RUNNERS[request.param]
+    """Each test body runs under asyncio, uvloop and trio."""
+    return functools.partial(run_async, request.param)
 
 
 class Recorder:
