@@ -172,11 +172,22 @@ def _run(source: Iterable[Any], pipeline: _Pipeline) -> Iterator[Any]:
 
 
 async def _arun(source: AsyncIterable[Any], pipeline: _Pipeline) -> AsyncIterator[Any]:
-    async for item in source:
-        for out in pipeline.feed(item):
+    try:
+        async for item in source:
+            for out in pipeline.feed(item):
+                yield out
+        for out in pipeline.flush():
             yield out
-    for out in pipeline.flush():
-        yield out
+    finally:
+        await _aclose_iterator(source)
+
+
+async def _aclose_iterator(iterator: Any) -> None:
+    """Close an async generator that will not be iterated further (closed early, or failed):
+    its clean-up runs now, not at garbage collection (which trio reports as a leak)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def _slices(content: bytes, chunk_size: int | None) -> list[bytes]:
@@ -651,19 +662,22 @@ class Response:
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Async twin of `iter_raw()`."""
         stream = self._begin_raw(AsyncByteStream, _ASYNC_ITER_ON_SYNC)
+        chunks = stream.__aiter__()
         try:
             if chunk_size is None:
-                async for chunk in stream:
+                async for chunk in chunks:
                     if chunk:
                         self._num_bytes_downloaded += len(chunk)
                         yield chunk
             else:
                 pipeline = _Pipeline(_TallyStage(self), ByteChunker(chunk_size))
-                async for chunk in _arun(stream, pipeline):
+                async for chunk in _arun(chunks, pipeline):
                     yield chunk
         except RequestError as exc:
             _attach_request(exc, self._request)
             raise
+        finally:
+            await _aclose_iterator(chunks)
         await self.aclose()
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
@@ -673,8 +687,12 @@ class Response:
                 yield piece
             return
         if chunk_size is None and self._is_identity():
-            async for chunk in self.aiter_raw():
-                yield chunk
+            raw = self.aiter_raw()
+            try:
+                async for chunk in raw:
+                    yield chunk
+            finally:
+                await _aclose_iterator(raw)
             return
         with request_context(request=self._request):
             async for chunk in _arun(self.aiter_raw(), self._bytes_stages(chunk_size)):

@@ -16,11 +16,9 @@ from httplib._exceptions import RemoteProtocolError
 from servers.app import pattern_bytes
 from servers.h2_peer import run_h2_peer
 from transport.transport_harness import (
-    TRIO_BODY_GENERATOR_NOT_CLOSED,
     Adapter,
     Mode,
     Runner,
-    known_bug,
 )
 
 CANCEL = 8  # RFC 9113 section 7: the CANCEL error code
@@ -224,10 +222,7 @@ def test_cancelling_one_stream_resets_it_and_keeps_the_connection(run_async: Run
         assert CANCEL in [code for _, code in peer.resets_received]
 
 
-def test_closing_a_response_early_resets_only_its_stream(
-    run: Runner, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, "trio", TRIO_BODY_GENERATOR_NOT_CLOSED)
+def test_closing_a_response_early_resets_only_its_stream(run: Runner) -> None:
     with run_h2_peer() as peer:
 
         async def case(mode: Mode) -> None:

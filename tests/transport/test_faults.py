@@ -11,11 +11,9 @@ import pytest
 from httplib._exceptions import ConnectError, ReadError, ReadTimeout, RemoteProtocolError
 from servers.raw import scripted_server
 from transport.transport_harness import (
-    UVLOOP_TLS_PEER_CLOSED,
     Mode,
     Runner,
     hold,
-    known_bug,
     ok,
     read_request,
     serve_each,
@@ -183,15 +181,12 @@ def test_server_closing_an_idle_connection(run: Runner) -> None:
         run(case)
 
 
-def test_tls_peer_closing_at_once_is_a_connect_error(
-    run: Runner, request: pytest.FixtureRequest
-) -> None:
+def test_tls_peer_closing_at_once_is_a_connect_error(run: Runner) -> None:
     """A server that closes as soon as it accepts, before the TLS handshake: always a
     ConnectError (which `retries` retries), never a write or read error. The acceptor closes
     on its own thread with no thread per connection, so the close races the client's
     handshake as tightly as it can: on uvloop the bug shows within the first few tries, and
     300 keep its strict xfail from passing by luck (about 0.2 s per runtime)."""
-    known_bug(request, "uvloop", UVLOOP_TLS_PEER_CLOSED)
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     port = listener.getsockname()[1]
     done = threading.Event()

@@ -26,12 +26,9 @@ from httplib._models import Request
 from httplib._transports.default import HTTPTransport
 from servers.raw import scripted_server
 from transport.transport_harness import (
-    TRIO_BODY_GENERATOR_NOT_CLOSED,
-    UVLOOP_TLS_PEER_CLOSED,
     Mode,
     Runner,
     hold,
-    known_bug,
     ok,
     read_request,
     serve_each,
@@ -56,10 +53,7 @@ def test_sequential_requests_reuse_one_connection(run: Runner) -> None:
         run(case)
 
 
-def test_response_closed_half_read_does_not_return_its_connection(
-    run: Runner, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, "trio", TRIO_BODY_GENERATOR_NOT_CLOSED)
+def test_response_closed_half_read_does_not_return_its_connection(run: Runner) -> None:
 
     def respond(conn: socket.socket, head: bytes) -> bool:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 1000)
@@ -248,14 +242,11 @@ def test_failing_requests_leave_no_open_sockets(run: Runner) -> None:
         run(case)
 
 
-def test_connect_retries(
-    run: Runner, server_ssl_context: ssl.SSLContext, tls_ca: Any, request: pytest.FixtureRequest
-) -> None:
+def test_connect_retries(run: Runner, server_ssl_context: ssl.SSLContext, tls_ca: Any) -> None:
     """A TLS handshake that fails is a ConnectError, so `retries` applies to it."""
     # Not strict: with this server (a thread per connection) the uvloop race is lost only in
     # some runs. The strict reproducer is in test_faults.py:
     # test_tls_peer_closing_at_once_is_a_connect_error.
-    known_bug(request, "uvloop", UVLOOP_TLS_PEER_CLOSED, strict=False)
     accepted = {"n": 0}
 
     def flaky(conn: socket.socket) -> None:

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
 
-import pytest
 import trio
 
 from httplib._models import Request, Response
@@ -174,34 +173,6 @@ def runner(name: str) -> Runner:
         run_async("asyncio" if name == "sync" else name, main)
 
     return run
-
-
-RUNTIME_FIXTURES = ("run", "run_all", "run_async")
-
-# Bugs in src found by running these cases on every runtime (see `known_bug`).
-UVLOOP_TLS_PEER_CLOSED = (
-    "src bug: on uvloop, when the server closes right after accepting, the TCP transport is "
-    "already closing when AsyncioStream.start_tls (_io/asyncio_backend.py) calls loop.start_tls; "
-    "uvloop returns a closed TLS transport instead of raising, start_tls accepts it, and the "
-    "first write fails with WriteError('Connection closed') instead of ConnectError, so "
-    "`retries` does not apply"
-)
-TRIO_BODY_GENERATOR_NOT_CLOSED = (
-    "src bug: Response.aiter_raw (_models.py) does not close the body stream's async generator "
-    "(AsyncResponseStream/AsyncHttp2ResponseStream.__aiter__, _io) when it is itself closed "
-    "early; trio reports that generator garbage-collected unexhausted (ResourceWarning)"
-)
-
-
-def known_bug(
-    request: pytest.FixtureRequest, runtime: str, reason: str, strict: bool = True
-) -> None:
-    """Mark the running test xfail when its runtime fixture is `runtime`: a bug in src that the
-    runtime matrix found, left visible (strict: the day it is fixed, the XPASS fails the run)."""
-    callspec = getattr(request.node, "callspec", None)
-    params = callspec.params if callspec is not None else {}
-    if runtime in (params.get(name) for name in RUNTIME_FIXTURES):
-        request.applymarker(pytest.mark.xfail(strict=strict, reason=reason))
 
 
 # ------------------------------------------------------------------- scripted HTTP handlers

@@ -215,6 +215,11 @@ class AsyncioStream:
     ) -> AsyncioStream:
         """Upgrade to TLS in place (also used through proxies): a ConnectError on failure."""
         loop = self._protocol.loop
+        if self._transport.is_closing() or self._protocol.eof:
+            # The peer closed before the handshake (uvloop would hand back a dead TLS transport,
+            # asyncio may wait out the handshake timeout): a failed connect, as for the others.
+            self._transport.abort()
+            raise_mapped(ConnectionResetError("The server closed the connection"), CONNECT)
         try:
             new_transport = await loop.start_tls(
                 self._transport,
@@ -226,7 +231,10 @@ class AsyncioStream:
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             self._transport.abort()
             raise_mapped(exc, CONNECT)
-        if new_transport is None:  # (typed Optional: a loop that closed the connection meanwhile)
+        if new_transport is None or new_transport.is_closing():
+            # (uvloop returns a closed transport, without raising, when the peer closed
+            # during the handshake)
+            self._transport.abort()
             raise_mapped(ConnectionResetError("Connection lost during the TLS handshake"), CONNECT)
         self._protocol.transport = new_transport
         return AsyncioStream(new_transport, self._protocol)
