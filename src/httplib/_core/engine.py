@@ -89,7 +89,9 @@ class Engine:
         plan = RequestPlan(request, self.config)
         resend = Resend(plan.method, plan.replayable)
         while True:
-            pool, ticket, conn = yield from self._checkout(plan)
+            pool, ticket, acts, conn = self._acquire(plan)
+            if conn is None:  # (the usual keep-alive reuse needs no generator for this)
+                pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts)
             if type(conn) is Http11Connection:
                 parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
             else:
@@ -138,23 +140,29 @@ class Engine:
 
     # ---------------------------------------------------------------------------- checkout
 
-    def _checkout(self, plan: RequestPlan) -> Flow:
-        """A ticket and its connection: reused, freshly opened, or after waiting for a slot."""
-        runtime, lock = self.runtime, self._lock
+    def _acquire(self, plan: RequestPlan) -> tuple[PoolState, Ticket, list[Action], Any]:
+        """Under the lock: a ticket for `plan` (a waiter gets its waker), its actions, and the
+        idle connection it took at once when that needs nothing awaited (else None)."""
+        now = self.clock()
+        with self._lock:
+            pool = self.pool
+            ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2)
+            status = ticket.status
+            if status is _WAITING:
+                ticket.waker = self.runtime.new_waker()
+        if status is not _READY or acts:
+            return pool, ticket, acts, None
+        conn = ticket.entry.handle  # type: ignore[union-attr]
+        if type(conn) is Http11Connection and conn.needs_probe(now, self.runtime.probe_after):
+            return pool, ticket, acts, None
+        return pool, ticket, acts, conn
+
+    def _checkout(
+        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, acts: list[Action]
+    ) -> Flow:
+        """A connection for a ticket `_acquire` could not serve at once: after probing,
+        connecting or waiting for a slot (asking the pool again when that came to nothing)."""
         while True:
-            now = self.clock()
-            with lock:
-                pool = self.pool
-                ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2)
-                status = ticket.status
-                if status is _WAITING:
-                    ticket.waker = runtime.new_waker()
-            if status is _READY and not acts:  # an idle connection, taken without waiting
-                conn = ticket.entry.handle  # type: ignore[union-attr]
-                if type(conn) is not Http11Connection or not conn.needs_probe(
-                    now, runtime.probe_after
-                ):
-                    return pool, ticket, conn
             try:
                 if acts:
                     yield from self.perform(acts)
@@ -162,6 +170,9 @@ class Engine:
             except BaseException:
                 yield from self.release(pool, ticket, False)
                 raise
+            if conn is not None:
+                return pool, ticket, conn
+            pool, ticket, acts, conn = self._acquire(plan)
             if conn is not None:
                 return pool, ticket, conn
 
@@ -257,7 +268,7 @@ class Engine:
         resend: Resend,
     ) -> Flow:
         """One HTTP/1.1 exchange up to the response head; None when it may go again."""
-        ex = Http11Exchange(plan, conn)
+        ex = Http11Body(self, pool, ticket, plan, conn)
         stream = conn.stream
         try:
             yield (WRITE, stream, ex.first_write(), plan.write_timeout)
@@ -275,7 +286,7 @@ class Engine:
             while ex.head is None:
                 ex.feed((yield (READ, stream, READ_SIZE, timeout)))
         except BaseException as exc:
-            yield from self.release(pool, ticket, False)
+            yield from ex._give_back(False)
             if resend.after_http11(
                 exc,
                 reused=ex.reused,
@@ -284,16 +295,25 @@ class Engine:
             ):
                 return None
             raise
-        body = Http11Body(self, pool, ticket, ex)
-        if ex.ended:  # the whole body came with the head: the connection is free already
-            yield from body.close()
+        if ex.ended and not ex.is_switched:
+            # The whole body came with the head: the connection is free already. (Inline: the
+            # usual small response; `body.close()` says the same with three generators more.)
+            ex._ticket = None
+            now = self.clock()
+            reusable = ex.finish(now)
+            with self._lock:
+                acts = pool.release(ticket, now, reusable=reusable)
+            if acts:
+                yield from self.perform(acts)
+        elif ex.ended:
+            yield from ex.close()
         head = ex.head
         extensions = {
             "http_version": head.http_version,
             "reason_phrase": head.reason,
             "network_stream": stream,
         }
-        return head.status_code, head.headers, extensions, body
+        return head.status_code, head.headers, extensions, ex
 
     # ------------------------------------------------------------------------------ HTTP/2
 
@@ -362,48 +382,56 @@ class Engine:
             yield from self.perform(acts)
 
 
-class Http11Body:
-    """The rest of an HTTP/1.1 response, read as it is asked for; the end, an error or an early
-    close gives the connection back (reusable only after a complete response)."""
+class Http11Body(Http11Exchange):
+    """One HTTP/1.1 exchange that also holds its pool ticket: after the head it is the body
+    flow, reading the rest as it is asked for. The end, an error or an early close gives the
+    connection back (reusable only after a complete response). (One object for both roles: it
+    is built on every request.)"""
 
-    __slots__ = ("_engine", "_ex", "_pool", "_ticket")
+    __slots__ = ("_engine", "_pool", "_ticket")
 
-    def __init__(self, engine: Engine, pool: PoolState, ticket: Ticket, ex: Http11Exchange) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        pool: PoolState,
+        ticket: Ticket,
+        plan: RequestPlan,
+        conn: Http11Connection,
+    ) -> None:
+        Http11Exchange.__init__(self, plan, conn)
         self._engine = engine
         self._pool = pool
         self._ticket: Ticket | None = ticket
-        self._ex = ex
 
     def next_chunks(self) -> Flow:
         """The next body chunks (reading once if none is buffered), or None at the end."""
-        ex = self._ex
-        while not ex.chunks:
-            if ex.ended or self._ticket is None:
+        while not self.chunks:
+            if self.ended or self._ticket is None:
                 yield from self.close()
                 return None
             try:
-                ex.feed((yield (READ, ex.conn.stream, READ_SIZE, ex.plan.read_timeout)))
+                self.feed((yield (READ, self.conn.stream, READ_SIZE, self.plan.read_timeout)))
             except BaseException:
                 yield from self._give_back(False)
                 raise
-        return ex.take()
+        return self.take()
 
-    def take_arrived(self) -> bytes | None:
-        """The rest of the body when all of it has arrived (no read needed), else None."""
-        return self._ex.take_arrived()
+    @property
+    def holds_connection(self) -> bool:
+        """Whether `close()` has anything to give back."""
+        return self._ticket is not None
 
     def close(self) -> Flow:
         if self._ticket is not None:
-            yield from self._give_back(self._ex.finish(self._engine.clock()))
+            yield from self._give_back(self.finish(self._engine.clock()))
 
     def _give_back(self, reusable: bool) -> Flow:
         ticket, self._ticket = self._ticket, None
         if ticket is not None:
-            ex = self._ex
-            yield from self._engine.release(self._pool, ticket, reusable, ex.is_switched)
+            yield from self._engine.release(self._pool, ticket, reusable, self.is_switched)
 
     def __repr__(self) -> str:
-        return f"<Http11Body {self._ex.plan.method} {self._ex.plan.host}:{self._ex.plan.port}>"
+        return f"<Http11Body {self.plan.method} {self.plan.host}:{self.plan.port}>"
 
 
 class Http2Body:
@@ -445,6 +473,11 @@ class Http2Body:
     def take_arrived(self) -> bytes | None:
         """The rest of the body when all of it has arrived (no read needed), else None."""
         return self._progress.take_arrived()
+
+    @property
+    def holds_connection(self) -> bool:
+        """Whether `close()` has anything to give back."""
+        return self._ticket is not None
 
     def close(self) -> Flow:
         ticket, self._ticket = self._ticket, None

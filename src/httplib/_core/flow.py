@@ -213,25 +213,30 @@ class FlowStepper:
     Used by the clients for `send_flow` and by the transports' drivers for the engine's flows.
     """
 
-    __slots__ = ("_flow", "effect", "result")
+    __slots__ = ("_flow", "_send", "effect", "result")
 
     def __init__(self, flow: Generator[Any, Any, Any]) -> None:
         self._flow = flow
-        self.effect: Any = None
+        self._send = flow.send  # (bound once: `ok` runs once per effect on the hot path)
         self.result: Any = None
-        self._advance(flow.send, None)
-
-    def _advance(self, step: Callable[[Any], Any], value: Any) -> None:
         try:
-            self.effect = step(value)
+            self.effect: Any = flow.send(None)
         except StopIteration as stop:
             self.effect = None
             self.result = stop.value
 
     def ok(self, value: Any) -> None:
         """The effect succeeded with `value`."""
-        self._advance(self._flow.send, value)
+        try:
+            self.effect = self._send(value)
+        except StopIteration as stop:
+            self.effect = None
+            self.result = stop.value
 
     def fail(self, exc: BaseException) -> None:
         """The effect raised `exc`: the flow cleans up and re-raises it (or recovers)."""
-        self._advance(self._flow.throw, exc)
+        try:
+            self.effect = self._flow.throw(exc)
+        except StopIteration as stop:
+            self.effect = None
+            self.result = stop.value

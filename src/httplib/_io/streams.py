@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._headers import Headers
+from .._models import Response
 from .._types import AsyncByteStream, SyncByteStream
 
 if TYPE_CHECKING:
     from .._core.effects import Flow, Runtime
     from .._core.engine import Http2Body, Http11Body, ResponseParts
-    from .._models import Response
 
 __all__ = [
     "AsyncNetworkBackend",
@@ -168,9 +169,6 @@ class ResponseBody:
 
 def response_from(parts: ResponseParts, stream: Any) -> Response:
     """The `Response` for the engine's `parts`, its body read through `stream`."""
-    from .._headers import Headers
-    from .._models import Response
-
     status, headers, extensions, _ = parts
     response = Response(status, stream=stream, extensions=extensions)
     response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
@@ -187,10 +185,12 @@ class SyncResponseStream(ResponseBody, SyncByteStream):
             while (chunks := run(body.next_chunks())) is not None:
                 yield from chunks
         finally:
-            run(body.close())
+            if body.holds_connection:
+                run(body.close())
 
     def close(self) -> None:
-        self._run(self._body.close())
+        if self._body.holds_connection:
+            self._run(self._body.close())
 
 
 class AsyncResponseStream(ResponseBody, AsyncByteStream):
@@ -204,7 +204,9 @@ class AsyncResponseStream(ResponseBody, AsyncByteStream):
                 for chunk in chunks:
                     yield chunk
         finally:
-            await run(body.close())
+            if body.holds_connection:
+                await run(body.close())
 
     async def aclose(self) -> None:
-        await self._run(self._body.close())
+        if self._body.holds_connection:
+            await self._run(self._body.close())

@@ -16,7 +16,6 @@ from typing import Any
 from .._config import Limits
 from .._core.effects import Effect, Flow, Runtime
 from .._core.engine import Engine
-from .._core.flow import FlowStepper
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
 from .streams import SyncResponseStream, response_from, with_alpn
@@ -54,15 +53,18 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
 
 def run(flow: Flow) -> Any:
     """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
-    stepper = FlowStepper(flow)
-    while (effect := stepper.effect) is not None:
+    # (FlowStepper's loop, inlined: this runs two or three times per request; see DEVELOPERS'
+    # hot-path table in the session notes for what it saves)
+    send, value, error = flow.send, None, None
+    while True:
         try:
-            value = PERFORM[effect[0]](effect)
+            effect = send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            value, error = PERFORM[effect[0]](effect), None
         except BaseException as exc:
-            stepper.fail(exc)
-        else:
-            stepper.ok(value)
-    return stepper.result
+            value, error = None, exc
 
 
 class SyncDriver:
