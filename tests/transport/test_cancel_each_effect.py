@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import CoroutineType
 from typing import Any
 
 import pytest
@@ -60,6 +61,11 @@ def _request(url: str, is_async: bool) -> Request:
 
     content = achunks() if is_async else chunks()
     return Request("POST", url + "/echo", content=content, extensions=TIMEOUTS)
+
+
+async def _performed(result: Any) -> Any:
+    """A performer's result: a coroutine is awaited, anything else was ready at once."""
+    return await result if type(result) is CoroutineType else result
 
 
 def _pool_is_clean(transport: Any) -> None:
@@ -175,10 +181,10 @@ async def _tracked(
     def wrap(perform: Callable[[Any], Any]) -> Callable[[Any], Any]:
         async def performer(effect: Any) -> Any:
             if not counter.hit():
-                return await perform(effect)
+                return await _performed(perform(effect))
             if effect[0] not in SHIELDED:
                 await cancel()
-            result = await perform(effect)
+            result = await _performed(perform(effect))
             await cancel()  # a shielded effect completes; the next await sees the cancellation
             return result
 

@@ -12,20 +12,21 @@ connection-level HTTP/2 write) runs shielded: trio cancels every await in a canc
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 from .._config import Limits
 from .._core.effects import Effect, Flow
 from .._core.engine import Engine
-from .._core.flow import FlowStepper
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
 from .streams import AsyncResponseStream, AsyncRuntimeBackend, response_from, with_alpn
 
 __all__ = ["AsyncDriver", "running_under_trio"]
 
-Performer = Callable[[Effect], Awaitable[Any]]
+# A coroutine to await, or the effect's result when it needed no waiting.
+Performer = Callable[[Effect], Any]
 
 
 def running_under_trio() -> bool:
@@ -40,7 +41,9 @@ def running_under_trio() -> bool:
 
 
 def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
-    """One performer per effect kind, in `_core/effects.py` order."""
+    """One performer per effect kind, in `_core/effects.py` order. A performer returns a
+    coroutine to await, or its result at once when nothing needs waiting for (a probe, a
+    write the transport buffers): no coroutine is made for those."""
 
     async def start_tls(e: Effect) -> Any:
         return with_alpn(await e[1].start_tls(e[2], e[3], e[4]))
@@ -49,11 +52,8 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         with backend.shield():
             await e[1].write(e[2], e[3])
 
-    async def probe(e: Effect) -> bool:
-        return e[1].is_readable()  # type: ignore[no-any-return]
-
-    async def body_iter(e: Effect) -> Any:
-        return e[1].__aiter__()
+    async def body_next(e: Effect) -> Any:
+        return await anext(e[1], None)
 
     async def body_close(e: Effect) -> None:
         aclose = getattr(e[1], "aclose", None)
@@ -65,15 +65,15 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         lambda e: backend.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
         lambda e: backend.connect_unix_socket(e[1], e[2], e[3]),  # CONNECT_UNIX
         start_tls,  # START_TLS
-        lambda e: e[1].write(e[2], e[3]),  # WRITE
+        getattr(backend, "write_effect", None) or (lambda e: e[1].write(e[2], e[3])),  # WRITE
         write_shielded,  # WRITE_SHIELDED
         lambda e: e[1].read(e[2], e[3]),  # READ
-        probe,  # PROBE
+        lambda e: e[1].is_readable(),  # PROBE (answered at once)
         lambda e: e[1].aclose(),  # CLOSE (backends close shielded)
         lambda e: backend.wait(e[1], e[2]),  # WAIT
         lambda e: backend.sleep(e[1]),  # SLEEP
-        body_iter,  # BODY_ITER
-        lambda e: anext(e[1], None),  # BODY_NEXT
+        lambda e: e[1].__aiter__(),  # BODY_ITER (at once)
+        body_next,  # BODY_NEXT
         body_close,  # BODY_CLOSE
     )
 
@@ -105,15 +105,19 @@ class AsyncDriver:
     async def run(self, flow: Flow) -> Any:
         """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
         perform = self._perform
-        stepper = FlowStepper(flow)
-        while (effect := stepper.effect) is not None:
+        send, value, error = flow.send, None, None
+        while True:
             try:
-                value = await perform[effect[0]](effect)
+                effect = send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            try:
+                value = perform[effect[0]](effect)
+                if type(value) is CoroutineType:
+                    value = await value
+                error = None
             except BaseException as exc:
-                stepper.fail(exc)
-            else:
-                stepper.ok(value)
-        return stepper.result
+                value, error = None, exc
 
     async def handle(self, request: Request) -> Response:
         """Send `request`; the response body is read from the connection as it is iterated."""

@@ -304,6 +304,16 @@ class AsyncioBackend:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
+    @staticmethod
+    def write_effect(effect: tuple[Any, ...]) -> Any:
+        """The WRITE effect without a coroutine when the transport buffers the bytes: a drain
+        to await only when the transport asked the writer to pause (RFC-free flow control of
+        asyncio's own: `pause_writing`)."""
+        stream: AsyncioStream = effect[1]
+        if effect[2] and stream.write_nowait(effect[2]):
+            return stream.drain(effect[3])
+        return None
+
     def runtime(self) -> Runtime:
         # Probing a Protocol-based stream costs no system call: probe on every reuse.
         return Runtime(
