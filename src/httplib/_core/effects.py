@@ -115,10 +115,12 @@ class Runtime:
     sockets, `NO_LOCK` on an event loop); a flow never yields while holding it. `new_waker()`
     makes what a `WAIT` effect waits on and `wake(waker)` sets it (from any flow). `clock()` is
     monotonic seconds. `probe_after`: idle seconds after which a reused HTTP/1.1 connection is
-    probed for a close by the server (0 where probing costs no system call).
+    probed for a close by the server (a `PROBE` effect). `peek(stream)`, where the runtime has
+    one, answers that probe without a system call (asyncio's protocol state): then every reuse
+    is checked, at no cost, and no effect is needed.
     """
 
-    __slots__ = ("clock", "lock", "new_waker", "probe_after", "wake")
+    __slots__ = ("clock", "lock", "new_waker", "peek", "probe_after", "wake")
 
     def __init__(
         self,
@@ -128,9 +130,11 @@ class Runtime:
         wake: Callable[[Any], None],
         clock: Callable[[], float],
         probe_after: float,
+        peek: Callable[[Any], bool] | None = None,
     ) -> None:
         self.lock = lock
         self.new_waker = new_waker
         self.wake = wake
         self.clock = clock
         self.probe_after = probe_after
+        self.peek = peek

@@ -153,8 +153,14 @@ class Engine:
         if status is not _READY or acts:
             return pool, ticket, acts, None
         conn = ticket.entry.handle  # type: ignore[union-attr]
-        if type(conn) is Http11Connection and conn.needs_probe(now, self.runtime.probe_after):
-            return pool, ticket, acts, None
+        if type(conn) is Http11Connection:
+            runtime = self.runtime
+            peek = runtime.peek
+            if peek is not None:
+                if peek(conn.stream):  # closed by the server while idle: `_checkout` replaces it
+                    return pool, ticket, acts, None
+            elif conn.needs_probe(now, runtime.probe_after):
+                return pool, ticket, acts, None
         return pool, ticket, acts, conn
 
     def _checkout(

@@ -315,9 +315,14 @@ class AsyncioBackend:
         return None
 
     def runtime(self) -> Runtime:
-        # Probing a Protocol-based stream costs no system call: probe on every reuse.
+        # Probing a Protocol-based stream costs no system call: peek on every reuse.
         return Runtime(
-            lock=NO_LOCK, new_waker=_new_future, wake=_wake, clock=time.monotonic, probe_after=0.0
+            lock=NO_LOCK,
+            new_waker=_new_future,
+            wake=_wake,
+            clock=time.monotonic,
+            probe_after=0.0,
+            peek=AsyncioStream.is_readable,
         )
 
     async def wait(self, waker: asyncio.Future[None], timeout: float | None) -> bool:
