@@ -87,7 +87,7 @@ class Engine:
     def send(self, request: Request) -> Flow:
         """Send `request`; returns `ResponseParts` once the response head is in."""
         plan = RequestPlan(request, self.config)
-        resend = Resend(plan.method, plan.replayable)
+        resend = Resend(plan)
         while True:
             pool, ticket, acts, conn = self._acquire(plan)
             if conn is None:  # (the usual keep-alive reuse needs no generator for this)

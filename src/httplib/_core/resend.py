@@ -28,6 +28,7 @@ from .._exceptions import (
 
 if TYPE_CHECKING:
     from .http2 import Http2State
+    from .plan import RequestPlan
 
 __all__ = [
     "CONNECT_RETRY_ERRORS",
@@ -79,9 +80,9 @@ class Resend:
 
     __slots__ = ("method", "refusals", "replayable", "retried")
 
-    def __init__(self, method: str, replayable: bool) -> None:
-        self.method = method
-        self.replayable = replayable
+    def __init__(self, plan: RequestPlan) -> None:
+        self.method = plan.method
+        self.replayable = plan.replayable
         self.retried = False
         self.refusals = 0
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from .._core.effects import NO_LOCK, Runtime
+from .._core.effects import Runtime
 from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption, set_socket_options
 
@@ -317,7 +318,7 @@ class AsyncioBackend:
     def runtime(self) -> Runtime:
         # Probing a Protocol-based stream costs no system call: peek on every reuse.
         return Runtime(
-            lock=NO_LOCK,
+            lock=threading.Lock(),
             new_waker=_new_future,
             wake=_wake,
             clock=time.monotonic,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import ssl
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 import trio
 
-from .._core.effects import NO_LOCK, Runtime
+from .._core.effects import Runtime
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -158,7 +159,7 @@ class TrioBackend:
     def runtime(self) -> Runtime:
         # trio's clock, so a test's MockClock drives pool expiry too.
         return Runtime(
-            lock=NO_LOCK,
+            lock=threading.Lock(),
             new_waker=trio.Event,
             wake=trio.Event.set,
             clock=trio.current_time,
