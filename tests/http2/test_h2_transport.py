@@ -12,6 +12,7 @@ import pytest
 
 from httplib._client import AsyncClient, Client
 from httplib._config import Limits
+from httplib._core.effects import READ, WAIT
 from httplib._exceptions import RemoteProtocolError
 from servers.app import pattern_bytes
 from servers.h2_peer import run_h2_peer
@@ -208,7 +209,9 @@ def test_cancelling_one_stream_resets_it_and_keeps_the_connection(run_async: Run
             assert await fetch(client, peer.url + "/first") == b"/first"
 
             async def held() -> bool:
-                return await mode.cancel_after(0.2, lambda: fetch(client, peer.url + "/hold"))
+                # Cancelled where it waits for its answer (as the reader or parked): no timer.
+                hold = lambda: fetch(client, peer.url + "/hold")  # noqa: E731
+                return await mode.cancel_at(client, {READ, WAIT}, hold)
 
             others = [lambda i=i: fetch(client, f"{peer.url}/o{i}") for i in range(5)]
             cancelled, *bodies = await mode.gather([held, *others])

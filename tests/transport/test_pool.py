@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from httplib._config import Limits
+from httplib._core.effects import BODY_NEXT, READ, START_TLS, WAIT
 from httplib._core.resend import connect_retry_delay
 from httplib._exceptions import (
     ConnectError,
@@ -160,11 +161,8 @@ def test_cancellation_at_every_stage_leaks_no_slot(run_async: Runner) -> None:
                 await mode.sleep(30)
 
             held = [await client.send("GET", url + "/partial") for _ in range(2)]
-            stages: list[Callable[[], Any]] = [
-                lambda: client.send("GET", url + "/waits-for-a-slot"),
-            ]
-            for stage in stages:
-                assert await mode.cancel_after(0.2, stage)
+            waiting = lambda: client.send("GET", url + "/waits-for-a-slot")  # noqa: E731
+            assert await mode.cancel_at(client, {WAIT}, waiting)
             for response in held:
                 await client.close_response(response)
             tls_url = f"https://127.0.0.1:{silent.getsockname()[1]}/"
@@ -172,13 +170,16 @@ def test_cancellation_at_every_stage_leaks_no_slot(run_async: Runner) -> None:
             async def read_partial() -> None:
                 await client.chunks(await client.send("GET", url + "/partial"))
 
-            for stage in [
-                lambda: client.send("GET", tls_url),
-                lambda: client.send("POST", url + "/ok", content=hanging_body()),
-                lambda: client.send("GET", url + "/hang"),
-                read_partial,
-            ]:
-                assert await mode.cancel_after(0.2, stage)
+            # Each stage is cancelled where it blocks: the TLS handshake the server never
+            # answers, the body that never ends, the head that never comes, the body's rest.
+            stages: list[tuple[set[int], Callable[[], Any], int]] = [
+                ({START_TLS}, lambda: client.send("GET", tls_url), 1),
+                ({BODY_NEXT}, lambda: client.send("POST", url + "/ok", content=hanging_body()), 2),
+                ({READ}, lambda: client.send("GET", url + "/hang"), 1),
+                ({READ}, read_partial, 2),
+            ]
+            for kinds, stage, occurrence in stages:
+                assert await mode.cancel_at(client, kinds, stage, occurrence)
             for i in range(50):
                 _, body = await client.get(f"{url}/ok{i}", extensions=timeouts(5, pool=2))
                 assert body == f"/ok{i}".encode()

@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
+from types import CoroutineType
 from typing import Any
 
 import trio
@@ -147,17 +148,55 @@ class Mode:
             thread.join(30)
         return results
 
-    async def cancel_after(self, seconds: float, factory: Factory) -> bool:
-        """Run `factory()` and cancel it after `seconds`; True if it was cancelled."""
-        if self.name == "trio":
-            with trio.move_on_after(seconds) as scope:
-                await factory()
-            return scope.cancelled_caught
+    async def cancel_at(
+        self, client: Adapter, kinds: set[int], factory: Factory, occurrence: int = 1
+    ) -> bool:
+        """Run `factory()` and cancel it at the `occurrence`-th effect of `kinds` (from
+        `httplib._core.effects`) that this task performs: the cancellation lands in that
+        effect's wait, with no timer. True if it was cancelled."""
+        driver = client.transport._driver
+        original = driver._perform
+        seen = 0
+        target: Any = None
+        cancel: Callable[[], None]
+
+        def wrap(kind: int, perform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            async def performer(effect: Any) -> Any:
+                nonlocal seen
+                if kind in kinds and self._current_task() is target:
+                    seen += 1
+                    if seen == occurrence:
+                        cancel()
+                result = perform(effect)
+                return await result if type(result) is CoroutineType else result
+
+            return performer
+
+        driver._perform = tuple(wrap(kind, p) for kind, p in enumerate(original))
         try:
-            await asyncio.wait_for(factory(), seconds)
-        except TimeoutError:
-            return True
-        return False
+            if self.name == "trio":
+                with trio.CancelScope() as scope:
+                    target, cancel = trio.lowlevel.current_task(), scope.cancel
+                    await factory()
+                return scope.cancelled_caught
+
+            async def run() -> Any:
+                return await factory()
+
+            task = asyncio.ensure_future(run())
+            target, cancel = task, task.cancel
+            try:
+                await task
+            except asyncio.CancelledError:
+                return True
+            return False
+        finally:
+            driver._perform = original
+
+    def _current_task(self) -> Any:
+        if self.name == "trio":
+            return trio.lowlevel.current_task()
+        return asyncio.current_task()
 
 
 Case = Callable[[Mode], Awaitable[None]]

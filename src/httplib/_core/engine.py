@@ -287,7 +287,9 @@ class Engine:
                             yield (WRITE, stream, buf, timeout)
                 finally:
                     yield (BODY_CLOSE, iterator)
-                yield (WRITE, stream, ex.end(), timeout)
+                tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
+                if tail:
+                    yield (WRITE, stream, tail, timeout)
             timeout = plan.read_timeout
             while ex.head is None:
                 ex.feed((yield (READ, stream, READ_SIZE, timeout)))
