@@ -153,15 +153,18 @@ class Engine:
         if status is not _READY or acts:
             return pool, ticket, acts, None
         conn = ticket.entry.handle  # type: ignore[union-attr]
-        if type(conn) is Http11Connection:
-            runtime = self.runtime
-            peek = runtime.peek
-            if peek is not None:
-                if peek(conn.stream):  # closed by the server while idle: `_checkout` replaces it
-                    return pool, ticket, acts, None
-            elif conn.needs_probe(now, runtime.probe_after):
-                return pool, ticket, acts, None
+        if type(conn) is Http11Connection and self._closed_while_idle(conn, now) is not False:
+            return pool, ticket, acts, None  # (`_checkout` probes it, or replaces it)
         return pool, ticket, acts, conn
+
+    def _closed_while_idle(self, conn: Http11Connection, now: float) -> bool | None:
+        """Whether the server closed a reused HTTP/1.1 connection while it idled: the runtime's
+        free `peek` answers at once; otherwise None when a `PROBE` effect must tell (it idled
+        `probe_after`), else False."""
+        runtime = self.runtime
+        if runtime.peek is not None:
+            return runtime.peek(conn.stream)
+        return None if conn.needs_probe(now, runtime.probe_after) else False
 
     def _checkout(
         self, plan: RequestPlan, pool: PoolState, ticket: Ticket, acts: list[Action]
@@ -194,13 +197,13 @@ class Engine:
         if status is not _READY:
             return None  # REJECTED: the transport was closed meanwhile
         conn = ticket.entry.handle  # type: ignore[union-attr]
-        if (
-            type(conn) is Http11Connection  # (HTTP/2 connections are never probed)
-            and conn.needs_probe(self.clock(), self.runtime.probe_after)
-            and (yield (PROBE, conn.stream))  # closed by the server while idle
-        ):
-            yield from self.release(pool, ticket, False)
-            return None
+        if type(conn) is Http11Connection:  # (HTTP/2 connections are never probed)
+            closed = self._closed_while_idle(conn, self.clock())
+            if closed is None:
+                closed = yield (PROBE, conn.stream)
+            if closed:
+                yield from self.release(pool, ticket, False)
+                return None
         return conn
 
     def _connect(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
