@@ -42,8 +42,8 @@ __all__ = [
     "CLOSE",
     "CONNECT_TCP",
     "CONNECT_UNIX",
-    "KIND_NAMES",
     "PROBE",
+    "PROBE_IDLE_AFTER",
     "READ",
     "SLEEP",
     "START_TLS",
@@ -71,22 +71,9 @@ __all__ = [
     BODY_CLOSE,
 ) = range(13)
 
-KIND_NAMES = (
-    "CONNECT_TCP",
-    "CONNECT_UNIX",
-    "START_TLS",
-    "WRITE",
-    "WRITE_SHIELDED",
-    "READ",
-    "PROBE",
-    "CLOSE",
-    "WAIT",
-    "SLEEP",
-    "BODY_CLOSE",
-    "BODY_ITER",
-    "BODY_NEXT",
-    "BODY_CLOSE",
-)
+# A blocking socket (or trio's) is probed, with one select() call, on reuse only after idling
+# this long: a server rarely closes a connection sooner, and a stale one is resent anyway.
+PROBE_IDLE_AFTER = 1.0
 
 Effect = tuple[Any, ...]
 Flow = Generator[Effect, Any, Any]
@@ -98,12 +85,12 @@ class Runtime:
     `lock` guards the pool and each HTTP/2 connection's state: a `threading.Lock` (on an event
     loop too, where it is never contended: an uncontended acquire costs less than a no-op
     context manager written in Python); a flow never yields while holding it, so it never
-    blocks a loop. `new_waker()`
-    makes what a `WAIT` effect waits on and `wake(waker)` sets it (from any flow). `clock()` is
-    monotonic seconds. `probe_after`: idle seconds after which a reused HTTP/1.1 connection is
-    probed for a close by the server (a `PROBE` effect). `peek(stream)`, where the runtime has
-    one, answers that probe without a system call (asyncio's protocol state): then every reuse
-    is checked, at no cost, and no effect is needed.
+    blocks a loop. `new_waker()` makes what a `WAIT` effect waits on and `wake(waker)` sets it
+    (from any flow). `clock()` is monotonic seconds. `probe_after`: idle seconds after which a
+    reused HTTP/1.1 connection is probed for a close by the server (a `PROBE` effect).
+    `peek(stream)`, where the runtime has one, answers that probe without a system call
+    (asyncio's protocol state): then every reuse is checked, at no cost, and no effect is
+    needed.
     """
 
     __slots__ = ("clock", "lock", "new_waker", "peek", "probe_after", "wake")

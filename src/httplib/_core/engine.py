@@ -122,19 +122,25 @@ class Engine:
         for stream in streams:
             yield (CLOSE, stream)
 
-    def release(
+    def give_back(
         self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False
-    ) -> Flow:
-        """Give back what `ticket` holds: its connection (closed unless `reusable`; handed to
-        the user when `detach`), a reserved connect, or its place in the queue."""
+    ) -> list[Action]:
+        """Under the lock: give back what `ticket` holds (its connection, closed unless
+        `reusable` and handed to the user when `detach`; a reserved connect; its place in the
+        queue). Returns the pool's actions for `perform`."""
         now = self.clock()
         with self._lock:
             if ticket.status is _READY:
                 if detach:
                     ticket.entry.handle = None  # type: ignore[union-attr]
-                acts = pool.release(ticket, now, reusable=reusable and not detach)
-            else:
-                acts = pool.cancel(ticket, now)
+                return pool.release(ticket, now, reusable=reusable and not detach)
+            return pool.cancel(ticket, now)
+
+    def release(
+        self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False
+    ) -> Flow:
+        """`give_back`, then perform what the pool asked for."""
+        acts = self.give_back(pool, ticket, reusable, detach)
         if acts:
             yield from self.perform(acts)
 
@@ -306,18 +312,10 @@ class Engine:
             ):
                 return None
             raise
-        if ex.ended and not ex.is_switched:
-            # The whole body came with the head: the connection is free already. (Inline: the
-            # usual small response; `body.close()` says the same with three generators more.)
-            ex._ticket = None
-            now = self.clock()
-            reusable = ex.finish(now)
-            with self._lock:
-                acts = pool.release(ticket, now, reusable=reusable)
-            if acts:
+        if ex.ended:  # the whole body came with the head: the connection is free already
+            acts = ex.hand_back(ex.finish(self.clock()))
+            if acts:  # (usually none: no generator on the hot path)
                 yield from self.perform(acts)
-        elif ex.ended:
-            yield from ex.close()
         head = ex.head
         extensions = {
             "http_version": head.http_version,
@@ -372,10 +370,8 @@ class Engine:
     ) -> Flow:
         """Give the stream back: the pool slot first (so nothing leaks whatever happens next),
         then RST_STREAM(CANCEL) if it is unfinished, then what the pool asked for."""
-        now = self.clock()
-        with self._lock:
-            # A stream's own failure leaves the connection usable; GOAWAY or a broken one not.
-            acts = pool.release(ticket, now, reusable=not conn.state.is_draining)
+        # A stream's own failure leaves the connection usable; GOAWAY or a broken one not.
+        acts = self.give_back(pool, ticket, not conn.state.is_draining)
         try:
             if sid is not None:
                 yield from conn.close_stream(sid)
@@ -436,10 +432,17 @@ class Http11Body(Http11Exchange):
         if self._ticket is not None:
             yield from self._give_back(self.finish(self._engine.clock()))
 
-    def _give_back(self, reusable: bool) -> Flow:
+    def hand_back(self, reusable: bool) -> list[Action]:
+        """Give the ticket back now (once); the pool's actions to perform."""
         ticket, self._ticket = self._ticket, None
-        if ticket is not None:
-            yield from self._engine.release(self._pool, ticket, reusable, self.is_switched)
+        if ticket is None:
+            return []
+        return self._engine.give_back(self._pool, ticket, reusable, self.is_switched)
+
+    def _give_back(self, reusable: bool) -> Flow:
+        acts = self.hand_back(reusable)
+        if acts:
+            yield from self._engine.perform(acts)
 
     def __repr__(self) -> str:
         return f"<Http11Body {self.plan.method} {self.plan.host}:{self.plan.port}>"

@@ -210,7 +210,6 @@ class FlowStepper:
     """Advances a flow with each effect's result or error; `effect` is None once it returned.
 
     The drivers' loop: `while (effect := s.effect) is not None: try perform; s.ok / s.fail`.
-    Used by the clients for `send_flow` and by the transports' drivers for the engine's flows.
     """
 
     __slots__ = ("_flow", "_send", "effect", "result")

@@ -5,7 +5,7 @@ sends its result back into the flow, or throws its error in (cancellation includ
 flow releases what it holds. The runtime is asyncio (any conforming loop, uvloop included)
 unless the first request runs under trio (checked without sniffio: trio must already be imported
 and know the current task); the choice is kept per transport. One event loop drives the engine,
-so its runtime lock is a no-op. Clean-up a cancelled task still owes (closing a socket, a
+so its runtime lock is never contended. Clean-up a cancelled task still owes (closing a socket, a
 connection-level HTTP/2 write) runs shielded: trio cancels every await in a cancelled scope.
 """
 

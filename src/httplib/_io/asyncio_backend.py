@@ -307,9 +307,8 @@ class AsyncioBackend:
 
     @staticmethod
     def write_effect(effect: tuple[Any, ...]) -> Any:
-        """The WRITE effect without a coroutine when the transport buffers the bytes: a drain
-        to await only when the transport asked the writer to pause (RFC-free flow control of
-        asyncio's own: `pause_writing`)."""
+        """The WRITE effect without a coroutine when the transport buffers the bytes; a drain
+        to await only when the transport asked its writer to pause (`pause_writing`)."""
         stream: AsyncioStream = effect[1]
         if effect[2] and stream.write_nowait(effect[2]):
             return stream.drain(effect[3])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._headers import Headers
 from .._models import Response
 from .._types import AsyncByteStream, SyncByteStream
+from .errors import CONNECT, raise_mapped
 
 if TYPE_CHECKING:
     from .._core.effects import Flow, Runtime
@@ -102,8 +103,6 @@ def set_socket_options(
 ) -> None:
     """Apply `socket_options` to a new connection's socket; if one fails, `close()` the
     connection and raise `ConnectError` (the connection is unusable as configured)."""
-    from .errors import CONNECT, raise_mapped
-
     try:
         for option in socket_options or ():
             sock.setsockopt(*option)

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from .._core.effects import Runtime
+from .._core.effects import PROBE_IDLE_AFTER, Runtime
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -43,10 +43,6 @@ _TABLE = extend_with(
     }
 )
 CONNECT, READ, WRITE = _TABLE["connect"], _TABLE["read"], _TABLE["write"]
-
-
-# Probing costs a select() call: only for connections idle this long (as for blocking sockets).
-PROBE_IDLE_AFTER = 1.0
 
 
 def _seconds(timeout: float | None) -> float:
