@@ -41,7 +41,8 @@ Event = ResponseReceived | DataReceived | StreamEnded
 class BodyBuffer:
     """Response body chunks received and not yet handed out, and whether the body has ended.
 
-    Shared by the HTTP/1.1 `Exchange` and the HTTP/2 `ResponseProgress`, which set both slots.
+    Shared by the HTTP/1.1 `Http11Exchange` and the HTTP/2 `ResponseProgress`, which set both
+    slots.
     """
 
     __slots__ = ("chunks", "ended")

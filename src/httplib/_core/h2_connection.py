@@ -5,7 +5,7 @@ Theory of operation
 There is no background reader (trio would need a nursery the transport does not own, and a
 blocking client would need a thread). Every request on the connection runs its own flow, and the
 flows coordinate through two roles and a table of waiters, all guarded by the runtime's lock
-(a `threading.Lock` when threads share the connection, nothing on an event loop). A flow never
+(contended only when threads share the connection; never on an event loop). A flow never
 yields an effect while it holds the lock, so a stalled socket write never blocks another
 thread's reads or its bookkeeping.
 

@@ -1,8 +1,8 @@
 """`HTTPTransport` and `AsyncHTTPTransport`: HTTP/1.1 and HTTP/2 over a connection pool,
 httpx's defaults.
 
-Both are thin: configuration is checked and frozen here, `_io.sync_driver` / `_io.async_driver`
-run the requests, and `_core.exchange` makes every decision they share. `http2=True` offers
+Both are thin: configuration is checked and frozen here, `_core.engine` makes every decision
+about a request, and `_io.sync_driver` / `_io.async_driver` perform its effects. `http2=True` offers
 ALPN `h2` and `http/1.1` over TLS; `http1=False, http2=True` speaks HTTP/2 only: over TLS, and
 in clear text with prior knowledge (h2c, RFC 9113 section 3.3).
 
