@@ -16,7 +16,7 @@ from httplib._config import Limits
 from httplib._core.effects import READ, WAIT, Flow
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import ResponseProgress, StreamRefused
-from httplib._core.plan import ConnectionConfig
+from httplib._core.plan import ConnectionConfig, Endpoint
 from httplib._exceptions import RemoteProtocolError
 from httplib._io import sync_driver
 from httplib._io.async_driver import AsyncDriver
@@ -48,7 +48,7 @@ class Conn:
 
     async def open(self) -> int:
         if self.mode == "sync":
-            stream = SyncBackend().connect_tcp("127.0.0.1", self.peer.port, 5)
+            stream = SyncBackend().connect(Endpoint("127.0.0.1", self.peer.port), 5)
             runtime = sync_driver.SyncDriver(ConnectionConfig(None), Limits()).engine.runtime
             self.raw = Http2Connection(stream, runtime, _no_pool)
             return sync_driver.run(self.raw.handshake(5))  # type: ignore[no-any-return]
@@ -230,7 +230,7 @@ def test_tls_with_alpn_h2(tls_ca: trustme.CA) -> None:
     tls_ca.configure_trust(client_ssl_context)
     client_ssl_context.set_alpn_protocols(["h2", "http/1.1"])
     with run_h2_peer(server_ssl_context) as peer:
-        stream = SyncBackend().connect_tcp("127.0.0.1", peer.port, 5)
+        stream = SyncBackend().connect(Endpoint("127.0.0.1", peer.port), 5)
         stream = stream.start_tls(client_ssl_context, "127.0.0.1", 5)
         assert stream.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
         runtime = sync_driver.SyncDriver(ConnectionConfig(None), Limits()).engine.runtime
@@ -246,6 +246,6 @@ def test_tls_with_alpn_h2(tls_ca: trustme.CA) -> None:
 
 
 def _connect(port: int) -> Flow:
-    from httplib._core.effects import CONNECT_TCP
+    from httplib._core.effects import CONNECT
 
-    return (yield (CONNECT_TCP, "127.0.0.1", port, 5, None, None))
+    return (yield (CONNECT, Endpoint("127.0.0.1", port), 5))

@@ -17,6 +17,7 @@ import pytest
 import trio
 
 import httplib
+from httplib._core.plan import Endpoint
 from httplib._io.asyncio_backend import AsyncioBackend
 from httplib._io.sync_backend import SyncBackend, SyncStream
 from httplib._io.trio_backend import TrioBackend
@@ -49,11 +50,8 @@ class _SyncStreamAsAsync:
 
 
 class _SyncBackendAsAsync:
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> _SyncStreamAsAsync:
-        return _SyncStreamAsAsync(SyncBackend().connect_tcp(*args, **kwargs))
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> _SyncStreamAsAsync:
-        return _SyncStreamAsAsync(SyncBackend().connect_unix_socket(*args, **kwargs))
+    async def connect(self, endpoint: Endpoint, timeout: float | None = None) -> _SyncStreamAsAsync:
+        return _SyncStreamAsAsync(SyncBackend().connect(endpoint, timeout))
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -98,7 +96,7 @@ def test_write_then_read_echo(run: Callable[[Case], None]) -> None:
     with scripted_server(echo) as server:
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             await stream.write(b"hello", timeout=5)
             received = b""
             while len(received) < 5:
@@ -115,7 +113,7 @@ def test_read_returns_empty_bytes_when_the_peer_closes(run: Callable[[Case], Non
     with scripted_server(greet_then_close) as server:
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             received = b""
             for _ in range(10):
                 chunk = await stream.read(65536, timeout=5)
@@ -133,7 +131,7 @@ def test_read_timeout_raises_read_timeout(run: Callable[[Case], None]) -> None:
     with scripted_server(silent) as server:
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             with pytest.raises(httplib.ReadTimeout):
                 await stream.read(65536, timeout=0.05)
             await stream.aclose()
@@ -149,7 +147,7 @@ def test_connection_refused_is_a_connect_error(run: Callable[[Case], None]) -> N
 
     async def case(backend: Any) -> None:
         with pytest.raises(httplib.ConnectError):
-            await backend.connect_tcp("127.0.0.1", port, timeout=5)
+            await backend.connect(Endpoint("127.0.0.1", port), 5)
 
     run(case)
 
@@ -162,7 +160,7 @@ def test_tls_upgrade_and_echo(
     with scripted_server(echo, ssl_context=server_ssl_context) as server:
 
         async def case(backend: Any) -> None:
-            plain = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             stream = await plain.start_tls(client_ssl_context, "localhost", 5)
             assert stream.get_extra_info("ssl_object") is not None
             await stream.write(b"secret", timeout=5)
@@ -181,7 +179,7 @@ def test_untrusted_certificate_is_a_connect_error(
     with scripted_server(echo, ssl_context=server_ssl_context) as server:
 
         async def case(backend: Any) -> None:
-            plain = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             with pytest.raises(httplib.ConnectError):
                 await plain.start_tls(httplib.create_ssl_context(), "localhost", 5)
 
@@ -192,7 +190,7 @@ def test_is_readable_reports_a_closed_idle_connection(run: Callable[[Case], None
     with scripted_server(lambda conn: None) as server:
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_tcp("127.0.0.1", server.port, timeout=5)
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             for _ in range(200):
                 if stream.is_readable():
                     break
@@ -208,9 +206,8 @@ def test_unix_socket_and_socket_options(run: Callable[[Case], None], tmp_path: P
     with scripted_server(echo, unix_path=path):
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_unix_socket(
-                path, timeout=5, socket_options=[(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
-            )
+            keepalive = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+            stream = await backend.connect(Endpoint("", 0, uds=path, socket_options=keepalive), 5)
             assert stream.get_extra_info("socket").getsockopt(
                 socket.SOL_SOCKET, socket.SO_KEEPALIVE
             )
@@ -228,12 +225,9 @@ def test_tcp_socket_options_are_applied(run: Callable[[Case], None]) -> None:
     with scripted_server(echo) as server:
 
         async def case(backend: Any) -> None:
-            stream = await backend.connect_tcp(
-                "127.0.0.1",
-                server.port,
-                timeout=5,
-                socket_options=[(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)],
-            )
+            keepalive = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+            endpoint = Endpoint("127.0.0.1", server.port, socket_options=keepalive)
+            stream = await backend.connect(endpoint, 5)
             sock = stream.get_extra_info("socket")
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
             await stream.aclose()

@@ -6,8 +6,7 @@ effects and receive each effect's result; a failed effect is thrown into the flo
 first item is its kind (a small int, so a driver dispatches through a table):
 
     kind             arguments                                      result
-    CONNECT_TCP      host, port, timeout, local_address, options    stream
-    CONNECT_UNIX     path, timeout, options                         stream
+    CONNECT          endpoint (`plan.Endpoint`), timeout            stream
     START_TLS        stream, ssl_context, server_hostname, timeout  (stream, ALPN protocol | None)
     WRITE            stream, data, timeout                          None
     WRITE_SHIELDED   stream, data, timeout                          None (runs even when the
@@ -40,8 +39,7 @@ __all__ = [
     "BODY_ITER",
     "BODY_NEXT",
     "CLOSE",
-    "CONNECT_TCP",
-    "CONNECT_UNIX",
+    "CONNECT",
     "PROBE",
     "PROBE_IDLE_AFTER",
     "READ",
@@ -56,8 +54,7 @@ __all__ = [
 ]
 
 (
-    CONNECT_TCP,
-    CONNECT_UNIX,
+    CONNECT,
     START_TLS,
     WRITE,
     WRITE_SHIELDED,
@@ -69,7 +66,7 @@ __all__ = [
     BODY_ITER,
     BODY_NEXT,
     BODY_CLOSE,
-) = range(13)
+) = range(12)
 
 # A blocking socket (or trio's) is probed, with one select() call, on reuse only after idling
 # this long: a server rarely closes a connection sooner, and a stale one is resent anyway.

@@ -12,7 +12,7 @@ one request::
     checkout    acquire a ticket from the pool (under the runtime's lock)
                 READY: reuse the connection (PROBE it first when it idled `probe_after`)
                 WAITING: WAIT on the ticket's waker up to the pool timeout
-                CONNECT: CONNECT_TCP / CONNECT_UNIX, START_TLS (ALPN), the HTTP/2 handshake,
+                CONNECT: CONNECT (TCP or Unix), START_TLS (ALPN), the HTTP/2 handshake,
                          retried with httpx's backoff (SLEEP) for `retries=`
     exchange    HTTP/1.1: WRITE the head (and a small body), stream a larger body
                 (BODY_ITER / BODY_NEXT + WRITE), READ until the head is complete
@@ -38,8 +38,7 @@ from .effects import (
     BODY_ITER,
     BODY_NEXT,
     CLOSE,
-    CONNECT_TCP,
-    CONNECT_UNIX,
+    CONNECT,
     PROBE,
     READ,
     SLEEP,
@@ -50,7 +49,7 @@ from .effects import (
     Runtime,
 )
 from .exchange import Http11Connection, Http11Exchange
-from .plan import READ_SIZE, ConnectionConfig, RequestPlan
+from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay
 
@@ -253,17 +252,14 @@ class Engine:
     def _open(self, plan: RequestPlan) -> Flow:
         """A connected stream, with TLS when the URL asks for it; returns (stream, ALPN)."""
         config, timeout = self.config, plan.connect_timeout
-        if config.uds is not None:
-            stream = yield (CONNECT_UNIX, config.uds, timeout, config.socket_options)
-        else:
-            stream = yield (
-                CONNECT_TCP,
-                plan.host,
-                plan.port,
-                timeout,
-                config.local_address,
-                config.socket_options,
-            )
+        endpoint = Endpoint(
+            plan.host,
+            plan.port,
+            uds=config.uds,
+            local_address=config.local_address,
+            socket_options=config.socket_options,
+        )
+        stream = yield (CONNECT, endpoint, timeout)
         if not plan.tls:
             return stream, None
         try:

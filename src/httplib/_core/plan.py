@@ -16,7 +16,7 @@ from .._exceptions import UnsupportedProtocol
 if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
     from .._models import Request
 
-__all__ = ["INLINE_BODY_MAX", "READ_SIZE", "ConnectionConfig", "RequestPlan"]
+__all__ = ["INLINE_BODY_MAX", "READ_SIZE", "ConnectionConfig", "Endpoint", "RequestPlan"]
 
 # One read: 64 KiB is the largest TLS-record-friendly size that still bounds memory per response.
 READ_SIZE = 64 * 1024
@@ -27,6 +27,32 @@ INLINE_BODY_MAX = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _TLS_SCHEMES = frozenset({"https", "wss"})
 _MISSING_PROTOCOL = "Request URL is missing an 'http://' or 'https://' protocol."
+
+
+class Endpoint:
+    """Where a CONNECT effect dials: a TCP host and port (bound to `local_address` when set),
+    or the Unix socket `uds`; `socket_options` are set on the new socket. The engine builds it
+    (an origin today, a proxy later); a backend only dials it."""
+
+    __slots__ = ("host", "local_address", "port", "socket_options", "uds")
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        uds: str | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.uds = uds
+        self.local_address = local_address
+        self.socket_options = socket_options
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.uds or f'{self.host}:{self.port}'}>"
 
 
 class ConnectionConfig:

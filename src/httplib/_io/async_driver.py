@@ -62,8 +62,7 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
                 await aclose()
 
     return (
-        lambda e: backend.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
-        lambda e: backend.connect_unix_socket(e[1], e[2], e[3]),  # CONNECT_UNIX
+        lambda e: backend.connect(e[1], e[2]),  # CONNECT
         start_tls,  # START_TLS
         getattr(backend, "write_effect", None) or (lambda e: e[1].write(e[2], e[3])),  # WRITE
         write_shielded,  # WRITE_SHIELDED

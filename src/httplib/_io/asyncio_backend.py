@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._core.effects import Runtime
+from .._core.plan import Endpoint
 from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketOption, set_socket_options
 
@@ -267,40 +268,26 @@ class AsyncioStream:
 class AsyncioBackend:
     """Opens asyncio connections over `_ByteProtocol`."""
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> AsyncioStream:
+    async def connect(self, endpoint: Endpoint, timeout: float | None = None) -> AsyncioStream:
+        """A connected stream to `endpoint`, its options set (asyncio sets TCP_NODELAY itself)."""
         loop = asyncio.get_running_loop()
-        local_addr = (local_address, 0) if local_address else None
+        local = endpoint.local_address
         try:
             async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(
-                    lambda: _ByteProtocol(loop), host, port, local_addr=local_addr
-                )
+                if endpoint.uds is None:
+                    transport, protocol = await loop.create_connection(
+                        lambda: _ByteProtocol(loop),
+                        endpoint.host,
+                        endpoint.port,
+                        local_addr=(local, 0) if local else None,
+                    )
+                else:
+                    transport, protocol = await loop.create_unix_connection(
+                        lambda: _ByteProtocol(loop), endpoint.uds
+                    )
         except (OSError, TimeoutError) as exc:
             raise_mapped(exc, CONNECT)
-        return _configured(transport, protocol, socket_options)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> AsyncioStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_unix_connection(
-                    lambda: _ByteProtocol(loop), path
-                )
-        except (OSError, TimeoutError) as exc:
-            raise_mapped(exc, CONNECT)
-        return _configured(transport, protocol, socket_options)
+        return _configured(transport, protocol, endpoint.socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -21,6 +21,7 @@ from .errors import CONNECT, raise_mapped
 if TYPE_CHECKING:
     from .._core.effects import Flow, Runtime
     from .._core.engine import Http2Body, Http11Body, ResponseParts
+    from .._core.plan import Endpoint
 
 __all__ = [
     "AsyncNetworkBackend",
@@ -67,19 +68,8 @@ class AsyncNetworkStream(Protocol):
 
 
 class AsyncNetworkBackend(Protocol):
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> AsyncNetworkStream: ...
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
+    async def connect(
+        self, endpoint: Endpoint, timeout: float | None = None
     ) -> AsyncNetworkStream: ...
     async def sleep(self, seconds: float) -> None: ...
 

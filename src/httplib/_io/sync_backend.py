@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Iterable
 
+from .._core.plan import Endpoint
 from .errors import CONNECT, READ, WRITE, raise_mapped
-from .streams import SocketExtraInfo, SocketOption, set_socket_options, socket_is_readable
+from .streams import SocketExtraInfo, set_socket_options, socket_is_readable
 
 __all__ = ["SyncBackend", "SyncStream"]
 
@@ -84,43 +84,26 @@ class SyncStream(SocketExtraInfo):
 class SyncBackend:
     """Opens blocking connections: TCP (with `local_address`, `socket_options`) or Unix sockets."""
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> SyncStream:
-        source = (local_address, 0) if local_address else None
+    def connect(self, endpoint: Endpoint, timeout: float | None = None) -> SyncStream:
+        """A connected socket to `endpoint`, its options set (a ConnectError on failure)."""
+        options = endpoint.socket_options or ()
         try:
-            sock = socket.create_connection((host, port), timeout, source_address=source)
+            if endpoint.uds is None:
+                local = endpoint.local_address
+                source = (local, 0) if local else None
+                sock = socket.create_connection((endpoint.host, endpoint.port), timeout, source)
+                # Request heads and small bodies go out in separate writes; Nagle would hold
+                # the second one for a delayed ACK (~40 ms).
+                options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), *options]
+            else:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(timeout)
+                    sock.connect(endpoint.uds)
+                except OSError:
+                    sock.close()
+                    raise
         except OSError as exc:
             raise_mapped(exc, CONNECT)
-        return _configured(sock, socket_options, tcp=True)
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> SyncStream:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect(path)
-        except OSError as exc:
-            sock.close()
-            raise_mapped(exc, CONNECT)
-        return _configured(sock, socket_options, tcp=False)
-
-
-def _configured(
-    sock: socket.socket, socket_options: Iterable[SocketOption] | None, *, tcp: bool
-) -> SyncStream:
-    if tcp:
-        # Request heads and small bodies go out in separate writes; Nagle would hold the
-        # second one for a delayed ACK (~40 ms).
-        socket_options = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), *(socket_options or ())]
-    set_socket_options(sock, socket_options, sock.close)
-    return SyncStream(sock)
+        set_socket_options(sock, options, sock.close)
+        return SyncStream(sock)

@@ -32,8 +32,7 @@ def _no_close() -> None:
 
 # One performer per effect kind, in `_core/effects.py` order.
 PERFORM: tuple[Callable[[Effect], Any], ...] = (
-    lambda e: _BACKEND.connect_tcp(e[1], e[2], e[3], e[4], e[5]),  # CONNECT_TCP
-    lambda e: _BACKEND.connect_unix_socket(e[1], e[2], e[3]),  # CONNECT_UNIX
+    lambda e: _BACKEND.connect(e[1], e[2]),  # CONNECT
     lambda e: with_alpn(e[1].start_tls(e[2], e[3], e[4])),  # START_TLS
     lambda e: e[1].write(e[2], e[3]),  # WRITE
     lambda e: e[1].write(e[2], e[3]),  # WRITE_SHIELDED (a thread is not cancelled)

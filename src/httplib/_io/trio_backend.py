@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import ssl
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 import trio
 
 from .._core.effects import PROBE_IDLE_AFTER, Runtime
+from .._core.plan import Endpoint
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -20,7 +20,7 @@ from .._exceptions import (
     WriteTimeout,
 )
 from .errors import extend_with, raise_mapped
-from .streams import SocketExtraInfo, SocketOption, set_socket_options, socket_is_readable
+from .streams import SocketExtraInfo, set_socket_options, socket_is_readable
 
 __all__ = ["TrioBackend", "TrioStream"]
 
@@ -119,34 +119,20 @@ class TrioStream(SocketExtraInfo):
 class TrioBackend:
     """Opens trio connections."""
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> TrioStream:
+    async def connect(self, endpoint: Endpoint, timeout: float | None = None) -> TrioStream:
+        """A connected stream to `endpoint`, its options set (trio sets TCP_NODELAY itself)."""
+        stream: trio.SocketStream
         try:
             with trio.fail_after(_seconds(timeout)):
-                stream = await trio.open_tcp_stream(host, port, local_address=local_address)
+                if endpoint.uds is None:
+                    stream = await trio.open_tcp_stream(
+                        endpoint.host, endpoint.port, local_address=endpoint.local_address
+                    )
+                else:
+                    stream = await trio.open_unix_socket(endpoint.uds)
         except (OSError, trio.TooSlowError) as exc:
             raise_mapped(exc, CONNECT)
-        set_socket_options(stream, socket_options, stream.socket.close)
-        return TrioStream(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> TrioStream:
-        try:
-            with trio.fail_after(_seconds(timeout)):
-                stream = await trio.open_unix_socket(path)
-        except (OSError, trio.TooSlowError) as exc:
-            raise_mapped(exc, CONNECT)
-        set_socket_options(stream, socket_options, stream.socket.close)
+        set_socket_options(stream, endpoint.socket_options, stream.socket.close)
         return TrioStream(stream)
 
     async def sleep(self, seconds: float) -> None:
