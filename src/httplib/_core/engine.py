@@ -308,10 +308,9 @@ class Engine:
             ):
                 return None
             raise
-        if ex.ended:  # the whole body came with the head: the connection is free already
-            acts = ex.hand_back(ex.finish(self.clock()))
-            if acts:  # (usually none: no generator on the hot path)
-                yield from self.perform(acts)
+        # Even when the whole body came with the head, the connection stays with the response
+        # until it is read to the end or closed (as in httpx): a pool limit then means the same
+        # thing whatever the server's write sizes, and a streamed response keeps its slot.
         head = ex.head
         extensions = {
             "http_version": head.http_version,
@@ -351,8 +350,6 @@ class Engine:
                 return None
             raise
         body_flow = Http2Body(self, pool, ticket, conn, progress, plan.read_timeout)
-        if progress.ended:  # the whole response came with the head: free the stream now
-            yield from body_flow.close()
         response_head = progress.head
         extensions = {
             "http_version": response_head.http_version,
@@ -428,6 +425,12 @@ class Http11Body(Http11Exchange):
         if self._ticket is not None:
             yield from self._give_back(self.finish(self._engine.clock()))
 
+    def release(self) -> Flow | None:
+        """Give the connection back without a flow when the pool asks for nothing more (the
+        usual case, once the body is read); else the flow that performs what it asks."""
+        acts = self.hand_back(self.finish(self._engine.clock()))
+        return self._engine.perform(acts) if acts else None
+
     def hand_back(self, reusable: bool) -> list[Action]:
         """Give the ticket back now (once); the pool's actions to perform."""
         ticket, self._ticket = self._ticket, None
@@ -493,6 +496,10 @@ class Http2Body:
         ticket, self._ticket = self._ticket, None
         if ticket is not None:
             yield from self._engine.end_stream(self._pool, ticket, self._conn, self._progress.sid)
+
+    def release(self) -> Flow:
+        """The flow that gives the stream back (it may owe the peer an RST_STREAM)."""
+        return self.close()
 
     def __repr__(self) -> str:
         return f"<Http2Body stream {self._progress.sid}>"

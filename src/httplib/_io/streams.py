@@ -179,7 +179,9 @@ class SyncResponseStream(ResponseBody, SyncByteStream):
 
     def close(self) -> None:
         if self._body.holds_connection:
-            self._run(self._body.close())
+            flow = self._body.release()
+            if flow is not None:
+                self._run(flow)
 
 
 class AsyncResponseStream(ResponseBody, AsyncByteStream):
@@ -198,4 +200,6 @@ class AsyncResponseStream(ResponseBody, AsyncByteStream):
 
     async def aclose(self) -> None:
         if self._body.holds_connection:
-            await self._run(self._body.close())
+            flow = self._body.release()
+            if flow is not None:
+                await self._run(flow)
