@@ -241,3 +241,17 @@ def test_closing_a_response_early_resets_only_its_stream(run: Runner) -> None:
         run(case)
         assert peer.connections == 1
         assert [code for _, code in peer.resets_received] == [CANCEL]
+
+
+def test_closing_the_transport_says_goodbye_with_goaway(run: Runner) -> None:
+    with run_h2_peer() as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            assert await fetch(client, peer.url + "/one") == b"/one"
+            await client.close()
+
+        run(case)
+        # The peer's thread reads the frame after the client has gone: wait for it, bounded.
+        assert peer.goaway_received.wait(5)
+        assert peer.goaways_received == [0]  # NO_ERROR

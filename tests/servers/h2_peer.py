@@ -50,6 +50,8 @@ class H2Peer:
         self.connections = 0
         self.max_open_streams = 0
         self.resets_received: list[tuple[int, int]] = []
+        self.goaways_received: list[int] = []  # their error codes
+        self.goaway_received = threading.Event()
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
@@ -170,6 +172,9 @@ class _Session:
             self.open.discard(event.stream_id or 0)
             self.pending.pop(event.stream_id or 0, None)
             self.outgoing.pop(event.stream_id or 0, None)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.peer.goaways_received.append(int(event.error_code or 0))
+            self.peer.goaway_received.set()
         elif isinstance(event, h2.events.WindowUpdated):
             pass  # answer() retries the waiting bodies
 

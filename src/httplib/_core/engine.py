@@ -109,17 +109,19 @@ class Engine:
     def perform(self, acts: list[Action]) -> Flow:
         """Wake the waiters `acts` name and close the connections it drops."""
         wake = self.runtime.wake
-        streams = []
+        conns: list[Http11Connection | Http2Connection] = []
         for act in acts:
             if type(act) is Close:
                 conn = act.entry.handle
                 if conn is not None:
                     act.entry.handle = None
-                    streams.append(conn.stream)  # type: ignore[attr-defined]
+                    conns.append(conn)  # type: ignore[arg-type]
             else:
                 wake(act.ticket.waker)  # type: ignore[union-attr]
-        for stream in streams:
-            yield (CLOSE, stream)
+        for conn in conns:
+            if type(conn) is not Http11Connection:  # (h2 is imported only once it is used)
+                yield from conn.goodbye()  # type: ignore[union-attr]
+            yield (CLOSE, conn.stream)
 
     def give_back(
         self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False

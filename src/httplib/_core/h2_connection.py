@@ -173,6 +173,25 @@ class Http2Connection:
                 yield from self._lost(exc)
             raise
 
+    def goodbye(self) -> Flow:
+        """GOAWAY(NO_ERROR) before the socket is closed, so the server knows no stream was cut
+        off by a failure (RFC 9113 section 6.8); skipped when the connection is broken or another
+        flow is mid-write. Never raises an I/O error."""
+        with self._lock:
+            if self._writing or self.state.error is not None:
+                return
+            out = self.state.close()
+            if not out:
+                return
+            self._writing = True
+        try:
+            yield (WRITE_SHIELDED, self.stream, out, CLOSE_WRITE_TIMEOUT)
+        except TransportError:
+            pass  # the socket is being closed anyway
+        finally:
+            with self._lock:
+                self._writing = False
+
     # --------------------------------------------------------------------------- receiving
 
     def receive(self, sid: int, progress: ResponseProgress, timeout: float | None) -> Flow:
