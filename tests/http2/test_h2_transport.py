@@ -255,3 +255,37 @@ def test_closing_the_transport_says_goodbye_with_goaway(run: Runner) -> None:
         # The peer's thread reads the frame after the client has gone: wait for it, bounded.
         assert peer.goaway_received.wait(5)
         assert peer.goaways_received == [0]  # NO_ERROR
+
+
+def test_a_write_interrupted_mid_frame_retires_the_connection() -> None:
+    """Blocking sockets: a KeyboardInterrupt inside `sendall` may leave half a frame on the
+    wire; the connection is failed, and the next request goes out on a fresh one."""
+    from httplib._core.effects import WRITE_SHIELDED
+    from httplib._io import sync_driver
+    from httplib._models import Request
+    from httplib._transports.default import HTTPTransport
+
+    body = b"x" * 4000
+    original = sync_driver.PERFORM
+
+    def half_then_interrupt(effect: Any) -> Any:
+        data = bytes(effect[2])
+        if body[:1000] in data:
+            effect[1].write(data[: len(data) // 2], effect[3])
+            raise KeyboardInterrupt
+        return original[WRITE_SHIELDED](effect)
+
+    with run_h2_peer() as peer:
+        transport = HTTPTransport(http1=False, http2=True)
+        patched = list(original)
+        patched[WRITE_SHIELDED] = half_then_interrupt
+        sync_driver.PERFORM = tuple(patched)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                transport.handle_request(Request("POST", peer.url + "/upload", content=body))
+        finally:
+            sync_driver.PERFORM = original
+        response = transport.handle_request(Request("GET", peer.url + "/next"))
+        assert response.read() == b"/next"
+        transport.close()
+    assert peer.connections == 2

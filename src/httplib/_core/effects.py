@@ -87,10 +87,20 @@ class Runtime:
     reused HTTP/1.1 connection is probed for a close by the server (a `PROBE` effect).
     `peek(stream)`, where the runtime has one, answers that probe without a system call
     (asyncio's protocol state): then every reuse is checked, at no cost, and no effect is
-    needed.
+    needed. `interruptible_writes`: an exception can land in the middle of a `WRITE_SHIELDED`
+    (a KeyboardInterrupt inside a blocking `sendall`), so a connection-level write that fails
+    with anything may have left half a frame behind; event loops shield those writes instead.
     """
 
-    __slots__ = ("clock", "lock", "new_waker", "peek", "probe_after", "wake")
+    __slots__ = (
+        "clock",
+        "interruptible_writes",
+        "lock",
+        "new_waker",
+        "peek",
+        "probe_after",
+        "wake",
+    )
 
     def __init__(
         self,
@@ -101,6 +111,7 @@ class Runtime:
         clock: Callable[[], float],
         probe_after: float,
         peek: Callable[[Any], bool] | None = None,
+        interruptible_writes: bool = False,
     ) -> None:
         self.lock = lock
         self.new_waker = new_waker
@@ -108,3 +119,4 @@ class Runtime:
         self.clock = clock
         self.probe_after = probe_after
         self.peek = peek
+        self.interruptible_writes = interruptible_writes

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._exceptions import ReadError, ReadTimeout, TransportError
+from .._exceptions import ReadError, ReadTimeout, TransportError, WriteError
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -171,6 +171,10 @@ class Http2Connection:
                 self._writing = False
             if isinstance(exc, TransportError):
                 yield from self._lost(exc)
+            elif self._runtime.interruptible_writes:
+                # Interrupted mid-write (KeyboardInterrupt in a blocking sendall): the peer may
+                # have half a frame, so no stream can trust the connection any more.
+                yield from self._lost(WriteError("A write was interrupted mid-frame."))
             raise
 
     def goodbye(self) -> Flow:

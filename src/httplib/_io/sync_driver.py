@@ -73,6 +73,7 @@ class SyncDriver:
             wake=threading.Event.set,
             clock=time.monotonic,
             probe_after=PROBE_IDLE_AFTER,
+            interruptible_writes=True,
         )
         self.engine = Engine(config, limits, runtime)
 
