@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from httplib._client import AsyncClient, Client
-from support.runtimes import ALL_RUNTIMES, params, run_async
+from support.clients import Runner
+from support.runtimes import ALL_RUNTIMES, params
 
 # Generous for a loaded CI box, far below the 10 s timeouts the cases set: a fault that should
 # fail at once but waits for a timeout instead is caught.
@@ -41,29 +41,13 @@ def assert_pool_clean(client: Client | AsyncClient) -> None:
     assert (counts["streams"], counts["waiting"], counts["connecting"]) == (0, 0, 0), counts
 
 
-@dataclass
-class Fault:
-    """Runs a fault case with a `Client` ("sync") or an `AsyncClient` on asyncio, uvloop, trio."""
-
-    runtime: str
-
-    @property
-    def is_async(self) -> bool:
-        return self.runtime != "sync"
+class Fault(Runner):
+    """Runs a fault case with a `Client` ("sync") or an `AsyncClient` on asyncio, uvloop, trio;
+    clients get 10 s timeouts unless the case says otherwise."""
 
     def with_client(self, script: Callable[[Any], Any], **client_kwargs: Any) -> Any:
-        """Run `script(client)` with a fresh client (its result awaited for AsyncClient); the
-        client is closed afterwards."""
         client_kwargs.setdefault("timeout", TIMEOUT)
-        if not self.is_async:
-            with Client(**client_kwargs) as client:
-                return script(client)
-
-        async def main() -> Any:
-            async with AsyncClient(**client_kwargs) as client:
-                return await script(client)
-
-        return run_async(self.runtime, main)
+        return super().with_client(script, **client_kwargs)
 
     def expect(
         self,
@@ -111,12 +95,6 @@ class Fault:
         script: Callable[[Any], Any] = async_script if self.is_async else sync_script
         result: BaseException = self.with_client(script, **(client or {}))
         return result
-
-    def run(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """Run a coroutine function on this case's event loop (async runtimes only)."""
-        if not self.is_async:
-            raise TypeError("the sync fault runner has no event loop")
-        return run_async(self.runtime, fn)
 
 
 @pytest.fixture(params=params(*ALL_RUNTIMES))
