@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -187,14 +188,23 @@ def test_untrusted_certificate_is_a_connect_error(
 
 
 def test_is_readable_reports_a_closed_idle_connection(run: Callable[[Case], None]) -> None:
-    with scripted_server(lambda conn: None) as server:
+    closed = threading.Event()
+
+    def close_at_once(conn: socket.socket) -> None:
+        conn.close()
+        closed.set()
+
+    with scripted_server(close_at_once) as server:
 
         async def case(backend: Any) -> None:
             stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
-            for _ in range(200):
+            assert closed.wait(5)  # the FIN is on its way over loopback
+            # An event loop notices it on its next turns: yield (no waiting) a bounded number
+            # of times; a blocking socket or trio answers at once.
+            for _ in range(50):
                 if stream.is_readable():
                     break
-                await backend.sleep(0.01)
+                await backend.sleep(0)
             assert stream.is_readable()
             await stream.aclose()
 
