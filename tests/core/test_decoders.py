@@ -189,13 +189,13 @@ def test_gzip_without_its_trailer_is_truncated_though_httpx_accepts_it(cut: int)
 
 def test_a_truncated_second_gzip_member_is_truncated() -> None:
     body = gzip.compress(b"first ") + gzip.compress(b"second")[:-3]
-    with pytest.raises(DecodingError, match="'gzip'.*truncated"):
+    with pytest.raises(DecodingError, match=r"'gzip'.*truncated"):
         feed(GZipDecoder(), [body])
 
 
 def test_a_truncated_member_inside_a_chain_is_truncated() -> None:
     body = zlib.compress(gzip.compress(PAYLOAD)[:-8])
-    with pytest.raises(DecodingError, match="'gzip'.*truncated"):
+    with pytest.raises(DecodingError, match=r"'gzip'.*truncated"):
         feed(decoder_for(["gzip, deflate"]), [body])
 
 
