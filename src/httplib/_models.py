@@ -839,18 +839,31 @@ class Response:
                 await _aclose_iterator(raw)
             return
         with request_context(request=self._request):
-            async for chunk in _arun(self.aiter_raw(), self._bytes_stages(chunk_size)):
-                yield chunk
+            decoded = _arun(self.aiter_raw(), self._bytes_stages(chunk_size))
+            try:
+                async for chunk in decoded:
+                    yield chunk
+            finally:
+                # Closed early (a capped read, a break): the stages close now, not at GC.
+                await _aclose_iterator(decoded)
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """Async twin of `iter_text()`."""
-        async for text in _arun(self.aiter_bytes(), self._text_stages(chunk_size)):
-            yield text
+        texts = _arun(self.aiter_bytes(), self._text_stages(chunk_size))
+        try:
+            async for text in texts:
+                yield text
+        finally:
+            await _aclose_iterator(texts)
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """Async twin of `iter_lines()`."""
-        async for line in _arun(self.aiter_text(), _Pipeline(LineDecoder())):
-            yield line
+        lines = _arun(self.aiter_text(), _Pipeline(LineDecoder()))
+        try:
+            async for line in lines:
+                yield line
+        finally:
+            await _aclose_iterator(lines)
 
     async def aclose(self) -> None:
         """Async twin of `close()`."""
