@@ -37,15 +37,9 @@ class Seen:
 @dataclass
 class RoutedServer:
     server: ScriptedServer
+    url: str = ""  # kept from the start: still readable after the server stopped
+    port: int = 0
     seen: list[Seen] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def port(self) -> int:
-        return self.server.port
 
     def paths(self) -> list[str]:
         return [request.path for request in self.seen]
@@ -107,20 +101,19 @@ def routed_server(routes: dict[str, Reply]) -> Iterator[RoutedServer]:
             conn.sendall(reply)
 
     with scripted_server(handler) as server:
-        routed = RoutedServer(server)
+        routed = RoutedServer(server, server.url, server.port)
         holder.append(routed)
         yield routed
 
 
-def redirect_to(location: str | bytes, status: int = 302, extra: bytes = b"") -> bytes:
-    """A bodiless redirect response (`extra`: more header lines, each ending in CRLF)."""
+def redirect_to(
+    location: str | bytes, status: int = 302, body: bytes = b"", headers: bytes = b""
+) -> bytes:
+    """A redirect response framed by Content-Length (`headers`: lines each ending in CRLF)."""
     if isinstance(location, str):
         location = location.encode("utf-8")
-    return b"HTTP/1.1 %d Redirect\r\nLocation: %s\r\n%sContent-Length: 0\r\n\r\n" % (
-        status,
-        location,
-        extra,
-    )
+    head = b"HTTP/1.1 %d Redirect\r\nLocation: %s\r\n%s" % (status, location, headers)
+    return head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 def response_with(body: bytes, headers: bytes = b"", status: int = 200) -> bytes:
