@@ -25,9 +25,11 @@ def _messages(caplog: pytest.LogCaptureFixture, name: str = "httplib") -> list[s
 def test_one_info_line_per_request_and_per_hop(
     runner: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with routed_server({"/r": redirect_to("/ok?x=1")}) as server:
-        with caplog.at_level(logging.INFO, logger="httplib"):
-            runner.send("GET", server.url + "/r", client={"follow_redirects": True})
+    with (
+        routed_server({"/r": redirect_to("/ok?x=1")}) as server,
+        caplog.at_level(logging.INFO, logger="httplib"),
+    ):
+        runner.send("GET", server.url + "/r", client={"follow_redirects": True})
     assert _messages(caplog) == [
         f'HTTP Request: GET {server.url}/r "HTTP/1.1 302 Redirect"',
         f'HTTP Request: GET {server.url}/ok?x=1 "HTTP/1.1 200 OK"',

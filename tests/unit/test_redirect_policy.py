@@ -191,9 +191,11 @@ def test_the_content_cap_bounds_memory_of_a_bomb_read_whole() -> None:
         return Response(200, headers={"Content-Encoding": "gzip"}, stream=stream)
 
     def read() -> None:
-        with Client(transport=MockTransport(handler), max_content_size=1 << 20) as client:
-            with pytest.raises(ContentTooLarge, match="max_content_size=1048576"):
-                client.get("http://h/")
+        with (
+            Client(transport=MockTransport(handler), max_content_size=1 << 20) as client,
+            pytest.raises(ContentTooLarge, match="max_content_size=1048576"),
+        ):
+            client.get("http://h/")
 
     assert _peak(read) < 4 * 1024 * 1024
     assert stream.closed
@@ -203,7 +205,6 @@ def test_the_content_cap_bounds_memory_of_a_bomb_read_whole() -> None:
 def test_the_content_cap_is_checked(value: object) -> None:
     with pytest.raises(ValueError, match="max_content_size"):
         Client(max_content_size=value)  # type: ignore[arg-type]
-    client = Client()
-    with pytest.raises(ValueError, match="max_content_size extension"):
-        request = Request("GET", "http://h/", extensions={"max_content_size": value})
+    request = Request("GET", "http://h/", extensions={"max_content_size": value})
+    with Client() as client, pytest.raises(ValueError, match="max_content_size extension"):
         client._bind(Response(200), request, 0.0)
