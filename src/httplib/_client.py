@@ -30,6 +30,7 @@ from ._core.flow import (
     AUTH_NEXT,
     AUTH_OPEN,
     CLOSE,
+    DISCARD,
     HOOKS,
     READ,
     SEND,
@@ -84,6 +85,7 @@ _SYNC_EFFECTS: dict[int, Callable[[Client, Any], Any]] = {
     SEND: _send_single,
     READ: lambda client, response: response.read(),
     CLOSE: lambda client, response: response.close(),
+    DISCARD: lambda client, target: target[0]._discard(target[1]),
     HOOKS: _call_hooks,
     AUTH_OPEN: lambda client, target: target[0].sync_auth_flow(target[1]),
     AUTH_NEXT: _auth_next,
@@ -215,6 +217,10 @@ async def _aclose(client: AsyncClient, response: Response) -> None:
     await response.aclose()
 
 
+async def _adiscard(client: AsyncClient, target: tuple[Response, int]) -> None:
+    await target[0]._adiscard(target[1])
+
+
 async def _aauth_open(client: AsyncClient, target: tuple[Auth, Request]) -> Any:
     return target[0].async_auth_flow(target[1])
 
@@ -227,6 +233,7 @@ _ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]
     SEND: _asend_single,
     READ: _aread,
     CLOSE: _aclose,
+    DISCARD: _adiscard,
     HOOKS: _acall_hooks,
     AUTH_OPEN: _aauth_open,
     AUTH_NEXT: _aauth_next,

@@ -22,6 +22,8 @@ from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.decoders import SUPPORTED_DECODERS
 from ._core.mounts import Mounts
 from ._headers import Headers
+from ._logging import log_request
+from ._logging import logger as _logger
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._types import (
@@ -125,7 +127,19 @@ class _BaseClient(Generic[T]):
         base_url: URL | str = "",
         transport: T | None = None,
         default_encoding: str | Callable[[bytes], str] = "utf-8",
+        max_content_size: int | None = None,
     ) -> None:
+        """httpx's arguments, plus one of httplib's own:
+
+        `max_content_size`: the most bytes a response body may decode to when it is read into
+        memory (`read()`, `aread()`, `.content`, and every non-streamed request); a larger
+        one raises `ContentTooLarge` (a `DecodingError`) naming the cap, having held at most
+        the cap plus one decoded piece, and its connection is closed rather than drained. For
+        clients that fetch untrusted URLs, where a 1 MB gzip body can inflate to 1 GiB. None
+        (the default, as in httpx) means no cap. A request overrides it with
+        `extensions={"max_content_size": n}` (None there lifts the cap). Streaming
+        (`iter_bytes()` and friends) is never capped: each step holds one bounded piece.
+        """
         if proxy is not None:
             raise NotImplementedError(
                 f"proxy={proxy!r}: httplib does not support proxies yet (they arrive with the "
@@ -142,6 +156,7 @@ class _BaseClient(Generic[T]):
         self.event_hooks = dict(event_hooks or {})
         self._trust_env = trust_env
         self._default_encoding = default_encoding
+        self.max_content_size = max_content_size
         self._state = _State.UNOPENED
         if transport is None:
             transport = self._default_transport(
@@ -170,6 +185,15 @@ class _BaseClient(Generic[T]):
     @property
     def trust_env(self) -> bool:
         return self._trust_env
+
+    @property
+    def max_content_size(self) -> int | None:
+        """The cap on a body read into memory, in decoded bytes (see `__init__`); None: none."""
+        return self._max_content_size
+
+    @max_content_size.setter
+    def max_content_size(self, value: int | None) -> None:
+        self._max_content_size = _checked_size(value, "max_content_size")
 
     @property
     def timeout(self) -> Timeout:
@@ -361,6 +385,14 @@ class _BaseClient(Generic[T]):
             # Built from bytes in memory (a mock transport): it is complete already.
             response.elapsed = datetime.timedelta(seconds=time.perf_counter() - sent_at)
         response.default_encoding = self._default_encoding
+        limit = self._max_content_size
+        extensions = request.extensions
+        if "max_content_size" in extensions:
+            limit = _checked_size(extensions["max_content_size"], "the max_content_size extension")
+        if limit is not None:
+            response._max_content_size = limit
+        if _logger.isEnabledFor(20):  # logging.INFO; see _logging for what is (never) logged
+            log_request(request, response)
         return response
 
     def _enter(self) -> None:
@@ -373,6 +405,13 @@ class _BaseClient(Generic[T]):
         was_open = self._state is not _State.CLOSED
         self._state = _State.CLOSED
         return was_open
+
+
+def _checked_size(value: Any, what: str) -> int | None:
+    """A byte cap as given: None, or a non-negative int."""
+    if value is None or (type(value) is int and value >= 0):
+        return value
+    raise ValueError(f"{what} must be None or a non-negative int (bytes), got {value!r}.")
 
 
 # The plain `Auth` holds no state, so every request without credentials can share one.

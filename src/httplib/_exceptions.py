@@ -20,6 +20,7 @@ HTTPError
 │   │   ├── ProxyError
 │   │   └── UnsupportedProtocol
 │   ├── DecodingError
+│   │   └── ContentTooLarge         (httplib only: a body over the `max_content_size` cap)
 │   └── TooManyRedirects
 └── HTTPStatusError                 (raise_for_status() on a non-2xx response)
 InvalidURL                          (ValueError-like: a URL that cannot be parsed or built)
@@ -48,6 +49,7 @@ __all__ = [
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
+    "ContentTooLarge",
     "CookieConflict",
     "DecodingError",
     "HTTPError",
@@ -177,6 +179,21 @@ class RemoteProtocolError(ProtocolError):
 
 class DecodingError(RequestError):
     """The response body could not be decoded with its Content-Encoding."""
+
+
+class ContentTooLarge(DecodingError):
+    """A body read into memory grew past the `max_content_size` cap the caller set.
+
+    httplib's own addition to httpx's tree. A `DecodingError` because it is raised where the
+    body is turned into `Response.content`, about the content rather than the transport (which
+    did nothing wrong, so retry logic keyed on `TransportError` must not fire), as the refusal
+    of an over-long Content-Encoding chain already is; `except DecodingError` and
+    `except RequestError` handlers keep catching it.
+    """
+
+    def __init__(self, message: str, *, limit: int, request: Request | None = None) -> None:
+        super().__init__(message, request=request)
+        self.limit = limit
 
 
 class TooManyRedirects(RequestError):

@@ -21,8 +21,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._content import ByteStream, encode_request, encode_response
 from ._cookies import Cookies
-from ._core.decoders import ByteChunker, LineDecoder, TextChunker, TextDecoder, decoder_for
+from ._core.decoders import (
+    ByteChunker,
+    ContentDecoder,
+    LineDecoder,
+    TextChunker,
+    TextDecoder,
+    decoder_for,
+)
 from ._exceptions import (
+    ContentTooLarge,
     HTTPStatusError,
     RequestError,
     RequestNotRead,
@@ -98,12 +106,26 @@ class _Stage(Protocol):
 
 
 class _ContentStage:
-    """Undoes the Content-Encoding chain, yielding bounded pieces (decompression bombs)."""
+    """Undoes the Content-Encoding chain, yielding bounded pieces (decompression bombs).
+
+    The decoder is built on the first body bytes: an empty body (HEAD, 204, 304) is never
+    decoded, so even a refused chain (`MAX_CHAINED_ENCODINGS`) on it is no error.
+    """
 
     def __init__(self, content_encodings: list[str]) -> None:
-        decoder = decoder_for(content_encodings)
-        self.decode = decoder.iter_decode
-        self.flush = decoder.iter_flush
+        self._encodings = content_encodings
+        self._decoder: ContentDecoder | None = None
+
+    def decode(self, data: bytes) -> Iterable[bytes]:
+        decoder = self._decoder
+        if decoder is None:
+            if not data:
+                return ()
+            decoder = self._decoder = decoder_for(self._encodings)
+        return decoder.iter_decode(data)
+
+    def flush(self) -> Iterable[bytes]:
+        return () if self._decoder is None else self._decoder.iter_flush()
 
 
 class _TextStage:
@@ -351,6 +373,9 @@ class Response:
     _elapsed: datetime.timedelta | None = None
     _elapsed_func: Callable[[], datetime.timedelta] | None = None
     _sent_at: float | None = None  # the client's `time.perf_counter()` when it sent the request
+    # Largest decoded body `read()`/`aread()` accept (the client's `max_content_size`); None:
+    # unbounded, as in httpx.
+    _max_content_size: int | None = None
 
     def __init__(
         self,
@@ -594,15 +619,90 @@ class Response:
             self._content = body
         return body
 
+    def _content_length(self) -> int | None:
+        """The Content-Length the server announced, when it is one plain number."""
+        value = self.headers.get("content-length")
+        if value is None or not value.isdigit() or len(value) > 20:
+            return None
+        return int(value)
+
+    def _too_large(self, limit: int) -> ContentTooLarge:
+        return ContentTooLarge(
+            f"The response content is larger than max_content_size={limit} bytes (decoded); "
+            "raise the limit, or stream the body with iter_bytes()",
+            limit=limit,
+            request=self._request,
+        )
+
+    def _announced_over(self, limit: int) -> bool:
+        """An identity body whose Content-Length is over `limit`: refused before reading."""
+        length = self._content_length()
+        return length is not None and length > limit and self._is_identity()
+
     def read(self) -> bytes:
-        """Read the whole body into memory (decoded) and close the response."""
+        """Read the whole body into memory (decoded) and close the response.
+
+        Under a `max_content_size` cap (see `Client`) a body that decodes to more raises
+        `ContentTooLarge` and closes the response, having held at most the cap plus one
+        decoded piece (`MAX_DECODED_PIECE`).
+        """
         if self._content is None:
+            limit = self._max_content_size
+            if limit is not None and self._announced_over(limit):
+                self.close()
+                raise self._too_large(limit)
             if self._take_arrived() is not None:
                 self.close()
+                if limit is not None and len(self._content) > limit:  # type: ignore[arg-type]
+                    self._content = None
+                    raise self._too_large(limit)
                 return self._content  # type: ignore[return-value]
             chunks = self.iter_raw() if self._is_identity() else self.iter_bytes()
-            self._content = b"".join(chunks)
+            if limit is None:
+                self._content = b"".join(chunks)
+            else:
+                self._content = self._join_capped(chunks, limit)
         return self._content
+
+    def _join_capped(self, chunks: Iterator[bytes], limit: int) -> bytes:
+        parts = []
+        size = 0
+        for part in chunks:
+            size += len(part)
+            if size > limit:
+                _close_iterator(chunks)
+                self.close()  # early: the connection is dropped, not drained
+                raise self._too_large(limit)
+            parts.append(part)
+        return b"".join(parts)
+
+    def _discard(self, limit: int) -> None:
+        """Read and drop a body nobody asked for (a redirect's), raw and never decoded.
+
+        At most `limit` raw bytes are read; a longer body is cut off by closing the response
+        (its connection is closed, not drained). An identity body that fits is kept as
+        `content`, as httpx keeps a redirect's body; an encoded one is not decoded, so its
+        `content` stays unread (urllib3's CVE-2026-21441: a redirect body inflated in memory).
+        """
+        try:
+            if self._content is not None or self.is_stream_consumed or self.is_closed:
+                return
+            length = self._content_length()
+            if (length is not None and length > limit) or self._take_arrived() is not None:
+                return
+            raw = self.iter_raw()
+            parts = []
+            size = 0
+            for part in raw:
+                size += len(part)
+                if size > limit:
+                    _close_iterator(raw)
+                    return
+                parts.append(part)
+            if self._is_identity():
+                self._content = b"".join(parts)
+        finally:
+            self.close()
 
     def iter_raw(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body exactly as received (still Content-Encoded), in `chunk_size` pieces."""
@@ -652,12 +752,56 @@ class Response:
     async def aread(self) -> bytes:
         """Async twin of `read()`."""
         if self._content is None:
+            limit = self._max_content_size
+            if limit is not None and self._announced_over(limit):
+                await self.aclose()
+                raise self._too_large(limit)
             if self._take_arrived() is not None:
                 await self.aclose()
+                if limit is not None and len(self._content) > limit:  # type: ignore[arg-type]
+                    self._content = None
+                    raise self._too_large(limit)
                 return self._content  # type: ignore[return-value]
             chunks = self.aiter_raw() if self._is_identity() else self.aiter_bytes()
-            self._content = b"".join([part async for part in chunks])
+            if limit is None:
+                self._content = b"".join([part async for part in chunks])
+            else:
+                self._content = await self._ajoin_capped(chunks, limit)
         return self._content
+
+    async def _ajoin_capped(self, chunks: AsyncIterator[bytes], limit: int) -> bytes:
+        parts = []
+        size = 0
+        async for part in chunks:
+            size += len(part)
+            if size > limit:
+                await _aclose_iterator(chunks)
+                await self.aclose()
+                raise self._too_large(limit)
+            parts.append(part)
+        return b"".join(parts)
+
+    async def _adiscard(self, limit: int) -> None:
+        """Async twin of `_discard()`."""
+        try:
+            if self._content is not None or self.is_stream_consumed or self.is_closed:
+                return
+            length = self._content_length()
+            if (length is not None and length > limit) or self._take_arrived() is not None:
+                return
+            raw = self.aiter_raw()
+            parts = []
+            size = 0
+            async for part in raw:
+                size += len(part)
+                if size > limit:
+                    await _aclose_iterator(raw)
+                    return
+                parts.append(part)
+            if self._is_identity():
+                self._content = b"".join(parts)
+        finally:
+            await self.aclose()
 
     async def aiter_raw(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Async twin of `iter_raw()`."""
@@ -695,18 +839,31 @@ class Response:
                 await _aclose_iterator(raw)
             return
         with request_context(request=self._request):
-            async for chunk in _arun(self.aiter_raw(), self._bytes_stages(chunk_size)):
-                yield chunk
+            decoded = _arun(self.aiter_raw(), self._bytes_stages(chunk_size))
+            try:
+                async for chunk in decoded:
+                    yield chunk
+            finally:
+                # Closed early (a capped read, a break): the stages close now, not at GC.
+                await _aclose_iterator(decoded)
 
     async def aiter_text(self, chunk_size: int | None = None) -> AsyncIterator[str]:
         """Async twin of `iter_text()`."""
-        async for text in _arun(self.aiter_bytes(), self._text_stages(chunk_size)):
-            yield text
+        texts = _arun(self.aiter_bytes(), self._text_stages(chunk_size))
+        try:
+            async for text in texts:
+                yield text
+        finally:
+            await _aclose_iterator(texts)
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """Async twin of `iter_lines()`."""
-        async for line in _arun(self.aiter_text(), _Pipeline(LineDecoder())):
-            yield line
+        lines = _arun(self.aiter_text(), _Pipeline(LineDecoder()))
+        try:
+            async for line in lines:
+                yield line
+        finally:
+            await _aclose_iterator(lines)
 
     async def aclose(self) -> None:
         """Async twin of `close()`."""
@@ -746,6 +903,13 @@ class Response:
         self.extensions = {}
         self._elapsed_func = None
         self.stream = _UnattachedStream()
+
+
+def _close_iterator(iterator: Iterator[Any]) -> None:
+    """Close a generator that will not be iterated further: its clean-up runs now."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
 
 
 def _attach_request(exc: RequestError, request: Request | None) -> None:

@@ -70,6 +70,15 @@ def _decoding_error(encoding: str, exc: BaseException) -> DecodingError:
     return DecodingError(f"Failed to decode {encoding!r} content: {exc}")
 
 
+def _truncated(encoding: str) -> DecodingError:
+    # The framing (Content-Length or chunked) said the body was complete, but the coding's own
+    # end-of-stream marker never came: the server (or something on the way) cut the stream.
+    return DecodingError(
+        f"Failed to decode {encoding!r} content: the body ended before the end of the "
+        f"{encoding} stream (truncated content)"
+    )
+
+
 class ContentDecoder:
     """Undo one Content-Encoding incrementally: feed chunks to `decode`, then call `flush` once.
 
@@ -120,12 +129,13 @@ class IdentityDecoder(ContentDecoder):
 class _ZlibStream:
     """One zlib decompressobj drained in pieces of at most `max_piece` bytes."""
 
-    __slots__ = ("_decompressor", "_encoding", "_max_piece")
+    __slots__ = ("_decompressor", "_encoding", "_max_piece", "started")
 
     def __init__(self, wbits: int, encoding: str, max_piece: int) -> None:
         self._decompressor = zlib.decompressobj(wbits)
         self._encoding = encoding
         self._max_piece = max_piece
+        self.started = False  # fed any input: from then on a missing end marker is truncation
 
     @property
     def eof(self) -> bool:
@@ -143,6 +153,7 @@ class _ZlibStream:
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         decompressor = self._decompressor
+        self.started = self.started or bool(data)
         out = self._step(data)
         while True:
             if out:
@@ -155,6 +166,9 @@ class _ZlibStream:
             out = self._step(decompressor.unconsumed_tail)
 
     def finish(self) -> bytes:
+        """End the stream: a started stream whose end marker never came is truncated."""
+        if self.started and not self._decompressor.eof:
+            raise _truncated(self._encoding)
         # Everything was drained by `feed`, so what zlib still holds is below one window.
         try:
             return self._decompressor.flush()
@@ -165,7 +179,10 @@ class _ZlibStream:
 class GZipDecoder(_PiecewiseDecoder):
     """'gzip' (RFC 1952), every member of a multi-member stream.
 
-    A truncated stream ends without error, as in httpx: `flush` returns what was decodable.
+    A member cut short (no deflate end block and 8-byte trailer, RFC 1952 section 2.2) is a
+    `DecodingError` at `flush`, where httpx silently returns the short body: a body completely
+    framed by Content-Length or chunked yet truncated inside the coding is corrupt. An empty
+    body is accepted, as httpx does (a HEAD, 204 or 304 answer may carry Content-Encoding).
     Bytes after a complete member that do not form another member are ignored, as httpx and
     gzip(1) ignore trailing garbage.
     """
@@ -202,7 +219,8 @@ class DeflateDecoder(_PiecewiseDecoder):
     """'deflate': zlib-wrapped (RFC 1950) as specified, or raw (RFC 1951) as some servers send.
 
     The wrapper is detected from the first two bytes, as browsers do: a valid zlib header names
-    method 8 and its 16-bit value is a multiple of 31 (RFC 1950 §2.2).
+    method 8 and its 16-bit value is a multiple of 31 (RFC 1950 §2.2). A stream without its
+    final block (and, zlib-wrapped, its Adler-32) is truncated: `DecodingError` at `flush`.
     """
 
     def __init__(self, max_piece: int = MAX_DECODED_PIECE) -> None:
@@ -244,7 +262,8 @@ class DeflateDecoder(_PiecewiseDecoder):
 class BrotliDecoder(_PiecewiseDecoder):
     """'br' (RFC 7932) through `brotli` or `brotlicffi`, whichever is installed.
 
-    A truncated stream ends without error, as httpx does with the `brotli` package.
+    A stream that never reached its last meta-block (ISLAST, RFC 7932 section 9.2) is
+    truncated: `DecodingError` at `flush`, as httpx raises with `brotlicffi`.
     """
 
     def __init__(self, max_piece: int = MAX_DECODED_PIECE) -> None:
@@ -256,6 +275,7 @@ class BrotliDecoder(_PiecewiseDecoder):
             ) from None
         self._decompressor: Any = _brotli.Decompressor()
         self._max_piece = max_piece
+        self._seen_data = False
         # brotli < 1.2 has no output limit; there each chunk decodes in one piece.
         self._bounded = hasattr(self._decompressor, "can_accept_more_data")
 
@@ -272,6 +292,7 @@ class BrotliDecoder(_PiecewiseDecoder):
     def iter_decode(self, data: bytes) -> Iterator[bytes]:
         if not data:
             return
+        self._seen_data = True
         out = self._process(data)
         if out:
             yield out
@@ -287,6 +308,9 @@ class BrotliDecoder(_PiecewiseDecoder):
 
     def iter_flush(self) -> Iterator[bytes]:
         # Output is drained eagerly by `iter_decode`; nothing is ever held back here.
+        is_finished = getattr(self._decompressor, "is_finished", None)  # (brotli >= 1.0.9)
+        if self._seen_data and is_finished is not None and not is_finished():
+            raise _truncated("br")
         return iter(())
 
 
@@ -330,7 +354,7 @@ class ZStandardDecoder(_PiecewiseDecoder):
 
     def iter_flush(self) -> Iterator[bytes]:
         if self._seen_data and not self._decompressor.eof:
-            raise DecodingError("Failed to decode 'zstd' content: the zstd data is incomplete")
+            raise _truncated("zstd")
         return iter(())
 
 

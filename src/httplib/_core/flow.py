@@ -7,6 +7,8 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
 
     SEND        target: Request                 -> Response (headers in, body still streaming)
     READ        target: Response                -> None (body loaded)
+    DISCARD     target: (Response, limit)       -> None (a redirect's body read raw, at most
+                                                   `limit` bytes, never decoded; then closed)
     CLOSE       target: Response                -> None
     HOOKS       target: (hooks, Request | Response) -> None (each hook called or awaited)
     AUTH_OPEN   target: (Auth, Request)         -> the auth generator (sync or async flow)
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
 from .auth import Auth
-from .redirects import build_redirect_request
+from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
@@ -40,6 +42,7 @@ __all__ = [
     "AUTH_NEXT",
     "AUTH_OPEN",
     "CLOSE",
+    "DISCARD",
     "HOOKS",
     "READ",
     "SEND",
@@ -51,7 +54,7 @@ __all__ = [
     "settle_plain",
 ]
 
-SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE = range(7)
+SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD = range(8)
 
 Effect = tuple[int, Any]
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
@@ -197,7 +200,9 @@ def _redirect_flow(
             if not follow_redirects:
                 response.next_request = request
                 return response
-            yield (READ, response)
+            # Never decoded, and bounded: a small gzip bomb on a 302 must not inflate in
+            # memory (urllib3's CVE-2026-21441).
+            yield (DISCARD, (response, MAX_REDIRECT_BODY))
         except GeneratorExit:
             raise
         except BaseException:

@@ -1,18 +1,27 @@
 """The request that follows a redirect response: method, URL, headers and body, decided purely.
 
-httpx's rules, with one deliberate difference: on a change of origin httpx strips only
-`Authorization`; we also strip `Proxy-Authorization` and a hand-set `Cookie`, and never carry
-any of them from https to http, even on the same host (the credential leaks behind
-CVE-2018-18074 in requests and CVE-2018-20060 / CVE-2023-43804 in urllib3). A `Cookie` header
-is always rebuilt from the client's jar, whose own domain rules decide what the new URL gets.
+httpx's rules, with these deliberate differences (each stricter than httpx):
+
+- On a change of origin httpx strips only `Authorization`; we also strip `Proxy-Authorization`,
+  and never carry either from https to http, even on the same host (the credential leaks behind
+  CVE-2018-18074 in requests, CVE-2018-20060 / CVE-2024-37891 in urllib3, CVE-2025-4673 in Go).
+  A `Cookie` header is always rebuilt from the client's jar, whose own domain rules decide what
+  the new URL gets (as httpx does; urllib3's CVE-2023-43804 was a hand-set one that followed).
+- A redirect that turns the request into a bodiless GET drops every header describing the body
+  (RFC 9110 section 15.4 lists them), not only the framing ones: urllib3's CVE-2023-45803.
+- A server-chosen Location is only followed to http or https: anything else (`data:`,
+  `javascript:`, `file:`, `ws:`...) is `UnsupportedProtocol` before any connection is made,
+  where httpx raises `InvalidURL` (outside the `HTTPError` tree) for `data:` and dials `ws://`
+  as HTTP. A Location that does not parse is `RemoteProtocolError`, as in httpx.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .._cookies import Cookies
-from .._exceptions import InvalidURL, RemoteProtocolError
+from .._exceptions import InvalidURL, RemoteProtocolError, UnsupportedProtocol
 from .._headers import Headers
 from .._urls import URL
 
@@ -20,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
 
 __all__ = [
+    "MAX_REDIRECT_BODY",
     "build_redirect_request",
     "is_https_upgrade",
     "is_same_origin",
@@ -29,9 +39,31 @@ __all__ = [
 
 # Headers that carry credentials; they only go where the user sent them (see the docstring).
 _CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization")
-# Headers that describe a body; they go when a redirect turns the request into a bodiless GET.
-_BODY_HEADERS = ("Content-Length", "Transfer-Encoding")
+# Headers that describe a body; they go when a redirect turns the request into a bodiless GET:
+# RFC 9110 section 15.4's content-specific fields (as urllib3 drops them), the framing field
+# Transfer-Encoding, and the RFC 9530 digests that replace `Digest`.
+_BODY_HEADERS = (
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Location",
+    "Content-Type",
+    "Content-Digest",
+    "Digest",
+    "Last-Modified",
+    "Repr-Digest",
+    "Transfer-Encoding",
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The schemes a server may send the client to.
+_FOLLOWED_SCHEMES = frozenset({"http", "https"})
+# RFC 3986 section 3.1, after the leading C0 controls and spaces a URL parser strips.
+_SCHEME = re.compile(r"[\x00-\x20]*([A-Za-z][A-Za-z0-9+.\-]*):")
+
+# Most raw bytes read from a redirect's body before it is dropped (never decoded). A redirect
+# body is a short note for humans; past this, closing the connection is cheaper than reading
+# on, and a hostile server cannot make a redirect cost more than this.
+MAX_REDIRECT_BODY = 64 * 1024
 
 
 def _port(url: URL) -> int | None:
@@ -68,24 +100,44 @@ def redirect_method(method: str, status_code: int) -> str:
     return method
 
 
+def _unsupported(scheme: str, request: Request) -> UnsupportedProtocol:
+    # httpx's wording for a request to such a URL, so one `match=` serves both.
+    return UnsupportedProtocol(
+        f"Request URL has an unsupported protocol '{scheme}://'.", request=request
+    )
+
+
 def redirect_url(request: Request, response: Response) -> URL:
     """The absolute URL a redirect's `Location` points to (RFC 9110 section 10.2.2).
 
     A relative or protocol-relative location resolves against the request URL; the request's
-    fragment carries over when the location has none (RFC 9110 section 10.2.2).
+    fragment carries over when the location has none (RFC 9110 section 10.2.2). Only http and
+    https are followed (`UnsupportedProtocol`, checked before parsing so `data:` or
+    `javascript:` URLs never reach the URL parser); a location that does not parse, or names
+    a port outside 1-65535, is `RemoteProtocolError`.
     """
     location = response.headers["Location"]
+    scheme = _SCHEME.match(location)
+    if scheme is not None and scheme[1].lower() not in _FOLLOWED_SCHEMES:
+        raise _unsupported(scheme[1].lower(), request)
     try:
         url = URL(location)
+        # A malformed "absolute" location without a host (`https:///path`, `https://:443/`)
+        # keeps the current host, as httpx does (encode/httpx#771) and curl (its test1141).
+        if url.scheme and not url.host:
+            url = url.copy_with(host=request.url.host)
+        if url.is_relative_url:
+            url = request.url.join(url)
     except InvalidURL as exc:
         raise RemoteProtocolError(
             f"Invalid URL in location header: {exc}.", request=request
         ) from None
-    # A malformed "absolute" location without a host (`https:///path`) keeps the current host.
-    if url.scheme and not url.host:
-        url = url.copy_with(host=request.url.host)
-    if url.is_relative_url:
-        url = request.url.join(url)
+    if url.scheme not in _FOLLOWED_SCHEMES:  # a relative location under a ws:// request
+        raise _unsupported(url.scheme, request)
+    if url.port is not None and not 0 < url.port < 65536:
+        raise RemoteProtocolError(
+            f"Invalid URL in location header: port {url.port} is out of range.", request=request
+        )
     if request.url.fragment and not url.fragment:
         url = url.copy_with(fragment=request.url.fragment)
     return url

@@ -1,0 +1,152 @@
+"""What httplib logs, on the standard `logging` module, in httpx's and httpcore's formats.
+
+- `httplib` INFO: one line per request sent (each redirect hop too), when its response head
+  arrives: `HTTP Request: GET https://example.org/ "HTTP/1.1 200 OK"`, as httpx's `httpx`
+  logger words it.
+- `httplib.connection` DEBUG: connection events in httpcore's `name.started` /
+  `name.complete` / `name.failed key=value ...` form (`connect_tcp`, `connect_unix_socket`,
+  `start_tls`, `retry`, `close`), emitted by the engine through the helpers below.
+
+Never logged: the userinfo of a URL (`user:password@`), header values (Authorization, Cookie)
+and bodies. Logging costs nothing measurable when disabled: each helper asks its logger
+`isEnabledFor` first, which the logging module answers from a per-level cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._models import Request, Response
+    from ._urls import URL
+
+__all__ = [
+    "close_complete",
+    "close_started",
+    "connect_complete",
+    "connect_failed",
+    "connect_started",
+    "connection_logger",
+    "logger",
+    "log_request",
+    "redacted_url",
+    "retry_started",
+    "start_tls_complete",
+    "start_tls_failed",
+    "start_tls_started",
+]
+
+logger = logging.getLogger("httplib")
+connection_logger = logging.getLogger("httplib.connection")
+
+_INFO = logging.INFO
+_DEBUG = logging.DEBUG
+
+
+def redacted_url(url: URL) -> str:
+    """`url` as text without its userinfo (`user:password@`), which is never logged."""
+    parsed = url._parsed
+    if not parsed.userinfo:
+        return str(url)
+    return str(parsed._replace(userinfo=""))
+
+
+def log_request(request: Request, response: Response) -> None:
+    """httpx's INFO line for a response head received: method, URL, version, status, reason."""
+    if logger.isEnabledFor(_INFO):
+        logger.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            redacted_url(request.url),
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
+
+
+def _event(name: str, info: dict[str, Any]) -> None:
+    # httpcore's format: `name key=value ...` with values as repr(), or the bare name.
+    if info:
+        args = " ".join(f"{key}={value!r}" for key, value in info.items())
+        connection_logger.debug("%s %s", name, args)
+    else:
+        connection_logger.debug("%s", name)
+
+
+def connect_started(
+    host: str | None,
+    port: int | None,
+    timeout: float | None,
+    local_address: str | None = None,
+    uds: str | None = None,
+) -> None:
+    """Before CONNECT_TCP (`host`, `port`) or CONNECT_UNIX (`uds`, the socket's path)."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        if uds is not None:
+            _event("connect_unix_socket.started", {"path": uds, "timeout": timeout})
+        else:
+            info = {"host": host, "port": port, "local_address": local_address}
+            _event("connect_tcp.started", {**info, "timeout": timeout})
+
+
+def connect_complete(stream: Any, uds: bool = False) -> None:
+    """After the connect succeeded; `stream` is shown by its type only."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        name = "connect_unix_socket" if uds else "connect_tcp"
+        _event(f"{name}.complete", {"stream": _Shown(type(stream).__name__)})
+
+
+def connect_failed(exc: BaseException, uds: bool = False) -> None:
+    """The connect raised `exc` (it goes on to the caller; this only records it)."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        name = "connect_unix_socket" if uds else "connect_tcp"
+        _event(f"{name}.failed", {"exception": exc})
+
+
+def start_tls_started(server_hostname: str | None, timeout: float | None) -> None:
+    """Before START_TLS."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("start_tls.started", {"server_hostname": server_hostname, "timeout": timeout})
+
+
+def start_tls_complete(alpn: str | None) -> None:
+    """After the handshake: the protocol ALPN chose (None when the server chose none)."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("start_tls.complete", {"alpn_protocol": alpn})
+
+
+def start_tls_failed(exc: BaseException) -> None:
+    """The handshake raised `exc`."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("start_tls.failed", {"exception": exc})
+
+
+def retry_started(attempt: int, delay: float) -> None:
+    """A failed connect is tried again after `delay` seconds (`retries=`)."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("retry.started", {"attempt": attempt, "delay": delay})
+
+
+def close_started(reason: str | None = None) -> None:
+    """Before a CLOSE of a connection's stream; `reason` says why, when known."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("close.started", {} if reason is None else {"reason": _Shown(reason)})
+
+
+def close_complete() -> None:
+    """After the CLOSE."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("close.complete", {})
+
+
+class _Shown:
+    """A value logged as its text, without repr()'s quotes."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
