@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._core.plan import Endpoint
     from ._models import Request, Response
     from ._urls import URL
 
@@ -74,33 +75,28 @@ def _event(name: str, info: dict[str, Any]) -> None:
         connection_logger.debug("%s", name)
 
 
-def connect_started(
-    host: str | None,
-    port: int | None,
-    timeout: float | None,
-    local_address: str | None = None,
-    uds: str | None = None,
-) -> None:
-    """Before CONNECT_TCP (`host`, `port`) or CONNECT_UNIX (`uds`, the socket's path)."""
+def connect_started(endpoint: Endpoint, timeout: float | None) -> None:
+    """Before a CONNECT to `endpoint` (TCP host and port, or a Unix socket's path)."""
     if connection_logger.isEnabledFor(_DEBUG):
-        if uds is not None:
-            _event("connect_unix_socket.started", {"path": uds, "timeout": timeout})
+        if endpoint.uds is not None:
+            _event("connect_unix_socket.started", {"path": endpoint.uds, "timeout": timeout})
         else:
-            info = {"host": host, "port": port, "local_address": local_address}
+            info = {"host": endpoint.host, "port": endpoint.port}
+            info["local_address"] = endpoint.local_address
             _event("connect_tcp.started", {**info, "timeout": timeout})
 
 
-def connect_complete(stream: Any, uds: bool = False) -> None:
+def connect_complete(endpoint: Endpoint, stream: Any) -> None:
     """After the connect succeeded; `stream` is shown by its type only."""
     if connection_logger.isEnabledFor(_DEBUG):
-        name = "connect_unix_socket" if uds else "connect_tcp"
+        name = "connect_unix_socket" if endpoint.uds is not None else "connect_tcp"
         _event(f"{name}.complete", {"stream": _Shown(type(stream).__name__)})
 
 
-def connect_failed(exc: BaseException, uds: bool = False) -> None:
+def connect_failed(endpoint: Endpoint, exc: BaseException) -> None:
     """The connect raised `exc` (it goes on to the caller; this only records it)."""
     if connection_logger.isEnabledFor(_DEBUG):
-        name = "connect_unix_socket" if uds else "connect_tcp"
+        name = "connect_unix_socket" if endpoint.uds is not None else "connect_tcp"
         _event(f"{name}.failed", {"exception": exc})
 
 
@@ -128,10 +124,11 @@ def retry_started(attempt: int, delay: float) -> None:
         _event("retry.started", {"attempt": attempt, "delay": delay})
 
 
-def close_started(reason: str | None = None) -> None:
-    """Before a CLOSE of a connection's stream; `reason` says why, when known."""
+def close_started(connection: Any) -> None:
+    """Before the pool's CLOSE of `connection` (idle too long, over the limits, broken, or the
+    transport closing); shown by its type only."""
     if connection_logger.isEnabledFor(_DEBUG):
-        _event("close.started", {} if reason is None else {"reason": _Shown(reason)})
+        _event("close.started", {"connection": _Shown(type(connection).__name__)})
 
 
 def close_complete() -> None:

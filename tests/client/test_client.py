@@ -396,9 +396,9 @@ def test_proxy_is_refused_until_supported() -> None:
 
 
 def test_read_timeout_against_a_slow_endpoint(runner: Any, uvicorn_server: Any) -> None:
+    # Only the read is short: a loaded machine must not turn it into a ConnectTimeout.
+    timeout = Timeout(10.0, read=0.2)
     with pytest.raises(ReadTimeout) as info:
-        # Only the read is short: a loaded machine must not turn it into a ConnectTimeout.
-        timeout = Timeout(10.0, read=0.2)
         runner.send("GET", uvicorn_server.url + "/delay/2", client={"timeout": timeout})
     assert info.value.request.url.path == "/delay/2"
 

@@ -77,32 +77,65 @@ def test_redacted_url_drops_only_the_userinfo() -> None:
 # --- the connection-event helpers the engine calls ----------------------------------------------
 
 
-def test_connection_events_read_like_httpcore_s(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="httplib.connection"):
-        _logging.connect_started("example.org", 443, 5.0)
-        _logging.connect_complete(object())
-        _logging.connect_started(None, None, 5.0, uds="/run/app.sock")
-        _logging.connect_failed(ConnectError("refused"))
-        _logging.start_tls_started("example.org", 5.0)
-        _logging.start_tls_complete("h2")
-        _logging.start_tls_failed(ConnectError("bad certificate"))
-        _logging.retry_started(1, 0.5)
-        _logging.close_started("idle expiry")
-        _logging.close_complete()
-    assert _messages(caplog, "httplib.connection") == [
-        "connect_tcp.started host='example.org' port=443 local_address=None timeout=5.0",
-        "connect_tcp.complete stream=object",
-        "connect_unix_socket.started path='/run/app.sock' timeout=5.0",
-        "connect_tcp.failed exception=ConnectError('refused')",
-        "start_tls.started server_hostname='example.org' timeout=5.0",
-        "start_tls.complete alpn_protocol='h2'",
-        "start_tls.failed exception=ConnectError('bad certificate')",
-        "retry.started attempt=1 delay=0.5",
-        "close.started reason=idle expiry",
-        "close.complete",
-    ]
+def test_connection_events_read_like_httpcore_s(
+    runner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with routed_server({"/a": OK}) as server, caplog.at_level(logging.DEBUG, logger="httplib"):
+        runner.send("GET", server.url + "/a")
+    port = int(server.url.rsplit(":", 1)[1])
+    stream = "SyncStream" if runner.runtime == "sync" else None
+    events = _messages(caplog, "httplib.connection")
+    assert events[0] == (
+        f"connect_tcp.started host='127.0.0.1' port={port} local_address=None timeout=5.0"
+    )
+    assert events[1].startswith("connect_tcp.complete stream=")
+    if stream is not None:
+        assert events[1] == f"connect_tcp.complete stream={stream}"
+    # Closing the client closes its pooled connection.
+    assert events[2:] == ["close.started connection=Http11Connection", "close.complete"]
     # Under the `httplib` logger, so configuring that one logger shows them too.
     assert logging.getLogger("httplib.connection").parent is logging.getLogger("httplib")
+
+
+def test_a_failed_connect_and_its_retries_are_logged(
+    runner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: refused
+        transport = {"transport": _transport(runner, retries=1)}
+        with caplog.at_level(logging.DEBUG, logger="httplib"), pytest.raises(ConnectError):
+            runner.send("GET", f"http://127.0.0.1:{port}/", client=transport)
+    events = [e.split(" ", 1)[0] for e in _messages(caplog, "httplib.connection")]
+    assert events == [
+        "connect_tcp.started",
+        "connect_tcp.failed",
+        "retry.started",
+        "connect_tcp.started",
+        "connect_tcp.failed",
+    ]
+
+
+def test_tls_events(
+    runner: Any,
+    caplog: pytest.LogCaptureFixture,
+    hypercorn_tls_server: Any,
+    client_ssl_context: Any,
+) -> None:
+    url = hypercorn_tls_server.url + "/"
+    with caplog.at_level(logging.DEBUG, logger="httplib"):
+        runner.send("GET", url, client={"verify": client_ssl_context})
+    events = _messages(caplog, "httplib.connection")
+    assert "start_tls.started server_hostname='127.0.0.1' timeout=5.0" in events
+    assert "start_tls.complete alpn_protocol='http/1.1'" in events
+
+
+def _transport(runner: Any, **kwargs: Any) -> Any:
+    from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
+
+    return (AsyncHTTPTransport if runner.is_async else HTTPTransport)(**kwargs)
 
 
 def test_connection_events_cost_no_formatting_when_disabled(
@@ -113,6 +146,6 @@ def test_connection_events_cost_no_formatting_when_disabled(
             raise AssertionError("formatted while DEBUG is off")
 
     with caplog.at_level(logging.INFO, logger="httplib.connection"):
-        _logging.connect_started(Loud(), 1, None)  # type: ignore[arg-type]
+        _logging.connect_started(Loud(), None)  # type: ignore[arg-type]
         _logging.start_tls_started(Loud(), None)  # type: ignore[arg-type]
     assert caplog.records == []

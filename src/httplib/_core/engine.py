@@ -32,6 +32,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from .. import _logging as log
 from .._exceptions import PoolTimeout
 from .effects import (
     BODY_CLOSE,
@@ -119,9 +120,11 @@ class Engine:
             else:
                 wake(act.ticket.waker)  # type: ignore[union-attr]
         for conn in conns:
+            log.close_started(conn)
             if type(conn) is not Http11Connection:  # (h2 is imported only once it is used)
                 yield from conn.goodbye()  # type: ignore[union-attr]
             yield (CLOSE, conn.stream)
+            log.close_complete()
 
     def give_back(
         self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False
@@ -224,6 +227,7 @@ class Engine:
                 delay = connect_retry_delay(attempt, self.config.retries)
                 if delay is None:
                     raise
+                log.retry_started(attempt, delay)
                 yield (SLEEP, delay)
         handle: Any = None
         max_streams = 1
@@ -261,14 +265,24 @@ class Engine:
             local_address=config.local_address,
             socket_options=config.socket_options,
         )
-        stream = yield (CONNECT, endpoint, timeout)
+        log.connect_started(endpoint, timeout)
+        try:
+            stream = yield (CONNECT, endpoint, timeout)
+        except BaseException as exc:
+            log.connect_failed(endpoint, exc)
+            raise
+        log.connect_complete(endpoint, stream)
         if not plan.tls:
             return stream, None
+        log.start_tls_started(plan.server_hostname, timeout)
         try:
-            return (yield (START_TLS, stream, config.tls_context(), plan.server_hostname, timeout))
-        except BaseException:  # interrupted mid-handshake: the plain socket is ours to close
+            tls = yield (START_TLS, stream, config.tls_context(), plan.server_hostname, timeout)
+        except BaseException as exc:  # interrupted mid-handshake: the plain socket is ours
+            log.start_tls_failed(exc)
             yield (CLOSE, stream)
             raise
+        log.start_tls_complete(tls[1])
+        return tls
 
     # ------------------------------------------------------------------------------ HTTP/1.1
 
