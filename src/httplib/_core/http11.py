@@ -95,6 +95,7 @@ __all__ = [
 
 _VALUE = rb"[\t\x20-\x7e\x80-\xff]"
 _NO_BODY_STATUS = frozenset({204, 304})
+_HEX = b"0123456789abcdefABCDEF"
 _FIELD_FORMAT = b"%s: %s\r\n"
 # A whole request head as send_request formats it (RFC 9112 sections 3 and 5).
 _REQUEST_HEAD = re.compile(
@@ -494,16 +495,23 @@ class Http11State:
             return -1
         if eol - pos > MAX_CHUNK_LINE_SIZE:
             raise RemoteProtocolError(f"Chunk size line exceeds {MAX_CHUNK_LINE_SIZE} bytes")
-        size = parse_chunk_line(data[pos:eol])
+        line = data[pos:eol]
+        if 0 < len(line) <= 16 and not line.translate(None, _HEX):
+            size = int(line, 16)  # the usual bare size
+        else:
+            size = parse_chunk_line(line)
         # Framing bytes (this line, its CRLF, the CRLF after the data) beyond 16 + twice the
         # data: a peer sending tiny chunks with long extensions runs out (CVE-2023-39326).
-        excess = self._excess + eol - pos + 4 - 16 - 2 * size
-        if excess > MAX_CHUNK_OVERHEAD:
-            raise RemoteProtocolError(
-                f"Chunk framing exceeds the data by more than {MAX_CHUNK_OVERHEAD} bytes"
-                " (MAX_CHUNK_OVERHEAD): chunk extensions outweigh the body"
-            )
-        self._excess = excess if excess > 0 else 0
+        excess = self._excess + len(line) - 12 - 2 * size
+        if excess > 0:
+            if excess > MAX_CHUNK_OVERHEAD:
+                raise RemoteProtocolError(
+                    f"Chunk framing exceeds the data by more than {MAX_CHUNK_OVERHEAD} bytes"
+                    " (MAX_CHUNK_OVERHEAD): chunk extensions outweigh the body"
+                )
+            self._excess = excess
+        else:
+            self._excess = 0
         self._remaining = size
         self._step = self._step_chunk_data if size else self._step_trailers
         return eol + 2

@@ -92,9 +92,10 @@ _FRAMING_NAMES = frozenset({b"content-length", b"transfer-encoding", b"connectio
 # The end of a head or trailer section: an empty line. RFC 9112 section 2.2 lets a recipient
 # take a bare LF as a line end; h11 (so httpx) does, and so do curl, Go and browsers.
 BLANK_LINE = re.compile(rb"\n\r?\n")
-# What a status line may start with, for rejecting one before its end arrives (cut anywhere).
+# What a status line may start with (cut anywhere), for rejecting one before its end arrives;
+# a lone CR may yet be an empty line.
 _STATUS_START = re.compile(
-    rb"H(?:T(?:T(?:P(?:/(?:1(?:\.(?:[01](?: (?:[1-9]"
+    rb"\r|H(?:T(?:T(?:P(?:/(?:1(?:\.(?:[01](?: (?:[1-9]"
     rb"(?:[0-9](?:[0-9](?:[ \r].*)?)?)?)?)?)?)?)?)?)?)?)?",
     re.S,
 )
