@@ -368,7 +368,7 @@ class Http11State:
 
     def _step_head(self, data: bytes, pos: int, events: list[Event]) -> int:
         if data.startswith(b"\r\n", pos):
-            pos = self._skip_empty_lines(data, pos)
+            return self._skip_empty_lines(data, pos)  # (then this step runs again from there)
         end = data.find(b"\r\n\r\n", pos)
         parsed = parse_head(data, pos, end) if 0 <= end - pos <= MAX_HEAD_SIZE else None
         if parsed is not None:
@@ -378,7 +378,7 @@ class Http11State:
         else:  # bare-LF line ends, obs-fold, an outlier in size, or an invalid head
             found = head_end(data, pos, end + 4 if end >= 0 else -1)
             if found is None:
-                return -1 if pos < len(data) else pos
+                return -1
             end, after = found
             if end - pos > MAX_HEAD_SIZE:
                 raise RemoteProtocolError(f"Response head exceeds {MAX_HEAD_SIZE} bytes")

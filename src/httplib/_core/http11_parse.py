@@ -146,7 +146,8 @@ def normalize_lines(head: bytes, what: str) -> bytes:
     """`head` with every line ended by CRLF (a bare LF ends a line too, RFC 9112 section 2.2);
     rejects control bytes and a CR that ends no line."""
     if head.count(b"\n") != head.count(b"\r\n"):
-        head = b"\r\n".join([line.removesuffix(b"\r") for line in head.split(b"\n")])
+        *ended, last = head.split(b"\n")  # (the last line's end is not part of `head`)
+        head = b"\r\n".join([*[line.removesuffix(b"\r") for line in ended], last])
     lines = head.count(b"\r\n")
     if head.translate(None, _HEAD_BYTES) or head.count(b"\r") != lines:
         for line in head.split(b"\r\n"):
