@@ -50,11 +50,13 @@ def run(method: bytes, upgrade: bool, pieces: list[bytes]) -> tuple[list[Event],
                 assert len(state.trailing_data) <= MAX_HEAD_SIZE + len(piece)
         events += state.receive_data(b"")
     except RemoteProtocolError as exc:
-        assert str(exc)
-        assert not state.is_reusable
-        with_error: str | None = type(exc).__name__
+        message: str | None = str(exc)
     else:
-        with_error = None
+        message = None
+    if message is not None:
+        assert message  # every error says what went wrong
+        assert not state.is_reusable
+    with_error = None if message is None else "RemoteProtocolError"
     for event in events:
         assert isinstance(event, ResponseReceived | DataReceived | StreamEnded)
     return merged(events), with_error
