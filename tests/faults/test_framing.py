@@ -149,3 +149,25 @@ def test_interim_responses_then_the_final_one(fault: Fault) -> None:
         response = _get(fault, server.url + "/interim")
     assert response.status_code == 200
     assert response.text == "ok"
+
+
+def test_a_requested_upgrade_still_switches(fault: Fault) -> None:
+    """A 101 answering a request that offered `Upgrade` is the response, with the stream."""
+    reply = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    headers = {"Connection": "Upgrade", "Upgrade": "websocket"}
+
+    def sync(client: Any) -> tuple[int, bool]:
+        with client.stream("GET", server.url + "/ws", headers=headers) as response:
+            stream = response.extensions["network_stream"]
+            stream.close()
+            return response.status_code, stream is not None
+
+    async def asynchronous(client: Any) -> tuple[int, bool]:
+        async with client.stream("GET", server.url + "/ws", headers=headers) as response:
+            stream = response.extensions["network_stream"]
+            await stream.aclose()
+            return response.status_code, stream is not None
+
+    with scripted_server(replying(reply)) as server:
+        result = fault.with_client(asynchronous if fault.is_async else sync)
+    assert result == (101, True)

@@ -20,16 +20,23 @@ Without a body the request side is complete right after `send_request`; `end_bod
 harmless no-op. `send_body` returns a list of buffers so large chunks are never copied.
 
 Receiving (RFC 9112 section 6.3): `receive_data` returns the events completed by the new bytes.
-1xx interim heads (100, 102, 103) are skipped; 101, and 2xx to CONNECT, are surfaced and switch the
-connection out of HTTP (`is_switched`, `trailing_data`). Responses to HEAD and 204/304 have no
-body. A response is framed by `Transfer-Encoding: chunked`, by Content-Length, or else read until
-the server closes. Bytes after the end of a response are kept, not parsed, until
-`start_next_cycle()` (then `next_events()` parses them without waiting for the socket).
+1xx interim heads (100, 102, 103) are skipped, at most `MAX_INTERIM` of them; 101 (only when the
+request offered an `Upgrade`), and 2xx to CONNECT, are surfaced and switch the connection out of
+HTTP (`is_switched`, `trailing_data`). Responses to HEAD and 204/304 have no body. A response is
+framed by `Transfer-Encoding: chunked`, by Content-Length, or else read until the server closes.
+Bytes after the end of a response are kept, not parsed, until `start_next_cycle()` (then
+`next_events()` parses them without waiting for the socket).
+
+Strictness: RFC 9112's grammar, with h11's leniencies that httpx users rely on (obs-fold
+unfolded, bare-LF line ends in heads and trailers, up to 20 hex digits in a chunk size). A unit
+still arriving (status line, head, chunk-size line, trailers) is checked as its bytes come, so a
+response that can never become valid fails at once instead of at the read timeout. The grammar,
+the limits (at curl's bounds) and those checks live in `http11_parse.py`.
 
 Copies: a read that is all body is passed through as the same `bytes` object (zero copy); a read
 holding framing and body is sliced once. Only incomplete heads, chunk-size lines and trailers are
 buffered, each bounded by a `MAX_*` limit, so any body streams in bounded memory. The buffer is
-a `bytearray` with an incremental terminator scan, so a byte-at-a-time peer costs linear time.
+a `bytearray` scanned incrementally, so a byte-at-a-time peer costs linear time.
 
 Parser choice, by measurement (`bench/micro/http11_parsers.py`: µs of thread CPU time per
 response, parse only, results built as Python objects; then whole cycles, send_request + end_body
