@@ -418,3 +418,13 @@ def test_limits_match_curl() -> None:
     """curl's lib/http.h bounds (CVE-2023-38039), so no real server's head is refused."""
     assert (http11_parse.MAX_HEADER_COUNT, http11_parse.MAX_HEAD_SIZE) == (5000, 300 * 1024)
     assert http11_parse.MAX_HEADER_LINE_SIZE == 100 * 1024
+
+
+def test_a_huge_content_length_then_close_is_an_error_in_bounded_memory() -> None:
+    """CVE-2025-13836: nothing is reserved for a declared length; a short body is an error."""
+    state = new_state()
+    events = state.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\nab")
+    assert events[1:] == [DataReceived(b"ab")]
+    assert state.trailing_data == b""
+    with pytest.raises(RemoteProtocolError, match="received 2 bytes, expected 999999999999999999"):
+        state.receive_data(b"")
