@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest clean
+.PHONY: install demo test lint typecheck pytest fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The fuzz tests (tests/fuzz, a bounded run inside `make test`) at length: FUZZ_EXAMPLES random
+# examples per test, no deadline and no per-test timeout. Failures print a reproducing example.
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	HTTPLIB_FUZZ=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -o timeout=0 -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from httplib._core import http11
+from httplib._core import http11, http11_parse
 from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
 from httplib._core.http11 import Http11State
 from httplib._exceptions import LocalProtocolError, RemoteProtocolError
@@ -240,7 +240,7 @@ MALFORMED = {
     ),
     "bad-chunk-size": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "Invalid chunk size line: b'zz'",
+        "Invalid chunk size line: b'z",
     ),
     "empty-chunk-size": (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
@@ -258,16 +258,16 @@ MALFORMED = {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n",
         "Invalid trailer line: b'no colon'",
     ),
-    "bad-status-line": (b"HTTP/1.1 2000 OK\r\n\r\n", "Invalid status line: b'HTTP/1.1 2000 OK'"),
+    "bad-status-line": (b"HTTP/1.1 2000 OK\r\n\r\n", "Invalid status line: b'HTTP/1.1 2000"),
     "http2-version": (b"HTTP/2.0 200 OK\r\n\r\n", "Invalid status line"),
-    "garbage": (b"hello world\r\n\r\n", "Invalid status line: b'hello world'"),
+    "garbage": (b"hello world\r\n\r\n", "Invalid status line: b'h"),
     "space-before-colon": (
         b"HTTP/1.1 200 OK\r\nX-A : b\r\n\r\n",
         "Invalid header line: b'X-A : b'",
     ),
-    "obs-fold": (b"HTTP/1.1 200 OK\r\nX-A: b\r\n  c\r\n\r\n", "Invalid header line: b'  c'"),
+    "obs-fold-first": (b"HTTP/1.1 200 OK\r\n  c\r\n\r\n", "continuation first"),
     "nul-in-value": (b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", "Invalid character"),
-    "bare-lf-in-head": (b"HTTP/1.1 200 OK\r\nX-A: a\nX-B: b\r\n\r\n", "Invalid character"),
+    "bare-cr-in-head": (b"HTTP/1.1 200 OK\r\nX-A: a\rX-B: b\r\n\r\n", "Invalid character"),
 }
 
 
@@ -327,7 +327,8 @@ def test_has_received_data() -> None:
 @pytest.mark.parametrize("status", [101, 200])
 def test_switching_protocols(status: int) -> None:
     method = b"GET" if status == 101 else b"CONNECT"
-    state = new_state(method)
+    upgrade = [(b"Connection", b"upgrade"), (b"Upgrade", b"websocket")] if status == 101 else []
+    state = new_state(method, [*HOST, *upgrade])
     data = b"HTTP/1.1 %d Switched\r\nUpgrade: x\r\n\r\ntunnel bytes" % status
     events = state.receive_data(data)
     assert events == [ResponseReceived(status, b"Switched", [(b"Upgrade", b"x")], b"HTTP/1.1")]
@@ -586,9 +587,9 @@ def test_fast_head_parse_agrees_with_line_by_line_parse(
     """The regex fast path accepts only heads the strict parser accepts, with equal results."""
     head_bytes = b"\r\n".join([status_line, *lines])
     data = head_bytes + b"\r\n\r\n"
-    fast = http11._parse_head(data, 0, len(head_bytes))
+    fast = http11_parse.parse_head(data, 0, len(head_bytes))
     try:
-        slow = http11._parse_head_slowly(head_bytes)
+        slow = http11_parse.parse_head_slowly(head_bytes)
     except RemoteProtocolError:
         assert fast is None
     else:

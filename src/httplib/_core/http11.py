@@ -20,16 +20,23 @@ Without a body the request side is complete right after `send_request`; `end_bod
 harmless no-op. `send_body` returns a list of buffers so large chunks are never copied.
 
 Receiving (RFC 9112 section 6.3): `receive_data` returns the events completed by the new bytes.
-1xx interim heads (100, 102, 103) are skipped; 101, and 2xx to CONNECT, are surfaced and switch the
-connection out of HTTP (`is_switched`, `trailing_data`). Responses to HEAD and 204/304 have no
-body. A response is framed by `Transfer-Encoding: chunked`, by Content-Length, or else read until
-the server closes. Bytes after the end of a response are kept, not parsed, until
-`start_next_cycle()` (then `next_events()` parses them without waiting for the socket).
+1xx interim heads (100, 102, 103) are skipped, at most `MAX_INTERIM` of them; 101 (only when the
+request offered an `Upgrade`), and 2xx to CONNECT, are surfaced and switch the connection out of
+HTTP (`is_switched`, `trailing_data`). Responses to HEAD and 204/304 have no body. A response is
+framed by `Transfer-Encoding: chunked`, by Content-Length, or else read until the server closes.
+Bytes after the end of a response are kept, not parsed, until `start_next_cycle()` (then
+`next_events()` parses them without waiting for the socket).
+
+Strictness: RFC 9112's grammar, with h11's leniencies that httpx users rely on (obs-fold
+unfolded, bare-LF line ends in heads and trailers, up to 20 hex digits in a chunk size). A unit
+still arriving (status line, head, chunk-size line, trailers) is checked as its bytes come, so a
+response that can never become valid fails at once instead of at the read timeout. The grammar,
+the limits (at curl's bounds) and those checks live in `http11_parse.py`.
 
 Copies: a read that is all body is passed through as the same `bytes` object (zero copy); a read
 holding framing and body is sliced once. Only incomplete heads, chunk-size lines and trailers are
 buffered, each bounded by a `MAX_*` limit, so any body streams in bounded memory. The buffer is
-a `bytearray` with an incremental terminator scan, so a byte-at-a-time peer costs linear time.
+a `bytearray` scanned incrementally, so a byte-at-a-time peer costs linear time.
 
 Parser choice, by measurement (`bench/micro/http11_parsers.py`: µs of thread CPU time per
 response, parse only, results built as Python objects; then whole cycles, send_request + end_body
@@ -58,170 +65,60 @@ from collections.abc import Callable
 from .._exceptions import LocalProtocolError, RemoteProtocolError
 from .._utils import TCHAR
 from .events import DataReceived, Event, ResponseReceived, StreamEnded
+from .http11_parse import (
+    FIELD_BYTES,
+    MAX_CHUNK_LINE_SIZE,
+    MAX_CHUNK_OVERHEAD,
+    MAX_HEAD_SIZE,
+    MAX_HEADER_COUNT,
+    MAX_HEADER_LINE_SIZE,
+    MAX_INTERIM,
+    MAX_STATUS_LINE_SIZE,
+    TOKEN,
+    VERSIONS,
+    check_partial_chunk_line,
+    check_partial_head,
+    content_length,
+    framing_from_fields,
+    framing_values,
+    head_end,
+    list_tokens,
+    normalize_lines,
+    parse_chunk_line,
+    parse_fields,
+    parse_head,
+    parse_head_slowly,
+)
 
 __all__ = [
     "MAX_CHUNK_LINE_SIZE",
     "MAX_HEADER_COUNT",
     "MAX_HEADER_LINE_SIZE",
     "MAX_HEAD_SIZE",
+    "MAX_INTERIM",
     "MAX_STATUS_LINE_SIZE",
     "Http11State",
 ]
 
-# Whole response head (status line + fields): httpcore gives h11 `max_incomplete_event_size`
-# of 100 KiB, so every head httpx accepts fits here too.
-MAX_HEAD_SIZE = 100 * 1024
-# One field line: Node.js' default --max-http-header-size is 16 KiB for a whole head; browsers
-# cap a cookie at 4096 bytes (RFC 6265 section 6.1), so no sane single field comes near this.
-MAX_HEADER_LINE_SIZE = 16 * 1024
-# Field count: Apache's LimitRequestFields default.
-MAX_HEADER_COUNT = 100
-# Status line: Apache's LimitRequestLine default (8190); real status lines are ~20 bytes.
-MAX_STATUS_LINE_SIZE = 8190
-# A chunk-size line with its extensions (RFC 9112 section 7.1.1); bounded like a field line.
-MAX_CHUNK_LINE_SIZE = MAX_HEADER_LINE_SIZE
-
-# Bytes allowed in a head besides field separators: HTAB, SP, VCHAR, obs-text (RFC 9110 5.5).
-_FIELD_BYTES = bytes([9, *range(0x20, 0x7F), *range(0x80, 0x100)])
-_HEAD_BYTES = _FIELD_BYTES + b"\r\n"
-_HEX = b"0123456789abcdefABCDEF"
-_OWS = b" \t"
-_VERSIONS = {b"HTTP/1.1": True, b"HTTP/1.0": False}  # version -> persistent by default
-_NO_BODY_STATUS = frozenset({204, 304})
-
-# The fast path parses a head with two C-level regex scans that accept only valid input (field
-# values: HTAB, SP, VCHAR, obs-text; RFC 9110 section 5.5); anything they do not match is
-# re-parsed line by line, which names the offending line or accepts the rare valid shape
-# (e.g. a head beyond a size limit check) they leave out.
 _VALUE = rb"[\t\x20-\x7e\x80-\xff]"
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # TCHAR as a regex class
-_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([0-9]{3})(?: (" + _VALUE + rb"*))?\r\n")
-# A field line with its trailing CRLF; `^` anchors at line starts (re.M), the value excludes
-# leading and trailing OWS.
-_FIELD_LINE = re.compile(
-    rb"^(" + _TOKEN + rb"):[ \t]*((?:" + _VALUE + rb"*[\x21-\x7e\x80-\xff])?)[ \t]*\r\n",
-    re.M,
-)
-# The fields that decide framing and persistence, found in a head already validated.
-_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection):([^\r\n]*)", re.I)
+_NO_BODY_STATUS = frozenset({204, 304})
+_HEX = b"0123456789abcdefABCDEF"
 _FIELD_FORMAT = b"%s: %s\r\n"
 # A whole request head as send_request formats it (RFC 9112 sections 3 and 5).
 _REQUEST_HEAD = re.compile(
-    _TOKEN
+    TOKEN
     + rb" [\t\x21-\x7e\x80-\xff]+ HTTP/1\.1\r\n(?:"
-    + _TOKEN
+    + TOKEN
     + rb": "
     + _VALUE
     + rb"*\r\n)*\r\n"
 )
 
 _Step = Callable[[bytes, int, list[Event]], int]
-_Head = tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]  # version, status, reason, fields
 
 
 def _is_token(value: bytes) -> bool:
     return bool(value) and not value.translate(None, TCHAR)
-
-
-def _list_tokens(value: bytes) -> set[bytes]:
-    """Lower-cased members of a comma-separated list header (RFC 9110 section 5.6.1)."""
-    return {item.strip(_OWS).lower() for item in value.split(b",")}
-
-
-def _parse_fields(block: bytes, what: str) -> list[tuple[bytes, bytes]]:
-    """Split a validated-charset field block (lines joined by CRLF) into raw name/value pairs."""
-    fields: list[tuple[bytes, bytes]] = []
-    append = fields.append
-    for line in block.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name.translate(None, TCHAR):
-            raise RemoteProtocolError(f"Invalid {what} line: {line[:200]!r}")
-        append((name, value.strip(_OWS)))
-    if len(fields) > MAX_HEADER_COUNT:
-        raise RemoteProtocolError(f"Too many {what}s: more than {MAX_HEADER_COUNT}")
-    if len(block) > MAX_HEADER_LINE_SIZE:
-        for line in block.split(b"\r\n"):
-            if len(line) > MAX_HEADER_LINE_SIZE:
-                name = line.partition(b":")[0]
-                msg = f"{what.capitalize()} {name!r} exceeds {MAX_HEADER_LINE_SIZE} bytes"
-                raise RemoteProtocolError(msg)
-    return fields
-
-
-def _check_head_bytes(head: bytes, what: str) -> None:
-    """Reject control bytes and bare CR or LF anywhere in a head (RFC 9112 section 2.2)."""
-    lines = head.count(b"\r\n")
-    if (
-        head.translate(None, _HEAD_BYTES)
-        or head.count(b"\r") != lines
-        or head.count(b"\n") != lines
-    ):
-        for line in head.split(b"\r\n"):
-            if line.translate(None, _FIELD_BYTES):
-                raise RemoteProtocolError(f"Invalid character in {what}: {line[:200]!r}")
-
-
-def _framing_values(head: bytes, start: int, stop: int) -> dict[bytes, list[bytes]]:
-    """Values of the Content-Length, Transfer-Encoding and Connection fields (lower-cased
-    names) of the validated head in `head[start:stop]` (which must start with a CRLF)."""
-    values: dict[bytes, list[bytes]] = {}
-    for name, value in _FRAMING.findall(head, start, stop):
-        values.setdefault(name.lower(), []).append(value.strip(_OWS))
-    return values
-
-
-def _parse_head(data: bytes, pos: int, end: int) -> _Head | None:
-    """Version, status, reason and fields of the head in `data[pos:end]`, by two regex scans;
-    None if they do not match it all (the head is then invalid, or an outlier in size)."""
-    match = _STATUS_LINE.match(data, pos, end + 2)
-    if match is None:
-        return None
-    version, code, reason = match.groups()
-    fields_at = match.end()
-    if fields_at - pos > MAX_STATUS_LINE_SIZE:
-        return None
-    if fields_at > end:
-        return version, int(code), reason or b"", []
-    headers = _FIELD_LINE.findall(data, fields_at, end + 2)
-    if (
-        len(headers) != data.count(b"\n", fields_at, end + 2)
-        or len(headers) > MAX_HEADER_COUNT
-        or end - fields_at > MAX_HEADER_LINE_SIZE
-    ):
-        return None
-    return version, int(code), reason or b"", headers
-
-
-def _parse_head_slowly(head: bytes) -> _Head:
-    """Version, status, reason and fields of a head the fast path did not match: validates
-    it part by part so the error names what is wrong."""
-    _check_head_bytes(head, "response head")
-    status_line, _, block = head.partition(b"\r\n")
-    version = status_line[:8]
-    code = status_line[9:12]
-    if len(status_line) > MAX_STATUS_LINE_SIZE:
-        raise RemoteProtocolError(f"Status line exceeds {MAX_STATUS_LINE_SIZE} bytes")
-    if (
-        version not in _VERSIONS
-        or status_line[8:9] != b" "
-        or not code.isdigit()
-        or len(code) != 3
-        or status_line[12:13] not in (b" ", b"")
-    ):
-        raise RemoteProtocolError(f"Invalid status line: {status_line[:200]!r}")
-    headers = _parse_fields(block, "header") if block else []
-    return version, int(code), status_line[13:], headers
-
-
-def _content_length(values: list[bytes]) -> int:
-    """One length from possibly repeated or listed values (RFC 9110 section 8.6)."""
-    lengths = {item.strip(_OWS) for value in values for item in value.split(b",")}
-    if len(lengths) != 1:
-        raise RemoteProtocolError(f"Conflicting Content-Length headers: {values!r}")
-    (length,) = lengths
-    if not length.isdigit() or len(length) > 18:
-        raise RemoteProtocolError(f"Invalid Content-Length header: {length!r}")
-    return int(length)
 
 
 class Http11State:
@@ -229,9 +126,13 @@ class Http11State:
 
     __slots__ = (
         "_buf",
+        "_checked",
         "_closed",
+        "_excess",
         "_expected",
+        "_interim",
         "_keep_alive",
+        "_line_at",
         "_method",
         "_our_chunked",
         "_our_done",
@@ -244,6 +145,7 @@ class Http11State:
         "_step",
         "_switched",
         "_their_done",
+        "_upgrade",
     )
 
     def __init__(self) -> None:
@@ -265,6 +167,8 @@ class Http11State:
         self._remaining = 0
         self._expected = 0
         self._scan = 0
+        self._interim = 0
+        self._upgrade = False
         self._step: _Step = self._step_head
 
     # ---------------------------------------------------------------- sending
@@ -288,8 +192,10 @@ class Http11State:
         self._method = method
         self._request_sent = True
         lowered = head.lower()
+        # A 101 may only answer a request that offered an Upgrade (RFC 9110 section 7.8).
+        self._upgrade = b"\r\nupgrade:" in lowered
         if b"content-length:" in lowered or b"transfer-encoding:" in lowered or b"close" in lowered:
-            self._start_request(_framing_values(head, len(method) + len(target) + 10, len(head)))
+            self._start_request(framing_values(head, len(method) + len(target) + 10, len(head)))
         else:
             self._our_done = True  # no body framing, no `Connection: close`
         return head
@@ -313,7 +219,7 @@ class Http11State:
         else:
             self._our_done = True
         for value in framing.get(b"connection", ()):
-            if b"close" in _list_tokens(value):
+            if b"close" in list_tokens(value):
                 self._keep_alive = False
 
     def send_body(self, data: bytes) -> list[bytes]:
@@ -383,7 +289,7 @@ class Http11State:
                 new_pos = self._step(data, pos, events)
                 if new_pos < 0:
                     self._buf += memoryview(data)[pos:]
-                    self._scan = 0
+                    self._scan = self._checked = self._line_at = 0
                     self._check_buffered()
                     break
                 pos = new_pos
@@ -397,31 +303,43 @@ class Http11State:
         """Whether the buffered bytes now hold the whole unit the current step waits for."""
         step = self._step
         if step == self._step_chunk_crlf:
-            return len(buf) >= 2
+            return len(buf) >= 2 or not buf.startswith(b"\r")
         if step == self._step_done or step == self._step_error:
             return step == self._step_error
         if buf.startswith(b"\r\n"):
             return True
-        terminator = b"\r\n" if step == self._step_chunk_size else b"\r\n\r\n"
-        found = buf.find(terminator, self._scan)
-        self._scan = max(0, len(buf) - len(terminator) + 1)
-        return found >= 0
+        if step == self._step_chunk_size:
+            found = buf.find(b"\r\n", self._scan) >= 0
+            self._scan = max(0, len(buf) - 1)
+            return found
+        # A head or trailer section: up to an empty line (bare-LF line ends accepted).
+        found = head_end(buf, self._scan) is not None or buf.startswith(b"\n")
+        self._scan = max(0, len(buf) - 2)
+        return found
 
     def _check_buffered(self) -> None:
-        """Bound what an incomplete unit may buffer (see the MAX_* constants)."""
-        size = len(self._buf)
+        """Bound what an incomplete unit may buffer (see the MAX_* constants), and fail at
+        once when no further byte could complete it validly."""
+        buf = self._buf
         step = self._step
-        if step == self._step_chunk_size:
-            if size > MAX_CHUNK_LINE_SIZE:
-                raise RemoteProtocolError(f"Chunk size line exceeds {MAX_CHUNK_LINE_SIZE} bytes")
-        elif step == self._step_head:
-            if size > MAX_STATUS_LINE_SIZE and self._buf.find(b"\r\n", 0, MAX_STATUS_LINE_SIZE) < 0:
-                raise RemoteProtocolError(f"Status line exceeds {MAX_STATUS_LINE_SIZE} bytes")
-            if size > MAX_HEAD_SIZE:
-                raise RemoteProtocolError(f"Response head exceeds {MAX_HEAD_SIZE} bytes")
-        elif size > MAX_HEAD_SIZE and not self._switched:
-            what = "Trailer section" if step == self._step_trailers else "Unsolicited data"
-            raise RemoteProtocolError(f"{what} exceeds {MAX_HEAD_SIZE} bytes")
+        try:
+            if step == self._step_chunk_size:
+                check_partial_chunk_line(buf, self._checked)
+            elif step == self._step_head:
+                self._line_at = check_partial_head(
+                    buf, self._checked, self._line_at, "response head"
+                )
+            elif step == self._step_trailers:
+                self._line_at = check_partial_head(
+                    buf, self._checked, self._line_at, "trailer section"
+                )
+            elif len(buf) > MAX_HEAD_SIZE and not self._switched:
+                raise RemoteProtocolError(f"Unsolicited data exceeds {MAX_HEAD_SIZE} bytes")
+        except RemoteProtocolError:
+            self._step = self._step_error
+            self._closed = True
+            raise
+        self._checked = len(buf)
 
     def _receive_eof(self) -> list[Event]:
         step = self._step
@@ -456,31 +374,64 @@ class Http11State:
     # needs more bytes (the rest is then buffered).
 
     def _step_head(self, data: bytes, pos: int, events: list[Event]) -> int:
-        # RFC 9112 section 2.2: be robust to blank lines before the status line.
+        if data.startswith(b"\r\n", pos):
+            return self._skip_empty_lines(data, pos)  # (then this step runs again from there)
+        end = data.find(b"\r\n\r\n", pos)
+        parsed = parse_head(data, pos, end) if 0 <= end - pos <= MAX_HEAD_SIZE else None
+        if parsed is not None:
+            version, status, reason, headers = parsed
+            after = end + 4
+            framing = framing_values(data, pos, end + 2) if headers else {}
+        else:  # bare-LF line ends, obs-fold, an outlier in size, or an invalid head
+            found = head_end(data, pos, end + 4 if end >= 0 else -1)
+            if found is None:
+                return -1
+            end, after = found
+            if end - pos > MAX_HEAD_SIZE:
+                raise RemoteProtocolError(f"Response head exceeds {MAX_HEAD_SIZE} bytes")
+            version, status, reason, headers = parse_head_slowly(data[pos:end])
+            framing = framing_from_fields(headers)
+        if status < 200:
+            if status != 101:
+                # RFC 9110 section 15.2: interim responses precede the final one; skip them.
+                self._count_interim(1)
+                return after
+            if not self._upgrade:
+                # RFC 9110 section 7.8: a server switches only to a protocol the request
+                # offered; h11 (so httpx) rejects an unsolicited 101 too.
+                raise RemoteProtocolError(
+                    "Unsolicited 101 Switching Protocols: the request offered no Upgrade"
+                )
+        events.append(ResponseReceived(status, reason, headers, version))
+        self._start_body(framing, status, VERSIONS[version], events)
+        return after
+
+    def _skip_empty_lines(self, data: bytes, pos: int) -> int:
+        """Skip empty lines before a status line (RFC 9112 section 2.2: a stray CRLF after the
+        previous body); h11 accepts none, so they count against MAX_INTERIM."""
+        start = pos
         while data.startswith(b"\r\n", pos):
             pos += 2
-        end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
-            return -1 if pos < len(data) else pos
-        if end - pos > MAX_HEAD_SIZE:
-            raise RemoteProtocolError(f"Response head exceeds {MAX_HEAD_SIZE} bytes")
-        parsed = _parse_head(data, pos, end)
-        version, status, reason, headers = parsed or _parse_head_slowly(data[pos:end])
-        if status < 200 and status != 101:
-            return end + 4  # RFC 9110 section 15.2: interim responses precede the final one
-        events.append(ResponseReceived(status, reason, headers, version))
-        framing = _framing_values(data, pos, end + 2) if headers else {}
-        self._start_body(framing, status, _VERSIONS[version], events)
-        return end + 4
+        self._count_interim((pos - start) // 2)
+        return pos
+
+    def _count_interim(self, count: int) -> None:
+        self._interim += count
+        if self._interim > MAX_INTERIM:
+            raise RemoteProtocolError(
+                f"More than {MAX_INTERIM} interim (1xx) responses or empty lines before"
+                " the final response (MAX_INTERIM)"
+            )
 
     def _start_body(
-        self, framing: dict[bytes, list[bytes]], status: int, persistent: bool, events: list[Event]
+        self, framing: dict[bytes, list[bytes]], status: int, http11: bool, events: list[Event]
     ) -> None:
         """Pick the body framing of a response (RFC 9112 section 6.3)."""
+        persistent = http11
         if b"connection" in framing:
             tokens: set[bytes] = set()
             for value in framing[b"connection"]:
-                tokens |= _list_tokens(value)
+                tokens |= list_tokens(value)
             persistent = b"keep-alive" in tokens if not persistent else b"close" not in tokens
         if not persistent:
             self._keep_alive = False
@@ -497,8 +448,15 @@ class Http11State:
                 raise RemoteProtocolError(
                     "Response has both Transfer-Encoding and Content-Length headers"
                 )
+            # Only a single `chunked`, as h11 (so httpx): another coding, `gzip, chunked` or
+            # a repeated field is refused rather than read until close (RFC 9112 section 6.3).
             if len(codings) != 1 or codings[0].lower() != b"chunked":
                 raise RemoteProtocolError(f"Unsupported Transfer-Encoding: {codings!r}")
+            if not http11:
+                # RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means faulty
+                # framing; the body is decoded, then the connection closed.
+                self._keep_alive = False
+            self._excess = 0
             self._step = self._step_chunk_size
         elif b"content-length" in framing:
             lengths = framing[b"content-length"]
@@ -506,7 +464,7 @@ class Http11State:
             if len(lengths) == 1 and value.isdigit() and len(value) < 19:
                 length = int(value)  # the usual single, plain value
             else:
-                length = _content_length(lengths)
+                length = content_length(lengths)
             self._remaining = self._expected = length
             if not length:
                 self._end_response(events, [])
@@ -542,15 +500,27 @@ class Http11State:
         eol = data.find(b"\r\n", pos)
         if eol < 0:
             return -1
+        if eol - pos > MAX_CHUNK_LINE_SIZE:
+            raise RemoteProtocolError(f"Chunk size line exceeds {MAX_CHUNK_LINE_SIZE} bytes")
         line = data[pos:eol]
-        size, _, extensions = line.partition(b";")
-        size = size.rstrip(_OWS)  # RFC 9112 section 7.1.1 allows BWS before an extension
-        if not size or size.translate(None, _HEX) or len(size) > 16:
-            raise RemoteProtocolError(f"Invalid chunk size line: {line[:200]!r}")
-        if extensions and extensions.translate(None, _FIELD_BYTES):
-            raise RemoteProtocolError(f"Invalid chunk extension: {line[:200]!r}")
-        self._remaining = int(size, 16)
-        self._step = self._step_chunk_data if self._remaining else self._step_trailers
+        if 0 < len(line) <= 16 and not line.translate(None, _HEX):
+            size = int(line, 16)  # the usual bare size
+        else:
+            size = parse_chunk_line(line)
+        # Framing bytes (this line, its CRLF, the CRLF after the data) beyond 16 + twice the
+        # data: a peer sending tiny chunks with long extensions runs out (CVE-2023-39326).
+        excess = self._excess + len(line) - 12 - 2 * size
+        if excess > 0:
+            if excess > MAX_CHUNK_OVERHEAD:
+                raise RemoteProtocolError(
+                    f"Chunk framing exceeds the data by more than {MAX_CHUNK_OVERHEAD} bytes"
+                    " (MAX_CHUNK_OVERHEAD): chunk extensions outweigh the body"
+                )
+            self._excess = excess
+        else:
+            self._excess = 0
+        self._remaining = size
+        self._step = self._step_chunk_data if size else self._step_trailers
         return eol + 2
 
     def _step_chunk_data(self, data: bytes, pos: int, events: list[Event]) -> int:
@@ -569,7 +539,7 @@ class Http11State:
         return end
 
     def _step_chunk_crlf(self, data: bytes, pos: int, events: list[Event]) -> int:
-        if len(data) - pos < 2:
+        if len(data) - pos < 2 and data.startswith(b"\r", pos):
             return -1
         if not data.startswith(b"\r\n", pos):
             raise RemoteProtocolError(f"Chunk data not followed by CRLF: {data[pos : pos + 20]!r}")
@@ -580,15 +550,18 @@ class Http11State:
         if data.startswith(b"\r\n", pos):
             self._end_response(events, [])
             return pos + 2
-        end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
+        if data.startswith(b"\n", pos):  # a bare-LF empty line, as h11 accepts
+            self._end_response(events, [])
+            return pos + 1
+        found = head_end(data, pos)
+        if found is None:
             return -1
-        block = data[pos:end]
-        if len(block) > MAX_HEAD_SIZE:
+        end, after = found
+        if end - pos > MAX_HEAD_SIZE:
             raise RemoteProtocolError(f"Trailer section exceeds {MAX_HEAD_SIZE} bytes")
-        _check_head_bytes(block, "trailer section")
-        self._end_response(events, _parse_fields(block, "trailer"))
-        return end + 4
+        block = normalize_lines(data[pos:end], "trailer section")
+        self._end_response(events, parse_fields(block, "trailer"))
+        return after
 
     def _step_done(self, data: bytes, pos: int, events: list[Event]) -> int:
         return -1  # bytes after the response wait for the next cycle (or the tunnel)
@@ -645,11 +618,11 @@ def _raise_bad_request_part(
     """Name the first invalid part of a request head (RFC 9112 sections 3 and 5)."""
     if not _is_token(method):
         raise LocalProtocolError(f"Illegal method {method!r}")
-    if not target or target.translate(None, _FIELD_BYTES) or b" " in target:
+    if not target or target.translate(None, FIELD_BYTES) or b" " in target:
         raise LocalProtocolError(f"Illegal request target {target!r}")
     for name, value in headers:
         if not _is_token(name):
             raise LocalProtocolError(f"Illegal header name {name!r}")
-        if value.translate(None, _FIELD_BYTES):
+        if value.translate(None, FIELD_BYTES):
             raise LocalProtocolError(f"Illegal header value {value!r} for header {name!r}")
     raise LocalProtocolError(f"Illegal request head: {headers!r}")

@@ -81,8 +81,9 @@ __all__ = [
 STREAM_WINDOW = 1 << 20
 # Connection receive window: bounds the memory all streams of one connection may buffer.
 CONNECTION_WINDOW = 16 << 20
-# SETTINGS_MAX_HEADER_LIST_SIZE we announce and enforce: as MAX_HEAD_SIZE for HTTP/1.1.
-MAX_HEADER_LIST_SIZE = 100 * 1024
+# SETTINGS_MAX_HEADER_LIST_SIZE we announce and enforce: curl's bound for a response head in
+# any HTTP version, as MAX_HEAD_SIZE for HTTP/1.1 (http11_parse.py), so no real head is refused.
+MAX_HEADER_LIST_SIZE = 300 * 1024
 # Control frames in a row with no response progress before the peer counts as flooding us:
 # well above any sane server's pings and settings, far below what costs real CPU.
 MAX_CONTROL_FRAMES = 1000
