@@ -106,8 +106,16 @@ class ParsedURL(NamedTuple):
     def __str__(self) -> str:
         parts = [f"{self.scheme}:" if self.scheme else ""]
         authority = self.authority
-        if authority:
+        if authority or self.path.startswith("//"):
+            # An empty authority is written out when the path starts with "//": without it the
+            # text would re-parse with the path's first segment as the host (RFC 3986 section
+            # 3.3; httpx's CVE-2021-41945 turned `http:////admin` into host "admin").
             parts.append("//" + authority)
+        elif not self.scheme and _SCHEME_LIKE.match(self.path):
+            # A relative path whose first segment reads as "scheme:" would re-parse as one
+            # (":a://h" has an empty scheme and the path "a://h"): RFC 3986 section 4.2 writes
+            # it after a "./" segment.
+            parts.append("./")
         parts.append(self.path)
         if self.query is not None:
             parts.append("?" + self.query)
@@ -116,6 +124,8 @@ class ParsedURL(NamedTuple):
         return "".join(parts)
 
 
+# A path that would read as a scheme if written first (RFC 3986 section 3.1's syntax).
+_SCHEME_LIKE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 # RFC 3986 appendix B, with httpx's tighter scheme syntax (section 3.1).
 _URL_RE = re.compile(
     r"(?:(?P<scheme>(?:[a-zA-Z][a-zA-Z0-9+.-]*)?):)?"

@@ -611,3 +611,22 @@ def test_generated_params_match_httpx_and_survive_a_url(value: dict[str, Any]) -
     url = URL("https://example.com/", params=value)
     assert str(url) == str(httpx.URL("https://example.com/", params=value))
     assert url.params == ours
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("http:////admin", "http:////admin"),  # httpx writes "http://admin": host "admin"
+        ("http://x@//proxy:8082/", "http://x@//proxy:8082/"),
+        (":a://evil.example/", "./a://evil.example/"),  # an empty scheme, then a path
+    ],
+)
+def test_a_host_less_url_never_gains_a_host_when_written_and_read_back(
+    text: str, written: str
+) -> None:
+    # httpx's CVE-2021-41945 class: the string form re-parsed with a different host.
+    url = URL(text)
+    assert url.host == ""
+    assert str(url) == written
+    assert URL(str(url)).host == ""
+    assert URL(str(url)).path == url.path or text.startswith(":")
