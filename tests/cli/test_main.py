@@ -300,7 +300,9 @@ def test_verbose_against_a_server_that_closes_after_responding() -> None:
 
     def once(conn: socket.socket) -> None:
         read_request_head(conn)
-        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        conn.sendall(
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+        )
 
     with scripted_server(once) as server:
         connected = f"* Connected to '127.0.0.1' on port {server.port}"
