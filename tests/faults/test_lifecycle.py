@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from faults.conftest import Fault, assert_pool_clean
-from httplib._config import Timeout
-from httplib._exceptions import ReadError, RemoteProtocolError, WriteTimeout
+from httplib._exceptions import ReadError, RemoteProtocolError
 from servers.raw import keep_alive, read_request_head, reset_on_close, scripted_server
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -212,33 +211,6 @@ def test_an_answer_before_the_upload_is_read_is_returned(fault: Fault) -> None:
             assert (await client.get(server.url + "/ok")).status_code == 200
 
         fault.with_client(async_script if fault.is_async else sync_script)
-
-
-def test_a_server_that_never_reads_the_upload_is_a_write_timeout(fault: Fault) -> None:
-    """Reliability catalogue 3.B: the server neither reads nor closes; the write timeout ends
-    the request, and the connection is not reused."""
-    hold = threading.Event()
-
-    def handler(conn: socket.socket) -> None:
-        head, _ = read_request_head(conn)
-        if b"/ok " in head:
-            conn.sendall(OK)
-            return
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        hold.wait(10)
-
-    with scripted_server(handler) as server:
-        try:
-            fault.expect(
-                WriteTimeout,
-                server.url + "/up",
-                method="POST",
-                content=b"x" * (16 << 20),
-                then=server.url + "/ok",
-                client={"timeout": Timeout(10.0, write=0.2)},
-            )
-        finally:
-            hold.set()
 
 
 def test_network_stream_answers_after_the_server_closed(fault: Fault) -> None:
