@@ -100,7 +100,10 @@ class TrioStream(SocketExtraInfo):
             raise_mapped(TimeoutError(HANDSHAKE_TIMED_OUT), CONNECT)
         except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
             await self.aclose()
-            raise_mapped(exc, CONNECT)
+            # trio wraps the ssl module's error (which names the reason, such as
+            # CERTIFICATE_VERIFY_FAILED) in a BrokenResourceError that says nothing.
+            cause = exc.__cause__
+            raise_mapped(cause if isinstance(cause, OSError) else exc, CONNECT)
         return TrioStream(tls, self._addresses)
 
     def _socket(self) -> trio.socket.SocketType:
