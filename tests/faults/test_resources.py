@@ -11,6 +11,7 @@ count must come back to where it started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import socket
@@ -20,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import pytest
 import trio
 
-from faults.conftest import Fault, assert_pool_clean
-from httplib._config import Timeout
+from faults.conftest import Fault, assert_pool_clean, pool_counts
+from httplib._config import Limits, Timeout
 from httplib._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -35,7 +37,8 @@ from httplib._exceptions import (
     ReadTimeout,
     RemoteProtocolError,
 )
-from servers.raw import read_until, scripted_server
+from servers.raw import read_request_head, read_until, scripted_server
+from support.runtimes import gather
 
 # Rounds of the whole set of failures: enough that a path leaking now and then shows, and few
 # enough that a runtime's loop stays around a second.
@@ -243,3 +246,65 @@ def test_the_socket_is_closed_when_the_error_reaches_the_caller(fault: Fault) ->
             fault.with_client(async_script if fault.is_async else sync_script)
         finally:
             hold.set()
+
+
+def test_random_cancellation_under_contention_leaves_a_usable_pool(fault: Fault) -> None:
+    """httpcore #1093's shape, bounded: 3 connections, 12 concurrent tasks, each cancelled after
+    a random short delay (queued for a slot, connecting, writing, waiting for the head, reading
+    the body). Afterwards no slot is owned by nobody, and every request of a last full wave
+    succeeds without PoolTimeout. (Threads: 12 share the client,
+    a third of their requests failing, httpcore #550 and #613.)"""
+    import random
+
+    rng = random.Random(1093)
+
+    def slow_ok(conn: socket.socket) -> None:
+        while True:
+            head, _ = read_request_head(conn)
+            if not head:
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+            conn.sendall(b"body")
+
+    limits = Limits(max_connections=3)
+    timeout = Timeout(5.0, pool=2.0)
+    with scripted_server(slow_ok) as server, scripted_server(_garbage) as garbage:
+        url = server.url + "/"
+
+        async def one(client: Any, delay: float) -> None:
+            if fault.runtime == "trio":
+                with trio.move_on_after(delay):
+                    await client.get(url)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(client.get(url), delay)
+
+        async def async_script(client: Any) -> None:
+            for _ in range(6):
+                delays = [rng.uniform(0, 0.01) for _ in range(12)]
+                await gather(fault.runtime, [partial(one, client, d) for d in delays])
+            counts = pool_counts(client)
+            assert (counts["streams"], counts["waiting"], counts["connecting"]) == (0, 0, 0)
+            results = await gather(fault.runtime, [partial(client.get, url) for _ in range(12)])
+            assert [r.status_code for r in results] == [200] * 12
+
+        def sync_script(client: Any) -> None:
+            def worker(n: int) -> None:
+                for i in range(10):
+                    if (n + i) % 3 == 0:  # a failure holding one of the 3 slots meanwhile
+                        with pytest.raises(RemoteProtocolError):
+                            client.get(garbage.url)
+                    else:
+                        assert client.get(url).status_code == 200
+
+            threads = [threading.Thread(target=worker, args=(n,)) for n in range(12)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+            assert_pool_clean(client)
+            assert client.get(url).status_code == 200
+
+        fault.with_client(
+            async_script if fault.is_async else sync_script, limits=limits, timeout=timeout
+        )
