@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from httplib._main import main
 from servers.app import DOCUMENT, pattern_bytes
 from servers.asgi_servers import RunningServer
+from servers.raw import read_request_head, scripted_server
 
 pytestmark = pytest.mark.network
 
@@ -291,6 +292,27 @@ def test_verbose_shows_tls_details(
     assert "* Server certificate:" in lines
     assert "*     DNS: 'localhost'" in lines
     assert "*     IP Address: '127.0.0.1'" in lines
+
+
+def test_verbose_against_a_server_that_closes_after_responding() -> None:
+    """Like `python -m http.server`: HTTP/1.0, one response, then the server hangs up. Verbose
+    mode describes the connection from what was learnt when it was made."""
+
+    def once(conn: socket.socket) -> None:
+        read_request_head(conn)
+        conn.sendall(
+            b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+        )
+
+    with scripted_server(once) as server:
+        connected = f"* Connected to '127.0.0.1' on port {server.port}"
+        result = run(server.url + "/", "-v")
+        again = run(server.url + "/", "-v", "-m", "HEAD")
+    assert result.exit_code == 0, result.output
+    assert connected in result.output.splitlines()
+    assert result.output.endswith("hello\n")
+    assert again.exit_code == 0, again.output
+    assert connected in again.output.splitlines()
 
 
 def test_untrusted_certificate_fails_unless_no_verify(hypercorn_tls_server: RunningServer) -> None:

@@ -15,6 +15,9 @@ are open at once (proving they share a connection); `close_after=n` answers n re
 connection, then closes it without GOAWAY (a FIN, then reads and discards until the client goes
 away, so nothing the client sends turns the close into a reset). `connections` counts accepted
 connections.
+
+`h2_script(misbehave)` is a handler for `servers.raw.scripted_server` that sends exact frames
+(floods, GOAWAY then a close, window abuse) in answer to a request.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 import h2.settings
 
 
@@ -243,3 +247,37 @@ def run_h2_peer(ssl_context: ssl.SSLContext | None = None, **script: int) -> Ite
     finally:
         peer.stop()
         thread.join(5)
+
+
+# A script for `h2_script`: given the server's h2 state and the id of the stream that asked for
+# anything but /ok, the bytes to send (frames built with hyperframe, or by the h2 state).
+Misbehaviour = Callable[[h2.connection.H2Connection, int], bytes]
+
+
+def h2_script(misbehave: Misbehaviour) -> Callable[[socket.socket], None]:
+    """A `servers.raw.scripted_server` handler speaking HTTP/2 (prior knowledge, or over TLS):
+    it answers /ok with 200 "ok", and any other request with `misbehave`'s bytes, until the
+    client goes away or breaks the h2 state's rules (a client that gave up on a flood)."""
+
+    def handler(sock: socket.socket) -> None:
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        conn = h2.connection.H2Connection(config=config)
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        while data := sock.recv(65536):
+            try:
+                events = conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                return
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    sid = event.stream_id or 0
+                    if dict(event.headers or [])[b":path"] == b"/ok":
+                        conn.send_headers(sid, [(b":status", b"200"), (b"content-length", b"2")])
+                        conn.send_data(sid, b"ok", end_stream=True)
+                    else:
+                        out = misbehave(conn, sid)
+                        sock.sendall(conn.data_to_send() + out)
+            sock.sendall(conn.data_to_send())
+
+    return handler

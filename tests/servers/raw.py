@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable, Iterator
 
@@ -122,3 +123,39 @@ def read_until(conn: socket.socket, marker: bytes, limit: int = 1 << 20) -> byte
             break
         data += chunk
     return data
+
+
+def reset_on_close(conn: socket.socket) -> None:
+    """Make `conn.close()` send a TCP RST instead of a FIN (SO_LINGER on, timeout 0)."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def read_request_head(conn: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes]:
+    """One request head (without the blank line) and whatever arrived after it; b"" heads
+    when the peer closed first."""
+    data = pending
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b"", b""
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def keep_alive(respond: Callable[[socket.socket, bytes, int], bool]) -> Handler:
+    """A handler that serves requests on one connection in turn: `respond(conn, head, n)` for
+    the n-th request (from 1) answers it and says whether to go on (False: close)."""
+
+    def handler(conn: socket.socket) -> None:
+        pending = b""
+        n = 0
+        while True:
+            head, pending = read_request_head(conn, pending)
+            if not head:
+                return
+            n += 1
+            if not respond(conn, head, n):
+                return
+
+    return handler

@@ -33,7 +33,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import _logging as log
-from .._exceptions import PoolTimeout
+from .._exceptions import PoolTimeout, WriteError
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -298,19 +298,26 @@ class Engine:
         ex = Http11Body(self, pool, ticket, plan, conn)
         stream = conn.stream
         try:
-            yield (WRITE, stream, ex.first_write(), plan.write_timeout)
-            if plan.inline is None:
-                timeout = plan.write_timeout
-                iterator = yield (BODY_ITER, plan.request.stream)
-                try:
-                    while (chunk := (yield (BODY_NEXT, iterator))) is not None:
-                        for buf in ex.frame(chunk):
-                            yield (WRITE, stream, buf, timeout)
-                finally:
-                    yield (BODY_CLOSE, iterator)
-                tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
-                if tail:
-                    yield (WRITE, stream, tail, timeout)
+            try:
+                yield (WRITE, stream, ex.first_write(), plan.write_timeout)
+                if plan.inline is None:
+                    timeout = plan.write_timeout
+                    iterator = yield (BODY_ITER, plan.request.stream)
+                    try:
+                        while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                            for buf in ex.frame(chunk):
+                                yield (WRITE, stream, buf, timeout)
+                    finally:
+                        yield (BODY_CLOSE, iterator)
+                    tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
+                    if tail:
+                        yield (WRITE, stream, tail, timeout)
+            except WriteError:
+                # A server may answer (413, 401, a redirect) and close without reading the
+                # whole body (RFC 9112 section 9.5 lets it); its answer is the outcome, as in
+                # httpcore. When none comes, the read's own error says why. The connection
+                # is not reused: our side of the exchange never finished.
+                pass
             timeout = plan.read_timeout
             while ex.head is None:
                 ex.feed((yield (READ, stream, READ_SIZE, timeout)))

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._exceptions import ReadError, ReadTimeout, TransportError, WriteError
+from .._exceptions import ReadError, ReadTimeout, TransportError, WriteError, WriteTimeout
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -145,8 +145,15 @@ class Http2Connection:
             if sent:
                 view = view[sent:]
                 yield from self.flush(timeout)
-            else:
+                continue
+            try:
                 yield from self._take_turn(sid, waker, timeout)
+            except ReadTimeout as exc:
+                # Waiting for the peer to open its window is part of sending the body: a peer
+                # that never sends WINDOW_UPDATE stalls the write, within the write timeout.
+                raise WriteTimeout(
+                    "Timed out waiting for the server's flow-control window"
+                ) from exc
         return True
 
     def flush(self, timeout: float | None) -> Flow:

@@ -26,7 +26,7 @@ from typing import Any
 
 from .._core.effects import Runtime
 from .._core.plan import Endpoint
-from .errors import CONNECT, READ, WRITE, raise_mapped
+from .errors import CONNECT, HANDSHAKE_TIMED_OUT, READ, WRITE, raise_mapped
 from .streams import SocketOption, set_socket_options
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]
@@ -40,6 +40,10 @@ READ_HIGH_WATER = 1 << 20
 # connection instead costs a 256 KiB zero-fill per connect.
 RECEIVE_BUFFER = 256 * 1024
 _local = threading.local()
+# The loop's own TLS handshake timeout must never beat ours (see `start_tls`): set past it, and
+# when the user asked for no timeout, far enough to mean none (it must be a positive number).
+_HANDSHAKE_BACKSTOP_MARGIN = 1.0
+_HANDSHAKE_BACKSTOP = 7 * 24 * 3600.0
 
 
 def _receive_buffer() -> memoryview:
@@ -68,7 +72,11 @@ class _ByteProtocol(asyncio.BufferedProtocol):
         self.paused_writing = False
         self.read_deadline: float | None = None  # of the read wait in progress, if timed
         self.drain_deadline: float | None = None  # of the drain wait in progress, if timed
-        self.timer: asyncio.TimerHandle | None = None
+        # (a Handle, not always a TimerHandle: uvloop's call_at with a deadline already past
+        # returns a plain Handle without `when()`, so the deadline is kept beside it)
+        self.timer: asyncio.Handle | None = None
+        self.timer_at = 0.0
+        self.lost = False  # connection_lost ran: the socket is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
@@ -98,6 +106,7 @@ class _ByteProtocol(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
+        self.lost = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -154,15 +163,17 @@ class _ByteProtocol(asyncio.BufferedProtocol):
     def _arm(self, deadline: float) -> None:
         """Make the lazy timer fire no later than `deadline` (it stays put if it fires sooner)."""
         timer = self.timer
-        if timer is None or timer.when() > deadline:
+        if timer is None or self.timer_at > deadline:
             if timer is not None:
                 timer.cancel()
             self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
 
     def _on_timer(self) -> None:
         """Time out each wait whose deadline has come; re-arm for the ones still running."""
-        assert self.timer is not None
-        now = self.timer.when()
+        # The deadline it was armed for, not the loop's time: a loop may run it a little early
+        # (asyncio rounds to its clock resolution), and the wait is due then all the same.
+        now = self.timer_at
         self.timer = None
         pending = []
         for waiter, deadline in (
@@ -182,11 +193,22 @@ class _ByteProtocol(asyncio.BufferedProtocol):
 class AsyncioStream:
     """One connection; reads return buffered data without suspending when there is some."""
 
-    __slots__ = ("_protocol", "_transport")
+    __slots__ = ("_addresses", "_protocol", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, protocol: _ByteProtocol) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: _ByteProtocol,
+        addresses: tuple[Any, Any] | None = None,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
+        # Read once, now: uvloop asks the socket on every call, and a socket the server has
+        # closed (or one we closed) cannot answer any more.
+        self._addresses = addresses or (
+            transport.get_extra_info("sockname"),
+            transport.get_extra_info("peername"),
+        )
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Up to `max_bytes`; b"" when the peer closed."""
@@ -239,31 +261,44 @@ class AsyncioStream:
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> AsyncioStream:
-        """Upgrade to TLS in place (also used through proxies): a ConnectError on failure."""
+        """Upgrade to TLS in place (also used through proxies): ConnectError on failure,
+        ConnectTimeout when the handshake does not finish within `timeout`."""
         loop = self._protocol.loop
         if self._transport.is_closing() or self._protocol.eof:
             # The peer closed before the handshake (uvloop would hand back a dead TLS transport,
             # asyncio may wait out the handshake timeout): a failed connect, as for the others.
-            self._transport.abort()
+            await self.aclose()
             raise_mapped(ConnectionResetError("The server closed the connection"), CONNECT)
         try:
-            new_transport = await loop.start_tls(
-                self._transport,
-                self._protocol,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
-            self._transport.abort()
+            # Our own deadline bounds the handshake, so it ends as TimeoutError (ConnectTimeout);
+            # the loop's `ssl_handshake_timeout` (60 s when not given) would fire first or
+            # instead and end it as ConnectionAbortedError, a ConnectError. It is set past ours.
+            async with asyncio.timeout(timeout):
+                new_transport = await loop.start_tls(
+                    self._transport,
+                    self._protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_HANDSHAKE_BACKSTOP
+                    if timeout is None
+                    else timeout + _HANDSHAKE_BACKSTOP_MARGIN,
+                )
+        except TimeoutError:
+            await self.aclose()
+            raise_mapped(TimeoutError(HANDSHAKE_TIMED_OUT), CONNECT)
+        except (OSError, ssl.SSLError) as exc:
+            await self.aclose()
             raise_mapped(exc, CONNECT)
+        except BaseException:
+            await self.aclose()
+            raise
         if new_transport is None or new_transport.is_closing():
             # (uvloop returns a closed transport, without raising, when the peer closed
             # during the handshake)
-            self._transport.abort()
+            await self.aclose()
             raise_mapped(ConnectionResetError("Connection lost during the TLS handshake"), CONNECT)
         self._protocol.transport = new_transport
-        return AsyncioStream(new_transport, self._protocol)
+        return AsyncioStream(new_transport, self._protocol, self._addresses)
 
     def is_readable(self) -> bool:
         """True when the peer sent data or closed: an idle connection so marked is not reused."""
@@ -271,22 +306,33 @@ class AsyncioStream:
         return bool(protocol.chunks) or protocol.eof or self._transport.is_closing()
 
     def get_extra_info(self, name: str) -> Any:
-        if name == "ssl_object":
-            return self._transport.get_extra_info("ssl_object")
+        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; else None.
+        Never raises: the addresses were read at connect time."""
         if name == "client_addr":
-            return self._transport.get_extra_info("sockname")
+            return self._addresses[0]
         if name == "server_addr":
-            return self._transport.get_extra_info("peername")
-        if name == "socket":
-            return self._transport.get_extra_info("socket")
+            return self._addresses[1]
+        if name == "ssl_object" or name == "socket":
+            try:
+                return self._transport.get_extra_info(name)
+            except (OSError, RuntimeError, ValueError):  # (uvloop, once the socket is closed)
+                return None
         if name == "is_readable":
             return self.is_readable()
         return None
 
     async def aclose(self) -> None:
-        # abort(): a pooled connection is closed when it is broken or expired, where a graceful
-        # TLS close_notify would only wait on a peer that is already gone.
+        """Close now, and let the loop run the callback that closes the socket before going on.
+
+        abort(): a pooled connection is closed when it is broken or expired, where a graceful
+        TLS close_notify would only wait on a peer that is gone. asyncio closes the socket in a
+        callback it schedules at once (`call_soon`); one turn of the loop runs it before this
+        task resumes, so a loop stopped right after a request cannot leave the socket to the
+        garbage collector. (uvloop closes the descriptor inside abort() itself.)
+        """
         self._transport.abort()
+        if not self._protocol.lost:
+            await asyncio.sleep(0)
 
 
 class AsyncioBackend:

@@ -22,6 +22,7 @@ from .._exceptions import (
 
 __all__ = [
     "CONNECT",
+    "HANDSHAKE_TIMED_OUT",
     "PHASE_ERRORS",
     "READ",
     "WRITE",
@@ -43,6 +44,10 @@ CONNECT: ErrorMap = {
 }
 READ: ErrorMap = {OSError: ReadError, TimeoutError: ReadTimeout}
 WRITE: ErrorMap = {OSError: WriteError, TimeoutError: WriteTimeout}
+
+# The message of a TLS handshake cut off by the connect timeout, whichever runtime timed it
+# (the sync backend's comes from the ssl module and says the same).
+HANDSHAKE_TIMED_OUT = "The TLS handshake operation timed out"
 
 PHASE_ERRORS: Mapping[Phase, ErrorMap] = {"connect": CONNECT, "read": READ, "write": WRITE}
 

@@ -34,6 +34,7 @@ __all__ = [
     "SyncResponseStream",
     "SocketExtraInfo",
     "set_socket_options",
+    "socket_addresses",
     "socket_is_readable",
     "with_alpn",
     "response_from",
@@ -112,9 +113,21 @@ def socket_is_readable(sock: Any) -> bool:
 
 
 class SocketExtraInfo:
-    """`get_extra_info` with httpcore's names, for a stream over a socket object."""
+    """`get_extra_info` with httpcore's names, for a stream over a socket object.
 
-    __slots__ = ()
+    The addresses are read once, when the connection is made: `getpeername()` on a socket the
+    server has since closed raises `OSError` (ENOTCONN, or EBADF once closed), and a response
+    that outlived its connection must still say where it came from (the CLI's `-v` asks).
+    """
+
+    __slots__ = ("_addresses",)
+
+    _addresses: tuple[Any, Any]
+
+    def _capture_addresses(self, sock: Any, inherited: tuple[Any, Any] | None = None) -> None:
+        """Remember (client_addr, server_addr) of `sock`; a TLS upgrade passes the plain
+        stream's pair as `inherited`."""
+        self._addresses = inherited or socket_addresses(sock)
 
     def _socket(self) -> Any:
         raise NotImplementedError
@@ -126,18 +139,33 @@ class SocketExtraInfo:
         raise NotImplementedError
 
     def get_extra_info(self, name: str) -> Any:
-        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; else None."""
+        """`ssl_object`, `client_addr`, `server_addr`, `socket` or `is_readable`; else None.
+        Never raises: after close, `socket` is the closed socket and the rest still answer."""
         if name == "ssl_object":
             return self._ssl_object()
         if name == "client_addr":
-            return self._socket().getsockname()
+            return self._addresses[0]
         if name == "server_addr":
-            return self._socket().getpeername()
+            return self._addresses[1]
         if name == "socket":
             return self._socket()
         if name == "is_readable":
             return self.is_readable()
         return None
+
+
+def socket_addresses(sock: Any) -> tuple[Any, Any]:
+    """(local address, peer address) of a connected socket; None for one it cannot tell (the
+    peer may already have reset a just-made connection)."""
+    try:
+        local = sock.getsockname()
+    except OSError:
+        local = None
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        peer = None
+    return local, peer
 
 
 class ResponseBody:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from typing import Any
 
 from .._core.plan import Endpoint
 from .errors import CONNECT, READ, WRITE, raise_mapped
@@ -21,9 +22,10 @@ class SyncStream(SocketExtraInfo):
 
     __slots__ = ("_sock", "_timeout")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, addresses: tuple[Any, Any] | None = None) -> None:
         self._sock = sock
         self._timeout: float | None = sock.gettimeout()
+        self._capture_addresses(sock, addresses)
 
     def _set_timeout(self, timeout: float | None) -> None:
         if timeout != self._timeout:
@@ -59,7 +61,7 @@ class SyncStream(SocketExtraInfo):
         except (OSError, ssl.SSLError) as exc:
             self.close()
             raise_mapped(exc, CONNECT)
-        return SyncStream(tls)
+        return SyncStream(tls, self._addresses)
 
     def is_readable(self) -> bool:
         """True when a read would not block: for an idle kept-alive connection that means the

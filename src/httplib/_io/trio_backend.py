@@ -19,7 +19,7 @@ from .._exceptions import (
     WriteError,
     WriteTimeout,
 )
-from .errors import extend_with, raise_mapped
+from .errors import HANDSHAKE_TIMED_OUT, extend_with, raise_mapped
 from .streams import SocketExtraInfo, set_socket_options, socket_is_readable
 
 __all__ = ["TrioBackend", "TrioStream"]
@@ -54,8 +54,13 @@ class TrioStream(SocketExtraInfo):
 
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]) -> None:
+    def __init__(
+        self,
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+        addresses: tuple[Any, Any] | None = None,
+    ) -> None:
         self._stream = stream
+        self._capture_addresses(None if addresses else self._socket(), addresses)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
@@ -90,10 +95,16 @@ class TrioStream(SocketExtraInfo):
         try:
             with trio.fail_after(_seconds(timeout)):
                 await tls.do_handshake()
-        except (OSError, ssl.SSLError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+        except trio.TooSlowError:
             await self.aclose()
-            raise_mapped(exc, CONNECT)
-        return TrioStream(tls)
+            raise_mapped(TimeoutError(HANDSHAKE_TIMED_OUT), CONNECT)
+        except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
+            await self.aclose()
+            # trio wraps the ssl module's error (which names the reason, such as
+            # CERTIFICATE_VERIFY_FAILED) in a BrokenResourceError that says nothing.
+            cause = exc.__cause__
+            raise_mapped(cause if isinstance(cause, OSError) else exc, CONNECT)
+        return TrioStream(tls, self._addresses)
 
     def _socket(self) -> trio.socket.SocketType:
         stream = self._stream
