@@ -18,7 +18,7 @@ from contextlib import (
     asynccontextmanager,
     contextmanager,
 )
-from time import perf_counter
+from time import monotonic, perf_counter, sleep
 from types import TracebackType
 from typing import Any
 
@@ -34,12 +34,14 @@ from ._core.flow import (
     HOOKS,
     READ,
     SEND,
+    SLEEP,
     FlowStepper,
     is_plain,
     send_flow,
     settle_plain,
 )
 from ._exceptions import RequestError
+from ._io.async_driver import running_under_trio
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
@@ -90,6 +92,7 @@ _SYNC_EFFECTS: dict[int, Callable[[Client, Any], Any]] = {
     AUTH_OPEN: lambda client, target: target[0].sync_auth_flow(target[1]),
     AUTH_NEXT: _auth_next,
     AUTH_CLOSE: lambda client, steps: steps.close(),
+    SLEEP: lambda client, seconds: sleep(seconds),
 }
 
 
@@ -101,6 +104,11 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
     """
 
     _default_transport = HTTPTransport
+
+    @staticmethod
+    def _clock() -> float:
+        """Monotonic seconds for the client's policies (the transport's engine uses the same)."""
+        return monotonic()
 
     def _checked_transport(self, transport: BaseTransport) -> BaseTransport:
         if not hasattr(transport, "handle_request"):
@@ -229,6 +237,17 @@ async def _aauth_close(client: AsyncClient, steps: Any) -> None:
     await steps.aclose()
 
 
+async def _asleep(client: AsyncClient, seconds: float) -> None:
+    if running_under_trio():
+        import trio
+
+        await trio.sleep(seconds)
+    else:
+        import asyncio  # (not at import: `import httplib` stays free of asyncio)
+
+        await asyncio.sleep(seconds)
+
+
 _ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]] = {
     SEND: _asend_single,
     READ: _aread,
@@ -238,6 +257,7 @@ _ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]
     AUTH_OPEN: _aauth_open,
     AUTH_NEXT: _aauth_next,
     AUTH_CLOSE: _aauth_close,
+    SLEEP: _asleep,
 }
 
 
@@ -252,6 +272,17 @@ class AsyncClient(
     """
 
     _default_transport = AsyncHTTPTransport
+
+    @staticmethod
+    def _clock() -> float:
+        """Seconds on the running loop's clock for the client's policies: trio's under trio (so
+        `trio.testing.MockClock` drives them, as it drives the transport's engine), else
+        monotonic time, as asyncio's loop and the engine use."""
+        if running_under_trio():
+            import trio
+
+            return trio.current_time()
+        return monotonic()
 
     def _checked_transport(self, transport: AsyncBaseTransport) -> AsyncBaseTransport:
         if not hasattr(transport, "handle_async_request"):

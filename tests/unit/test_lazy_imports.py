@@ -45,3 +45,8 @@ def test_a_given_jar_is_used_as_is_and_other_types_are_refused() -> None:
     assert Cookies(jar).jar is jar
     with pytest.raises(TypeError, match="42"):
         Cookies(42)  # type: ignore[arg-type]
+
+
+def test_import_httplib_does_not_load_asyncio() -> None:
+    # A sync-only program pays nothing for the async client.
+    assert "asyncio" not in _loaded_after("")

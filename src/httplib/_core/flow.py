@@ -14,6 +14,8 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
     AUTH_OPEN   target: (Auth, Request)         -> the auth generator (sync or async flow)
     AUTH_NEXT   target: (generator, Response | None) -> next Request, or None when it ends
     AUTH_CLOSE  target: generator               -> None
+    SLEEP       target: seconds (float)         -> None (the client's runtime sleeps: a blocking
+                                                   sleep, asyncio's or trio's)
 
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
@@ -46,6 +48,7 @@ __all__ = [
     "HOOKS",
     "READ",
     "SEND",
+    "SLEEP",
     "Effect",
     "FlowStepper",
     "SendFlow",
@@ -54,7 +57,7 @@ __all__ = [
     "settle_plain",
 ]
 
-SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD = range(8)
+SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP = range(9)
 
 Effect = tuple[int, Any]
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
