@@ -104,6 +104,8 @@ class _BaseClient(Generic[T]):
     """Configuration and request building, shared by `Client` and `AsyncClient`."""
 
     _default_transport: Callable[..., T]
+    # Monotonic seconds on the clock the client's transports use (each client defines it).
+    _clock: Callable[[], float]
 
     def __init__(
         self,
@@ -359,8 +361,15 @@ class _BaseClient(Generic[T]):
         self._state = _State.OPENED
         if isinstance(follow_redirects, UseClientDefault):
             follow_redirects = self.follow_redirects
-        if "timeout" not in request.extensions:
-            request.extensions["timeout"] = self._timeout.as_dict()
+        extensions = request.extensions
+        timeouts = extensions.get("timeout")
+        if timeouts is None:
+            timeouts = extensions["timeout"] = self._timeout.as_dict()
+        total = timeouts.get("total")
+        if total is not None:
+            # `Timeout(total=...)`: one deadline for everything this send does (redirects and
+            # auth rounds carry the extensions on), on the clock the transport's engine uses.
+            extensions["timeout"] = {**timeouts, "deadline": self._clock() + total}
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)
         if chosen is None:
             url = request.url

@@ -35,11 +35,19 @@ UNSET = UnsetType()
 
 
 class Timeout:
-    """Timeouts for the four phases of a request: connect, read, write and pool (seconds).
+    """Timeouts for the four phases of a request: connect, read, write and pool (seconds), and
+    an optional whole-request deadline, `total`.
 
     `Timeout(5.0)` sets all four; `Timeout(None)` disables them; `Timeout(5.0, connect=10.0)`
     overrides one; `Timeout((1, 2, 3, 4))` or `Timeout(connect=..., read=..., write=...,
     pool=...)` sets each. Setting only some phases without a default is an error, as in httpx.
+
+    `total` (httplib's addition; None, the default, keeps httpx's behaviour) bounds the whole
+    request: waiting for a pool slot, connecting, TLS, writing, the response head and body (for
+    `stream()`, every read until the body ends or is closed), across redirects and auth round
+    trips. A per-read timeout cannot stop a server that trickles a byte at a time; this can.
+    When it passes, the phase in progress raises its own exception (`PoolTimeout`,
+    `ConnectTimeout`, `WriteTimeout`, `ReadTimeout`) with a message naming the deadline.
     """
 
     def __init__(
@@ -50,7 +58,9 @@ class Timeout:
         read: float | UnsetType | None = UNSET,
         write: float | UnsetType | None = UNSET,
         pool: float | UnsetType | None = UNSET,
+        total: float | None = None,
     ) -> None:
+        self.total: float | None = _check_seconds("total", total)
         if isinstance(timeout, Timeout):
             if not all(isinstance(v, UnsetType) for v in (connect, read, write, pool)):
                 raise ValueError(
@@ -61,6 +71,8 @@ class Timeout:
             self.read: float | None = timeout.read
             self.write: float | None = timeout.write
             self.pool: float | None = timeout.pool
+            if total is None:
+                self.total = timeout.total
         elif isinstance(timeout, tuple):
             if len(timeout) != 4:
                 raise ValueError(
@@ -91,8 +103,13 @@ class Timeout:
             self.pool = default if isinstance(pool, UnsetType) else _check_seconds("pool", pool)
 
     def as_dict(self) -> dict[str, float | None]:
-        """The form transports read from `request.extensions["timeout"]`."""
-        return {"connect": self.connect, "read": self.read, "write": self.write, "pool": self.pool}
+        """The form transports read from `request.extensions["timeout"]` (with "total" only
+        when a deadline is set, so the dict is httpx's otherwise)."""
+        timeouts = {"connect": self.connect, "read": self.read, "write": self.write}
+        timeouts["pool"] = self.pool
+        if self.total is not None:
+            timeouts["total"] = self.total
+        return timeouts
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -101,18 +118,20 @@ class Timeout:
             and self.read == other.read
             and self.write == other.write
             and self.pool == other.pool
+            and self.total == other.total
         )
 
     def __hash__(self) -> int:
-        return hash((self.connect, self.read, self.write, self.pool))
+        return hash((self.connect, self.read, self.write, self.pool, self.total))
 
     def __repr__(self) -> str:
         class_name = self.__class__.__name__
+        total = "" if self.total is None else f", total={self.total}"
         if len({self.connect, self.read, self.write, self.pool}) == 1:
-            return f"{class_name}(timeout={self.connect})"
+            return f"{class_name}(timeout={self.connect}{total})"
         return (
             f"{class_name}(connect={self.connect}, read={self.read}, "
-            f"write={self.write}, pool={self.pool})"
+            f"write={self.write}, pool={self.pool}{total})"
         )
 
 

@@ -143,3 +143,27 @@ def test_trust_env_honours_ssl_cert_file(tmp_path: Path, monkeypatch: pytest.Mon
     # Only the one CA from the environment is loaded, not certifi's bundle.
     assert len(context.get_ca_certs()) == 1
     assert len(httplib.create_ssl_context(trust_env=False).get_ca_certs()) > 1
+
+
+def test_timeout_total_is_httplibs_addition() -> None:
+    from httplib import Timeout as T
+
+    timeout = T(5.0, total=30.0)
+    assert timeout.total == 30.0
+    assert timeout.as_dict() == {
+        "connect": 5.0,
+        "read": 5.0,
+        "write": 5.0,
+        "pool": 5.0,
+        "total": 30.0,
+    }
+    assert repr(timeout) == "Timeout(timeout=5.0, total=30.0)"
+    assert T(timeout) == timeout
+    assert T(timeout).total == 30.0
+    assert timeout != T(5.0)
+    assert "total" not in T(5.0).as_dict()  # httpx's dict when no deadline is set
+    assert repr(T(connect=1, read=2, write=3, pool=4, total=9)) == (
+        "Timeout(connect=1, read=2, write=3, pool=4, total=9)"
+    )
+    with pytest.raises(ValueError, match="total"):
+        T(5.0, total=-1)

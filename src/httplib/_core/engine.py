@@ -33,7 +33,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import _logging as log
-from .._exceptions import PoolTimeout, WriteError
+from .._exceptions import PoolTimeout, TimeoutException, WriteError
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -50,7 +50,7 @@ from .effects import (
     Runtime,
 )
 from .exchange import Http11Connection, Http11Exchange
-from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan
+from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay
 
@@ -86,18 +86,24 @@ class Engine:
 
     def send(self, request: Request) -> Flow:
         """Send `request`; returns `ResponseParts` once the response head is in."""
-        plan = RequestPlan(request, self.config)
+        plan = plan_for(request, self.config, self.clock)
         resend = Resend(plan)
-        while True:
-            pool, ticket, acts, conn = self._acquire(plan)
-            if conn is None:  # (the usual keep-alive reuse needs no generator for this)
-                pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts)
-            if type(conn) is Http11Connection:
-                parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
-            else:
-                parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
-            if parts is not None:
-                return parts
+        try:
+            while True:
+                pool, ticket, acts, conn = self._acquire(plan)
+                if conn is None:  # (the usual keep-alive reuse needs no generator for this)
+                    pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts)
+                if type(conn) is Http11Connection:
+                    parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
+                else:
+                    parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
+                if parts is not None:
+                    return parts
+        except TimeoutException as exc:
+            renamed = deadline_error(plan, exc)
+            if renamed is exc:
+                raise
+            raise renamed from exc
 
     def close(self) -> Flow:
         """Close every connection; waiting requests retry on a fresh pool (as httpx's transport
@@ -301,26 +307,25 @@ class Engine:
             try:
                 yield (WRITE, stream, ex.first_write(), plan.write_timeout)
                 if plan.inline is None:
-                    timeout = plan.write_timeout
+                    # (each timeout read when it is used: under a deadline it shrinks)
                     iterator = yield (BODY_ITER, plan.request.stream)
                     try:
                         while (chunk := (yield (BODY_NEXT, iterator))) is not None:
                             for buf in ex.frame(chunk):
-                                yield (WRITE, stream, buf, timeout)
+                                yield (WRITE, stream, buf, plan.write_timeout)
                     finally:
                         yield (BODY_CLOSE, iterator)
                     tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
                     if tail:
-                        yield (WRITE, stream, tail, timeout)
+                        yield (WRITE, stream, tail, plan.write_timeout)
             except WriteError:
                 # A server may answer (413, 401, a redirect) and close without reading the
                 # whole body (RFC 9112 section 9.5 lets it); its answer is the outcome, as in
                 # httpcore. When none comes, the read's own error says why. The connection
                 # is not reused: our side of the exchange never finished.
                 pass
-            timeout = plan.read_timeout
             while ex.head is None:
-                ex.feed((yield (READ, stream, READ_SIZE, timeout)))
+                ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
         except BaseException as exc:
             yield from ex._give_back(False)
             if resend.after_http11(
@@ -372,7 +377,7 @@ class Engine:
             if retry:
                 return None
             raise
-        body_flow = Http2Body(self, pool, ticket, conn, progress, plan.read_timeout)
+        body_flow = Http2Body(self, pool, ticket, conn, progress, plan)
         response_head = progress.head
         extensions = {
             "http_version": response_head.http_version,
@@ -434,9 +439,12 @@ class Http11Body(Http11Exchange):
                 return None
             try:
                 self.feed((yield (READ, self.conn.stream, READ_SIZE, self.plan.read_timeout)))
-            except BaseException:
+            except BaseException as exc:
                 yield from self._give_back(False)
-                raise
+                renamed = deadline_error(self.plan, exc)
+                if renamed is exc:
+                    raise
+                raise renamed from exc
         return self.take()
 
     @property
@@ -474,7 +482,7 @@ class Http2Body:
     """The rest of an HTTP/2 response, read from its stream as it is asked for; the end, an
     error, cancellation or an early close gives the stream back (RST_STREAM if unfinished)."""
 
-    __slots__ = ("_conn", "_engine", "_pool", "_progress", "_ticket", "_timeout")
+    __slots__ = ("_conn", "_engine", "_plan", "_pool", "_progress", "_ticket")
 
     def __init__(
         self,
@@ -483,14 +491,14 @@ class Http2Body:
         ticket: Ticket,
         conn: Http2Connection,
         progress: ResponseProgress,
-        timeout: float | None,
+        plan: RequestPlan,
     ) -> None:
         self._engine = engine
         self._pool = pool
         self._ticket: Ticket | None = ticket
         self._conn = conn
         self._progress = progress
-        self._timeout = timeout
+        self._plan = plan  # (its read timeout is asked for at each wait: a deadline shrinks it)
 
     def next_chunks(self) -> Flow:
         """The next body chunks (waiting for the stream if none is queued), or None at the end."""
@@ -500,10 +508,14 @@ class Http2Body:
                 if progress.ended or self._ticket is None:
                     yield from self.close()
                     return None
-                yield from self._conn.receive(progress.sid, progress, self._timeout)  # type: ignore[arg-type]
-        except BaseException:
+                timeout = self._plan.read_timeout
+                yield from self._conn.receive(progress.sid, progress, timeout)  # type: ignore[arg-type]
+        except BaseException as exc:
             yield from self.close()
-            raise
+            renamed = deadline_error(self._plan, exc)
+            if renamed is exc:
+                raise
+            raise renamed from exc
         return progress.take()
 
     def take_arrived(self) -> bytes | None:

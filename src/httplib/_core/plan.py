@@ -7,16 +7,32 @@ on another connection reuses it as is. Neither does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from .._content import ByteStream
-from .._exceptions import UnsupportedProtocol
+from .._exceptions import (
+    ConnectTimeout,
+    PoolTimeout,
+    ReadTimeout,
+    TimeoutException,
+    UnsupportedProtocol,
+    WriteTimeout,
+)
 
 if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
     from .._models import Request
 
-__all__ = ["INLINE_BODY_MAX", "READ_SIZE", "ConnectionConfig", "Endpoint", "RequestPlan"]
+__all__ = [
+    "INLINE_BODY_MAX",
+    "READ_SIZE",
+    "ConnectionConfig",
+    "DeadlinePlan",
+    "deadline_error",
+    "Endpoint",
+    "RequestPlan",
+    "plan_for",
+]
 
 # One read: 64 KiB is the largest TLS-record-friendly size that still bounds memory per response.
 READ_SIZE = 64 * 1024
@@ -206,3 +222,95 @@ class RequestPlan:
 
     def __repr__(self) -> str:
         return f"<RequestPlan {self.method} {self.host}:{self.port}>"
+
+
+class DeadlinePlan(RequestPlan):
+    """A plan under a whole-request deadline (`Timeout(total=...)`): each phase's timeout is
+    what is left of the deadline when that is shorter, read at the moment the engine asks for
+    it; once the deadline has passed, asking raises that phase's timeout at once. A plain
+    `RequestPlan` pays nothing for this."""
+
+    __slots__ = ("_clock", "_connect", "_pool", "_read", "_write", "deadline", "total")
+
+    def __init__(
+        self,
+        request: Request,
+        config: ConnectionConfig,
+        clock: Callable[[], float],
+        deadline: float,
+        total: float | None,
+    ) -> None:
+        self._clock = clock
+        self.deadline = deadline
+        self.total = total
+        RequestPlan.__init__(self, request, config)
+
+    def _left(self, phase: float | None, error: type[TimeoutException]) -> float:
+        left = self.deadline - self._clock()
+        if left <= 0:
+            raise error(self.expired_message())
+        return left if phase is None or left < phase else phase
+
+    def expired_message(self) -> str:
+        total = "" if self.total is None else f" of {self.total} s"
+        return f"The total deadline{total} for this request passed (Timeout(total=...))."
+
+    def deadline_passed(self) -> bool:
+        return self._clock() >= self.deadline
+
+    # Each phase's timeout, as RequestPlan's attribute of the same name (the engine reads it).
+    @property
+    def connect_timeout(self) -> float:
+        return self._left(self._connect, ConnectTimeout)
+
+    @connect_timeout.setter
+    def connect_timeout(self, value: float | None) -> None:
+        self._connect = value
+
+    @property
+    def read_timeout(self) -> float:
+        return self._left(self._read, ReadTimeout)
+
+    @read_timeout.setter
+    def read_timeout(self, value: float | None) -> None:
+        self._read = value
+
+    @property
+    def write_timeout(self) -> float:
+        return self._left(self._write, WriteTimeout)
+
+    @write_timeout.setter
+    def write_timeout(self, value: float | None) -> None:
+        self._write = value
+
+    @property
+    def pool_timeout(self) -> float:
+        return self._left(self._pool, PoolTimeout)
+
+    @pool_timeout.setter
+    def pool_timeout(self, value: float | None) -> None:
+        self._pool = value
+
+
+def plan_for(request: Request, config: ConnectionConfig, clock: Callable[[], float]) -> RequestPlan:
+    """The plan for `request`: a `DeadlinePlan` when its timeouts carry a deadline (set by the
+    client from `Timeout(total=...)`, on `clock`'s scale), else a plain `RequestPlan`."""
+    extensions = request.extensions
+    timeouts = extensions.get("timeout") if extensions else None
+    deadline = timeouts.get("deadline") if timeouts else None
+    if deadline is None:
+        return RequestPlan(request, config)
+    return DeadlinePlan(request, config, clock, deadline, timeouts.get("total"))  # type: ignore[union-attr]
+
+
+def deadline_error(plan: RequestPlan, exc: BaseException) -> BaseException:
+    """`exc`, or when it is a timeout that the plan's deadline caused, the same kind of timeout
+    with a message naming the deadline (the backend's own says only "timed out")."""
+    if (
+        type(plan) is DeadlinePlan
+        and isinstance(exc, TimeoutException)
+        and plan.deadline_passed()
+        and str(exc) != plan.expired_message()
+    ):
+        return type(exc)(plan.expired_message())
+    return exc
