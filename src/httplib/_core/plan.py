@@ -224,6 +224,9 @@ class RequestPlan:
         return f"<RequestPlan {self.method} {self.host}:{self.port}>"
 
 
+DEADLINE_SLACK = 0.01
+
+
 class DeadlinePlan(RequestPlan):
     """A plan under a whole-request deadline (`Timeout(total=...)`): each phase's timeout is
     what is left of the deadline when that is shorter, read at the moment the engine asks for
@@ -256,7 +259,9 @@ class DeadlinePlan(RequestPlan):
         return f"The total deadline{total} for this request passed (Timeout(total=...))."
 
     def deadline_passed(self) -> bool:
-        return self._clock() >= self.deadline
+        # Event-loop timers may fire a little early (uvloop keeps milliseconds): a wait cut
+        # short by the deadline ends within this of it.
+        return self._clock() >= self.deadline - DEADLINE_SLACK
 
     # Each phase's timeout, as RequestPlan's attribute of the same name (the engine reads it).
     @property

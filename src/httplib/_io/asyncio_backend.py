@@ -1,10 +1,11 @@
-"""asyncio: the async shell's byte stream over an `asyncio.BufferedProtocol`.
+"""asyncio: the async shell's byte stream over an `asyncio.Protocol`.
 
 Why a Protocol and not `asyncio.open_connection`: streams add a StreamReader, a StreamWriter
-and a drain lock per connection and copy every chunk through a bytearray; the protocol copies
-each arrival once out of a per-thread receive buffer into a `bytes` object for the reader, a
-read that finds data buffered returns without suspending, and a write that the transport
-buffers does not suspend either. Only
+and a drain lock per connection and copy every chunk through a bytearray; a Protocol hands
+the received `bytes` object straight to the reader, a read that finds data buffered returns
+without suspending, and a write that the transport buffers does not suspend either. (A
+`BufferedProtocol` copying out of a shared buffer was measured too: cheaper for small
+responses only until the read size below was set, and dearer for large bodies.) Only
 asyncio's public interfaces are used, so any conforming loop (uvloop) works.
 
 Timeouts cost no timer per wait: each connection keeps one lazy timer that, when it fires,
@@ -33,30 +34,19 @@ __all__ = ["AsyncioBackend", "AsyncioStream"]
 
 # Stop reading from the socket while this much received data waits for the reader.
 READ_HIGH_WATER = 1 << 20
-# Transports receive into one buffer per thread (asyncio's own read size) and the protocol copies
-# out exactly what arrived: `sock.recv(256 KiB)` instead allocates 256 KiB per read and shrinks
-# it, and with received chunks kept alive until the reader takes them that measured +28 µs CPU
-# per request at 16 in flight (glibc grows and trims its heap on every read); one buffer per
-# connection instead costs a 256 KiB zero-fill per connect.
-RECEIVE_BUFFER = 256 * 1024
-_local = threading.local()
+# A selector transport reads up to its `max_size` (256 KiB) per `recv`, and CPython allocates
+# that much for every read, however little arrived: above glibc's initial mmap threshold
+# (128 KiB) every small response then cost an mmap, a page fault and an munmap (+28 µs CPU per
+# request at 16 in flight). 64 KiB, the sync backend's read size and the engine's `READ_SIZE`,
+# stays on the heap. (uvloop reads into its own buffer and has no such attribute.)
+TRANSPORT_READ_SIZE = 64 * 1024
 # The loop's own TLS handshake timeout must never beat ours (see `start_tls`): set past it, and
 # when the user asked for no timeout, far enough to mean none (it must be a positive number).
 _HANDSHAKE_BACKSTOP_MARGIN = 1.0
 _HANDSHAKE_BACKSTOP = 7 * 24 * 3600.0
 
 
-def _receive_buffer() -> memoryview:
-    """This thread's receive buffer: a transport calls `get_buffer` and `buffer_updated` back
-    to back, and the bytes are copied out at once, so every connection of a loop shares it."""
-    try:
-        view: memoryview = _local.view
-    except AttributeError:
-        view = _local.view = memoryview(bytearray(RECEIVE_BUFFER))
-    return view
-
-
-class _ByteProtocol(asyncio.BufferedProtocol):
+class _ByteProtocol(asyncio.Protocol):
     """Buffers received chunks and wakes the one reader or writer waiting on this connection."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -82,12 +72,8 @@ class _ByteProtocol(asyncio.BufferedProtocol):
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
         # subclassing it, and any conforming loop must work.
         self.transport = transport  # type: ignore[assignment]
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return _receive_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(_receive_buffer()[:nbytes].tobytes())
+        if getattr(transport, "max_size", 0) > TRANSPORT_READ_SIZE:
+            transport.max_size = TRANSPORT_READ_SIZE  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
