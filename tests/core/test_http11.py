@@ -12,36 +12,9 @@ from httplib._core import http11, http11_parse
 from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
 from httplib._core.http11 import Http11State
 from httplib._exceptions import LocalProtocolError, RemoteProtocolError
+from support.http11_feed import HOST, feed, merged, new_state
 
-HOST = [(b"Host", b"example.com")]
 NEXT = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
-
-
-def new_state(method: bytes = b"GET", headers: list[tuple[bytes, bytes]] = HOST) -> Http11State:
-    state = Http11State()
-    state.send_request(method, b"/", headers)
-    state.end_body()
-    return state
-
-
-def merged(events: list[Event]) -> list[Event]:
-    """Join adjacent body pieces: how a body is split across reads is not behaviour."""
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, DataReceived) and out and isinstance(out[-1], DataReceived):
-            out[-1] = DataReceived(out[-1].data + event.data)
-        elif not (isinstance(event, DataReceived) and not event.data):
-            out.append(event)
-    return out
-
-
-def feed(state: Http11State, data: bytes, mode: str) -> list[Event]:
-    if mode == "whole":
-        return merged(state.receive_data(data))
-    events: list[Event] = []
-    for i in range(len(data)):
-        events += state.receive_data(data[i : i + 1])
-    return merged(events)
 
 
 MODES = ["whole", "bytewise"]

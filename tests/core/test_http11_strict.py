@@ -7,41 +7,15 @@ from __future__ import annotations
 import pytest
 
 from httplib._core import http11_parse
-from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
+from httplib._core.events import DataReceived, ResponseReceived, StreamEnded
 from httplib._core.http11 import MAX_HEAD_SIZE, MAX_HEADER_COUNT, MAX_HEADER_LINE_SIZE, Http11State
 from httplib._core.http11_parse import MAX_CHUNK_OVERHEAD, MAX_INTERIM
 from httplib._exceptions import RemoteProtocolError
+from support.http11_feed import HOST, feed, new_state
 
-HOST = [(b"Host", b"example.com")]
 UPGRADE = [*HOST, (b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")]
 MODES = ["whole", "bytewise"]
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-
-def new_state(method: bytes = b"GET", headers: list[tuple[bytes, bytes]] = HOST) -> Http11State:
-    state = Http11State()
-    state.send_request(method, b"/", headers)
-    state.end_body()
-    return state
-
-
-def merged(events: list[Event]) -> list[Event]:
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, DataReceived) and out and isinstance(out[-1], DataReceived):
-            out[-1] = DataReceived(out[-1].data + event.data)
-        elif not (isinstance(event, DataReceived) and not event.data):
-            out.append(event)
-    return out
-
-
-def feed(state: Http11State, data: bytes, mode: str) -> list[Event]:
-    if mode == "whole":
-        return merged(state.receive_data(data))
-    events: list[Event] = []
-    for i in range(len(data)):
-        events += state.receive_data(data[i : i + 1])
-    return merged(events)
 
 
 def rejects(data: bytes, match: str, mode: str, state: Http11State | None = None) -> None:

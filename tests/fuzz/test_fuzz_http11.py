@@ -13,28 +13,15 @@ from fuzz.conftest import fuzz
 from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
 from httplib._core.http11 import MAX_HEAD_SIZE, Http11State
 from httplib._exceptions import LocalProtocolError, RemoteProtocolError
+from support.http11_feed import HOST, merged
+from support.http11_feed import new_state as base_state
 
-HOST = [(b"Host", b"example.com")]
 METHODS = st.sampled_from([b"GET", b"HEAD", b"CONNECT", b"POST"])
 UPGRADE = st.booleans()
 
 
 def new_state(method: bytes, upgrade: bool) -> Http11State:
-    state = Http11State()
-    headers = [*HOST, (b"Upgrade", b"websocket")] if upgrade else HOST
-    state.send_request(method, b"/", headers)
-    state.end_body()
-    return state
-
-
-def merged(events: list[Event]) -> list[Event]:
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, DataReceived) and out and isinstance(out[-1], DataReceived):
-            out[-1] = DataReceived(out[-1].data + event.data)
-        elif not (isinstance(event, DataReceived) and not event.data):
-            out.append(event)
-    return out
+    return base_state(method, [*HOST, (b"Upgrade", b"websocket")] if upgrade else HOST)
 
 
 def run(method: bytes, upgrade: bool, pieces: list[bytes]) -> tuple[list[Event], str | None]:
