@@ -263,6 +263,23 @@ def test_a_subclass_may_classify_anything() -> None:
     assert not breaker.is_failure(status=500)
 
 
+def test_report_records_failures_and_successes_and_releases_on_no_verdict() -> None:
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=1.0)
+    breaker.report(breaker.before(A, 0.0), 0.0, error=httplib.ConnectError("refused"))
+    breaker.report(breaker.before(A, 0.0), 0.0, status=404)  # a success: the count restarts
+    breaker.report(breaker.before(A, 0.0), 0.0, status=503)
+    assert breaker.state(A, 0.0) == "closed"
+    breaker.report(breaker.before(A, 0.0), 0.0, error=httplib.ReadTimeout("slow"))
+    assert breaker.state(A, 0.0) == "open"
+    # In half-open, errors that say nothing about the server free the probe's slot without
+    # closing or reopening the circuit.
+    for error in (KeyboardInterrupt(), httplib.PoolTimeout("our pool"), ValueError("a bug")):
+        breaker.report(breaker.before(A, 1.0), 1.0, error=error)
+        assert breaker.state(A, 1.0) == "half-open"
+    breaker.report(breaker.before(A, 1.0), 1.0, status=200)
+    assert breaker.state(A, 1.0) == "closed"
+
+
 # -- configuration, memory, logging
 
 
@@ -357,7 +374,7 @@ def test_nothing_is_logged_when_the_logger_is_off(caplog: pytest.LogCaptureFixtu
 def test_threads_sharing_a_breaker_open_it_once_and_share_the_probe_limit(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    threads_n, each = 8, 50
+    threads_n, each = 8, 300
     breaker = CircuitBreaker(
         failure_threshold=threads_n * each, recovery_timeout=10.0, half_open_max_calls=3
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import email.utils
 import heapq
 import logging
+import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -325,6 +327,13 @@ def test_a_used_up_quota_pauses_until_the_reset() -> None:
     assert wait_of(limit, B, 0.0) == pytest.approx(300.0)  # max_pause's default
 
 
+def test_a_used_up_quota_longer_than_max_wait_fails_fast_naming_it() -> None:
+    limit = RateLimit(100, max_wait=1.0)
+    limit.observe(A, 200, [("RateLimit", '"q";r=0;t=60')], 0.0, WALL)
+    with pytest.raises(httplib.RateLimitTimeout, match="server's rate-limit quota, used up"):
+        limit.reserve(A, 0.0)
+
+
 def test_the_newest_quota_statement_wins() -> None:
     limit = RateLimit(100)
     limit.observe(A, 200, [("RateLimit", '"q";r=2;t=10')], 0.0, WALL)
@@ -401,6 +410,13 @@ def test_repr_shows_the_configuration() -> None:
     )
 
 
+def test_the_rate_is_fixed_at_construction() -> None:
+    limit = RateLimit(10, per=2.0, burst=3)
+    assert (limit.rate, limit.per, limit.burst) == (10.0, 2.0, 3)
+    with pytest.raises(AttributeError):
+        limit.rate = 20  # type: ignore[misc]
+
+
 def test_pauses_and_slowdowns_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     limit = RateLimit(100)
     with caplog.at_level(logging.DEBUG, logger="httplib"):
@@ -418,9 +434,21 @@ def test_pauses_and_slowdowns_are_logged(caplog: pytest.LogCaptureFixture) -> No
     ]
 
 
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Threads switch as often as the interpreter allows, so races get their chance."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+@pytest.mark.usefixtures("fast_switching")
 def test_threads_sharing_a_limiter_each_get_their_own_slot() -> None:
     limit = RateLimit(1000)
-    threads_n, each = 8, 250
+    threads_n, each = 8, 1000
     barrier = threading.Barrier(threads_n)
     results: list[list[float]] = [[] for _ in range(threads_n)]
 
@@ -436,6 +464,7 @@ def test_threads_sharing_a_limiter_each_get_their_own_slot() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
+        assert not thread.is_alive()
     slots = sorted(slot for result in results for slot in result)
     # Every slot handed out exactly once: no two threads got the same turn, none was skipped.
     assert len(slots) == threads_n * each

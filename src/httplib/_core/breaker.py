@@ -9,12 +9,13 @@ client's clock), asks before each request and reports after it. The flow's lines
     try:
         response = yield SEND, request
     except BaseException as exc:
-        if isinstance(exc, Exception):
-            breaker.record(admission, not breaker.is_failure(error=exc), clock())
-        else:                                          # cancelled: no verdict on the server
-            breaker.release(admission)
+        breaker.report(admission, clock(), error=exc)
         raise
-    breaker.record(admission, not breaker.is_failure(status=response.status_code), clock())
+    breaker.report(admission, clock(), status=response.status_code)
+
+`report` classifies with `is_failure` and calls `record` (a verdict on the server) or `release`
+(none: a cancellation, or an error of our own such as a full pool), which callers may also
+use directly.
 
 Each origin (scheme, host, port) has its own circuit:
 
@@ -301,6 +302,25 @@ class CircuitBreaker:
                 circuit_opened(origin, event[1], self.recovery_timeout)
             else:
                 circuit_closed(origin)
+
+    def report(
+        self,
+        admission: Admission,
+        now: float,
+        *,
+        status: int | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """How the request `admission` let through ended, as `is_failure` judges it: a response
+        `status`, or the `error` it raised. A failure is recorded; an error that is not one (a
+        cancellation, our own pool or request at fault) is no verdict and only `release`s; any
+        other status is a success."""
+        if self.is_failure(status, error):
+            self.record(admission, False, now)
+        elif error is not None:
+            self.release(admission)
+        else:
+            self.record(admission, True, now)
 
     def release(self, admission: Admission) -> None:
         """The request `admission` let through ended without a verdict on the server (it was

@@ -7,12 +7,17 @@ the client's clock) and performs the waits it is told. The flow's loop is::
 
     reservation = limit.reserve(origin, now, deadline)      # may raise RateLimitTimeout
     while reservation is not None and reservation.wait > 0:
+        rate_limit_wait(origin, reservation.wait)           # _logging, DEBUG
         yield SLEEP, reservation.wait
         reservation = limit.confirm(reservation, clock(), deadline)
     if reservation is None:
         ...  # the slot comes after the deadline: raise the deadline's timeout now
     ... send ...
-    limit.observe(origin, response.status_code, response.headers.multi_items(), clock(), wall)
+    if status in (429, 503) or response.headers._has_any(WATCHED_FIELDS):
+        limit.observe(origin, status, response.headers.multi_items(), clock(), wall_now)
+
+With a `CircuitBreaker` as well, ask the breaker first (an open circuit then fails at once
+instead of after a wait for a slot) and `release` its admission when the limiter refuses.
 
 Each origin's bucket is kept in GCRA form (the "virtual scheduling" form of a token bucket,
 ITU-T I.371): one number, `tat`, the time at which the bucket would be full again. A request
@@ -72,6 +77,7 @@ WATCHED_FIELDS: Final = frozenset(
         b"x-ratelimit-reset",
     }
 )
+_WATCHED_NAMES: Final = frozenset(name.decode() for name in WATCHED_FIELDS)
 _MIN_SWEEP = 64  # buckets kept before the first sweep for idle ones
 _NEVER = -math.inf
 
@@ -131,15 +137,15 @@ class RateLimit:
 
     __slots__ = (
         "_buckets",
+        "_burst",
         "_interval",
         "_lock",
+        "_per",
+        "_rate",
         "_sweep_at",
         "_tolerance",
-        "burst",
         "max_pause",
         "max_wait",
-        "per",
-        "rate",
     )
 
     def __init__(
@@ -151,18 +157,18 @@ class RateLimit:
         *,
         max_pause: float = 300.0,
     ) -> None:
-        self.rate = _positive("rate", rate)
-        self.per = _positive("per", per)
+        self._rate = _positive("rate", rate)
+        self._per = _positive("per", per)
         if burst is None:
             burst = 1
         if isinstance(burst, bool) or not isinstance(burst, int):
             raise TypeError(f"RateLimit(burst=...) must be an int or None, not {burst!r}")
         if burst < 1:
             raise ValueError(f"RateLimit(burst=...) must be at least 1, not {burst}")
-        self.burst = burst
+        self._burst = burst
         self.max_wait = None if max_wait is None else _non_negative("max_wait", max_wait)
         self.max_pause = _non_negative("max_pause", max_pause)
-        self._interval = self.per / self.rate
+        self._interval = self._per / self._rate
         self._tolerance = (burst - 1) * self._interval
         self._buckets: dict[Origin, _Bucket] = {}
         self._sweep_at = _MIN_SWEEP
@@ -173,9 +179,25 @@ class RateLimit:
         # never held across a wait or a log call, so it never blocks an event loop.
         self._lock = allocate_lock()
 
+    # Read-only: the bucket arithmetic is derived from them once.
+    @property
+    def rate(self) -> float:
+        """Requests allowed per `per` seconds, to each origin."""
+        return self._rate
+
+    @property
+    def per(self) -> float:
+        """The period, in seconds, that `rate` is counted over."""
+        return self._per
+
+    @property
+    def burst(self) -> int:
+        """How many requests idle time may bank and send back to back."""
+        return self._burst
+
     def __repr__(self) -> str:
         extra = "" if self.max_wait is None else f", max_wait={self.max_wait!r}"
-        return f"RateLimit({self.rate!r}, per={self.per!r}, burst={self.burst!r}{extra})"
+        return f"RateLimit({self._rate!r}, per={self._per!r}, burst={self._burst!r}{extra})"
 
     # -- asking for a slot
 
@@ -265,10 +287,17 @@ class RateLimit:
         module docstring). Garbage in any of them is ignored. A response with none of
         `WATCHED_FIELDS` changes nothing.
         """
+        fields = headers if type(headers) is list else list(headers)
+        if status not in _PAUSE_STATUSES:
+            # The common case, a response that says nothing about rates: one cheap pass.
+            for name, _ in fields:
+                if name.lower() in _WATCHED_NAMES:
+                    break
+            else:
+                return
         # Imported here: server_hints loads `email`, which `import httplib` does not pay for.
         from .server_hints import rate_limit_hint, retry_after_seconds
 
-        fields = headers if isinstance(headers, list | tuple) else list(headers)
         if status in _PAUSE_STATUSES:
             for name, value in fields:
                 if name.lower() == "retry-after":
@@ -280,7 +309,7 @@ class RateLimit:
         if hint is None or hint.reset is None or hint.remaining is None:
             return  # without both, the quota cannot be spread over time
         if hint.remaining == 0:
-            self._pause(origin, now, hint.reset, "rate-limit quota used up until its reset")
+            self._pause(origin, now, hint.reset, "rate-limit quota, used up until its reset")
         else:
             self._slow(origin, now, hint.reset / hint.remaining, hint.reset)
 
