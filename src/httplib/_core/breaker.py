@@ -120,8 +120,8 @@ class CircuitBreaker:
 
     Clients are to take it as `Client(circuit_breaker=CircuitBreaker())` and
     `AsyncClient(circuit_breaker=...)`. That wiring is the next change: today no client accepts
-    `circuit_breaker=`, and this object is the policy's core, driven by `before`, `record` and
-    `release` with the time passed in.
+    `circuit_breaker=`, and this object is the policy's core, driven by `before` and `report`
+    (or `record` and `release`) with the time passed in.
     """
 
     def __init__(
