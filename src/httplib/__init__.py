@@ -7,7 +7,10 @@ from ._config import Limits, Proxy, Timeout, create_ssl_context
 from ._content import ByteStream
 from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth
+from ._core.breaker import CircuitBreaker
+from ._core.ratelimit import RateLimit
 from ._exceptions import (
+    CircuitOpenError,
     CloseError,
     ConnectError,
     ConnectTimeout,
@@ -22,6 +25,7 @@ from ._exceptions import (
     PoolTimeout,
     ProtocolError,
     ProxyError,
+    RateLimitTimeout,
     ReadError,
     ReadTimeout,
     RemoteProtocolError,
@@ -80,6 +84,8 @@ __all__ = [
     "BaseTransport",
     "BasicAuth",
     "ByteStream",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "Client",
     "CloseError",
     "codes",
@@ -115,6 +121,8 @@ __all__ = [
     "ProxyError",
     "put",
     "QueryParams",
+    "RateLimit",
+    "RateLimitTimeout",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",

@@ -8,7 +8,8 @@ HTTPError
 │   │   │   ├── ConnectTimeout
 │   │   │   ├── ReadTimeout
 │   │   │   ├── WriteTimeout
-│   │   │   └── PoolTimeout
+│   │   │   ├── PoolTimeout
+│   │   │   └── RateLimitTimeout    (httplib only: the client's RateLimit would wait too long)
 │   │   ├── NetworkError
 │   │   │   ├── ConnectError
 │   │   │   ├── ReadError
@@ -18,7 +19,8 @@ HTTPError
 │   │   │   ├── LocalProtocolError
 │   │   │   └── RemoteProtocolError
 │   │   ├── ProxyError
-│   │   └── UnsupportedProtocol
+│   │   ├── UnsupportedProtocol
+│   │   └── CircuitOpenError        (httplib only: the CircuitBreaker fails a request fast)
 │   ├── DecodingError
 │   │   └── ContentTooLarge         (httplib only: a body over the `max_content_size` cap)
 │   └── TooManyRedirects
@@ -46,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._models import Request, Response
 
 __all__ = [
+    "CircuitOpenError",
     "CloseError",
     "ConnectError",
     "ConnectTimeout",
@@ -60,6 +63,7 @@ __all__ = [
     "PoolTimeout",
     "ProtocolError",
     "ProxyError",
+    "RateLimitTimeout",
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
@@ -137,6 +141,31 @@ class PoolTimeout(TimeoutException):
     """Timed out waiting for a connection from the pool."""
 
 
+class RateLimitTimeout(TimeoutException):
+    """The client's own `RateLimit` would hold the request longer than its `max_wait`.
+
+    httplib's own addition to httpx's tree. Raised at once, before any byte is sent, instead of
+    sleeping towards a failure known in advance. A `TimeoutException` because it is one: a
+    bound on waiting before the request can go, as `PoolTimeout` is for a pool slot (it is not
+    a pool wait, so it is a sibling rather than a subclass); code that handles httpx's
+    timeouts, or retries on `TransportError`, treats it as a slow dependency without knowing
+    the new name. `origin` is the (scheme, host, port) that was limited, `wait` the seconds it
+    would have waited (None when built from a message alone).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: tuple[str, str, int] | None = None,
+        wait: float | None = None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.origin = origin
+        self.wait = wait
+
+
 class NetworkError(TransportError):
     """A network failure while talking to the host."""
 
@@ -163,6 +192,29 @@ class ProxyError(TransportError):
 
 class UnsupportedProtocol(TransportError):
     """The URL scheme is not supported (or missing), e.g. `ftp://` or `example.com/path`."""
+
+
+class CircuitOpenError(TransportError):
+    """The client's `CircuitBreaker` has opened the circuit to this origin: the request fails
+    at once, without a byte sent, until the breaker lets a probe through.
+
+    httplib's own addition to httpx's tree: a `TransportError`, since to the caller it is the
+    origin being unreachable for now, so `except httpx.TransportError` handlers (and retry
+    logic keyed on it) keep working. `origin` is the (scheme, host, port) and `retry_in` the
+    seconds until the breaker lets a probe through (None when built from a message alone).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: tuple[str, str, int] | None = None,
+        retry_in: float | None = None,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, request=request)
+        self.origin = origin
+        self.retry_in = retry_in
 
 
 class ProtocolError(TransportError):

@@ -6,6 +6,10 @@
 - `httplib.connection` DEBUG: connection events in httpcore's `name.started` /
   `name.complete` / `name.failed key=value ...` form (`connect_tcp`, `connect_unix_socket`,
   `start_tls`, `retry`, `close`), emitted by the engine through the helpers below.
+- `httplib` WARNING/INFO/DEBUG: the resilience policies' decisions, one line each, naming the
+  origin as `scheme://host:port`: a circuit breaker opening (WARNING), letting a probe through
+  or closing again (INFO); a rate limiter pausing an origin on the server's word (INFO),
+  slowing to the server's quota or holding a request back (DEBUG).
 
 Never logged: the userinfo of a URL (`user:password@`), header values (Authorization, Cookie)
 and bodies. Logging costs nothing measurable when disabled: each helper asks its logger
@@ -23,6 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._urls import URL
 
 __all__ = [
+    "circuit_closed",
+    "circuit_half_open",
+    "circuit_opened",
     "close_complete",
     "close_started",
     "connect_complete",
@@ -31,6 +38,10 @@ __all__ = [
     "connection_logger",
     "logger",
     "log_request",
+    "origin_text",
+    "rate_limit_paused",
+    "rate_limit_slowed",
+    "rate_limit_wait",
     "redacted_url",
     "retry_started",
     "start_tls_complete",
@@ -41,6 +52,7 @@ __all__ = [
 logger = logging.getLogger("httplib")
 connection_logger = logging.getLogger("httplib.connection")
 
+_WARNING = logging.WARNING
 _INFO = logging.INFO
 _DEBUG = logging.DEBUG
 
@@ -135,6 +147,65 @@ def close_complete() -> None:
     """After the CLOSE."""
     if connection_logger.isEnabledFor(_DEBUG):
         _event("close.complete", {})
+
+
+def origin_text(origin: tuple[str, str, int]) -> str:
+    """An origin as `scheme://host:port`, an IPv6 host in brackets, for messages and logs."""
+    scheme, host, port = origin
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def circuit_opened(origin: tuple[str, str, int], failures: int, retry_in: float) -> None:
+    """The breaker opened for `origin` after `failures` consecutive failures (or a failed
+    probe, when `failures` is 0); requests fail fast for `retry_in` seconds."""
+    if logger.isEnabledFor(_WARNING):
+        cause = f"after {failures} consecutive failures" if failures else "a probe failed"
+        logger.warning(
+            "Circuit breaker open for %s: %s; next probe in %.3g s",
+            origin_text(origin),
+            cause,
+            retry_in,
+        )
+
+
+def circuit_half_open(origin: tuple[str, str, int]) -> None:
+    """The recovery timeout passed: the breaker lets a probe request through to `origin`."""
+    if logger.isEnabledFor(_INFO):
+        logger.info(
+            "Circuit breaker half-open for %s: letting a probe through", origin_text(origin)
+        )
+
+
+def circuit_closed(origin: tuple[str, str, int]) -> None:
+    """A probe to `origin` succeeded: the breaker closed, requests flow again."""
+    if logger.isEnabledFor(_INFO):
+        logger.info("Circuit breaker closed for %s: a probe succeeded", origin_text(origin))
+
+
+def rate_limit_paused(origin: tuple[str, str, int], seconds: float, reason: str) -> None:
+    """The rate limiter holds every request to `origin` for `seconds` (`reason`: the header
+    that asked for it)."""
+    if logger.isEnabledFor(_INFO):
+        logger.info("Rate limit: pausing %s for %.3g s (%s)", origin_text(origin), seconds, reason)
+
+
+def rate_limit_slowed(origin: tuple[str, str, int], interval: float, seconds: float) -> None:
+    """The server's quota headers slow `origin` to one request per `interval` s for `seconds`."""
+    if logger.isEnabledFor(_DEBUG):
+        logger.debug(
+            "Rate limit: slowing %s to one request per %.3g s for %.3g s (server quota)",
+            origin_text(origin),
+            interval,
+            seconds,
+        )
+
+
+def rate_limit_wait(origin: tuple[str, str, int], seconds: float) -> None:
+    """A request to `origin` waits `seconds` for its slot (for the flow to call)."""
+    if logger.isEnabledFor(_DEBUG):
+        logger.debug("Rate limit: request to %s waits %.3g s", origin_text(origin), seconds)
 
 
 class _Shown:

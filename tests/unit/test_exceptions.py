@@ -68,3 +68,33 @@ def test_stream_error_messages_are_httpx_s_word_for_word() -> None:
 
     for name in ("StreamConsumed", "StreamClosed", "ResponseNotRead", "RequestNotRead"):
         assert str(getattr(httplib, name)()) == str(getattr(httpx, name)())
+
+
+def test_the_resilience_errors_sit_where_httpx_handlers_catch_them() -> None:
+    assert issubclass(httplib.CircuitOpenError, httplib.TransportError)
+    assert not issubclass(httplib.CircuitOpenError, httplib.TimeoutException)
+    assert issubclass(httplib.RateLimitTimeout, httplib.TimeoutException)
+    assert not issubclass(httplib.RateLimitTimeout, httplib.PoolTimeout)
+
+
+@pytest.mark.parametrize("cls", [httplib.CircuitOpenError, httplib.RateLimitTimeout])
+def test_the_resilience_errors_build_from_a_message_alone_and_take_a_request(
+    cls: type[httplib.TransportError],
+) -> None:
+    # `type(exc)(message)` is how the engine renames a timeout; a bare message must work.
+    exc = cls("why")
+    assert str(exc) == "why"
+    marker = object()
+    with pytest.raises(cls) as info, request_context(marker):  # type: ignore[arg-type]
+        raise exc
+    assert info.value.request is marker
+
+
+def test_the_resilience_errors_carry_their_origin_and_timing() -> None:
+    origin = ("https", "a.test", 443)
+    opened = httplib.CircuitOpenError("open", origin=origin, retry_in=12.5)
+    assert (opened.origin, opened.retry_in) == (origin, 12.5)
+    assert httplib.CircuitOpenError("open").retry_in is None
+    limited = httplib.RateLimitTimeout("wait", origin=origin, wait=3.0)
+    assert (limited.origin, limited.wait) == (origin, 3.0)
+    assert httplib.RateLimitTimeout("wait").origin is None

@@ -52,3 +52,29 @@ def test_exception_tree_matches_httpx() -> None:
 def test_all_lists_only_real_names() -> None:
     for name in httplib.__all__:
         assert hasattr(httplib, name), name
+
+
+# httplib's own public names beyond httpx's, with the kind each must be.
+RESILIENCE = {
+    "RateLimit": httplib.RateLimit,
+    "CircuitBreaker": httplib.CircuitBreaker,
+    "CircuitOpenError": httplib.TransportError,
+    "RateLimitTimeout": httplib.TimeoutException,
+}
+
+
+@pytest.mark.parametrize("name", sorted(RESILIENCE))
+def test_resilience_names_are_exported_and_not_httpx_s(name: str) -> None:
+    assert name in httplib.__all__
+    assert name not in HTTPX_NAMES
+    ours = getattr(httplib, name)
+    assert inspect.isclass(ours)
+    assert issubclass(ours, RESILIENCE[name])
+    assert ours.__module__.startswith("httplib.")
+
+
+@pytest.mark.parametrize("name", ["RateLimit", "CircuitBreaker"])
+def test_policy_docstrings_say_how_clients_will_take_them(name: str) -> None:
+    doc = inspect.getdoc(getattr(httplib, name)) or ""
+    argument = "rate_limit=" if name == "RateLimit" else "circuit_breaker="
+    assert f"Client({argument}" in doc
