@@ -14,8 +14,23 @@ import pytest
 import httplib._core
 
 FORBIDDEN = frozenset(
-    {"socket", "ssl", "asyncio", "trio", "threading", "selectors", "time", "anyio", "sniffio"}
+    {
+        "socket",
+        "ssl",
+        "asyncio",
+        "trio",
+        "threading",
+        "_thread",
+        "selectors",
+        "time",
+        "anyio",
+        "sniffio",
+    }
 )
+# The client-level policies that one Client and AsyncClient may share own a C lock, held for a
+# few arithmetic steps and never across an effect (a flow's lock otherwise comes from the
+# runtime, as the engine's does). Nothing else in the core may reach for threads.
+ALLOWED = {("ratelimit.py", "_thread"), ("breaker.py", "_thread")}
 CORE_DIR = Path(httplib._core.__file__).parent
 CORE_MODULES = sorted(CORE_DIR.rglob("*.py"))
 
@@ -58,7 +73,8 @@ def test_core_has_modules() -> None:
     "path", CORE_MODULES, ids=lambda path: path.relative_to(CORE_DIR).as_posix()
 )
 def test_core_module_imports_no_io(path: Path) -> None:
-    assert forbidden_imports(path.read_text(encoding="utf-8")) == []
+    found = forbidden_imports(path.read_text(encoding="utf-8"))
+    assert [f for f in found if (path.name, f.split(": ")[1]) not in ALLOWED] == []
 
 
 @pytest.mark.parametrize(
