@@ -7,6 +7,7 @@ from ._config import Limits, Proxy, Timeout, create_ssl_context
 from ._content import ByteStream
 from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth
+from ._core.retries import Retry, RetryBudget
 from ._exceptions import (
     CloseError,
     ConnectError,
@@ -124,6 +125,8 @@ __all__ = [
     "RequestNotRead",
     "Response",
     "ResponseNotRead",
+    "Retry",
+    "RetryBudget",
     "stream",
     "StreamClosed",
     "StreamConsumed",

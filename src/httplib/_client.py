@@ -127,9 +127,9 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        chosen, follow = self._start(request, auth, follow_redirects)
+        chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = None
-        if is_plain(self, chosen):
+        if retry is None and is_plain(self, chosen):
             response = _send_single(self, request)
             if settle_plain(self, response):
                 if not stream:
@@ -139,7 +139,7 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                         response.close()
                         raise
                 return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
+        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response, retry))
         while (effect := stepper.effect) is not None:
             try:
                 value = _SYNC_EFFECTS[effect[0]](self, effect[1])
@@ -301,9 +301,9 @@ class AsyncClient(
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        chosen, follow = self._start(request, auth, follow_redirects)
+        chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = None
-        if is_plain(self, chosen):
+        if retry is None and is_plain(self, chosen):
             response = await _asend_single(self, request)
             if settle_plain(self, response):
                 if not stream:
@@ -313,7 +313,7 @@ class AsyncClient(
                         await response.aclose()
                         raise
                 return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
+        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response, retry))
         while (effect := stepper.effect) is not None:
             try:
                 value = await _ASYNC_EFFECTS[effect[0]](self, effect[1])

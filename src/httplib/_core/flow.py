@@ -17,6 +17,13 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
     SLEEP       target: seconds (float)         -> None (the client's runtime sleeps: a blocking
                                                    sleep, asyncio's or trio's)
 
+Retries (`Retry`, given as a `RetryRun` by a client that has one): each exchange, the first
+request and every redirect hop or auth round, is `_exchange`: sent, and after a retryable
+error or status sent again after a `SLEEP`, as `_core/retries.py` decides. Hooks run once per
+exchange; cookies are stored from every attempt's response; a response that is retried is
+discarded (its body read raw up to `MAX_REDIRECT_BODY`, so its connection can be reused) and
+closed. The final response's `extensions["attempts"]` says how many times it was sent.
+
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
 The plain `Auth()` (no credentials) skips that machinery: it would only echo the request.
@@ -31,10 +38,13 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._content import ByteStream
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
+from .._logging import retry_refused, retry_scheduled
 from .auth import Auth
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
+from .retries import BUDGET, DEADLINE, RetryRun, deadline_exceeded
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
@@ -110,17 +120,18 @@ def send_flow(
     follow_redirects: bool,
     stream: bool,
     response: Response | None = None,
+    retry: RetryRun | None = None,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
     `response`: the answer to `request` already received by a plain first exchange (see
-    `settle_plain`). Unless `stream`, the final body is read; a response that fails on the way
-    is closed.
+    `settle_plain`). `retry`: the request's retry policy at work, if it has one. Unless
+    `stream`, the final body is read; a response that fails on the way is closed.
     """
     if type(auth) is Auth:
-        response = yield from _redirect_flow(client, request, follow_redirects, [], response)
+        response = yield from _redirect_flow(client, request, follow_redirects, [], response, retry)
     else:
-        response = yield from _auth_flow(client, request, auth, follow_redirects)
+        response = yield from _auth_flow(client, request, auth, follow_redirects, retry)
     if not stream:
         yield from _closing_on_error(response, (READ, response))
     return response
@@ -138,12 +149,16 @@ def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, A
 
 
 def _auth_flow(
-    client: FlowSettings, request: Request, auth: Auth, follow_redirects: bool
+    client: FlowSettings,
+    request: Request,
+    auth: Auth,
+    follow_redirects: bool,
+    retry: RetryRun | None,
 ) -> SendFlow:
     """Run the auth generator around the exchanges, closing it however the flow ends."""
     steps = yield (AUTH_OPEN, (auth, request))
     try:
-        response = yield from _auth_rounds(client, steps, follow_redirects)
+        response = yield from _auth_rounds(client, steps, follow_redirects, retry)
     except GeneratorExit:
         raise
     except BaseException:
@@ -153,7 +168,9 @@ def _auth_flow(
     return response
 
 
-def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> SendFlow:
+def _auth_rounds(
+    client: FlowSettings, steps: Any, follow_redirects: bool, retry: RetryRun | None
+) -> SendFlow:
     """Alternate auth steps and exchanges until the auth generator ends (httpx's loop).
 
     Each response the auth flow answered with a new request is read and kept in `history`.
@@ -163,7 +180,9 @@ def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> Se
     if outgoing is None:
         raise RuntimeError("The auth flow ended without yielding a request to send.")
     while True:
-        response = yield from _redirect_flow(client, outgoing, follow_redirects, history)
+        response = yield from _redirect_flow(
+            client, outgoing, follow_redirects, history, None, retry
+        )
         step = (AUTH_NEXT, (steps, response))
         next_request: Request | None = yield from _closing_on_error(response, step)
         if next_request is None:
@@ -180,6 +199,7 @@ def _redirect_flow(
     follow_redirects: bool,
     history: list[Response],
     response: Response | None = None,
+    retry: RetryRun | None = None,
 ) -> SendFlow:
     """Send, run the hooks, store cookies, and follow (or hand back) redirects; a `response`
     given is the first exchange's, already sent with no hooks and its cookies stored."""
@@ -190,8 +210,11 @@ def _redirect_flow(
                 raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
             if hooks["request"]:
                 yield (HOOKS, (hooks["request"], request))
-            response = yield (SEND, request)
-            _store_cookies(client, response)
+            if retry is None:
+                response = yield (SEND, request)
+                _store_cookies(client, response)
+            else:
+                response = yield from _exchange(client, request, retry)
         try:
             if hooks["response"]:
                 yield (HOOKS, (hooks["response"], response))
@@ -212,6 +235,51 @@ def _redirect_flow(
             yield (CLOSE, response)
             raise
         response = None
+
+
+def _exchange(client: FlowSettings, request: Request, retry: RetryRun) -> SendFlow:
+    """Send `request`, and again after a wait for as long as `retry` says; the last response
+    (or error) is the outcome."""
+    # Only a body held in memory can be sent twice (an iterator is consumed by the first try).
+    retry.start(request.method, isinstance(request.stream, ByteStream), retry.clock())
+    while True:
+        try:
+            response: Response = yield (SEND, request)
+        except GeneratorExit:
+            raise
+        except Exception as exc:  # (cancellation and KeyboardInterrupt are BaseExceptions)
+            timeouts = request.extensions.get("timeout") or {}
+            decision = retry.after_error(exc, now=retry.clock(), deadline=timeouts.get("deadline"))
+            if not decision.retry:
+                if decision.reason is DEADLINE or decision.reason is BUDGET:
+                    retry_refused(request, retry, decision, exc)
+                if decision.reason is DEADLINE:
+                    total = timeouts.get("total")
+                    raise deadline_exceeded(exc, decision, total, retry.attempt) from exc
+                raise
+            retry_scheduled(request, retry.attempt - 1, decision.delay, exc)
+            yield (SLEEP, decision.delay)
+            continue
+        _store_cookies(client, response)
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        timeouts = request.extensions.get("timeout") or {}
+        decision = retry.after_response(
+            response.status_code,
+            retry_after,
+            now=retry.clock(),
+            wall_now=retry.wall_clock() if retry_after is not None else 0.0,
+            deadline=timeouts.get("deadline"),
+        )
+        if not decision.retry:
+            if decision.reason is DEADLINE or decision.reason is BUDGET:
+                retry_refused(request, retry, decision, response)
+            response.extensions["attempts"] = retry.attempt
+            return response
+        retry_scheduled(request, retry.attempt - 1, decision.delay, response)
+        # Read (raw, bounded, never decoded) so the connection can serve the retry; closed.
+        yield from _closing_on_error(response, (DISCARD, (response, MAX_REDIRECT_BODY)))
+        yield (SLEEP, decision.delay)
 
 
 class FlowStepper:
