@@ -5,8 +5,8 @@ Everything both clients share lives once: configuration and request building in
 `_client_methods.Methods`, and every policy (auth, hooks, cookies, redirects) in the sans-I/O
 `_core.flow.send_flow`. What is left per client is a table of effect performers (call vs
 await), a short loop that runs the flow, and the flow's fast path: a request no policy acts
-on before its response (no auth, no hooks) is sent directly, and reaches the flow only when
-that response is a redirect.
+on before its response (no auth, no hooks, no `Retry`) is sent directly, and reaches the flow
+only when that response is a redirect.
 """
 
 from __future__ import annotations

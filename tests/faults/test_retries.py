@@ -372,3 +372,31 @@ def test_bad_retries_are_refused(bad: object) -> None:
 
 def _exact(factor: float) -> dict[str, float]:
     return {"backoff_factor": factor, "backoff_jitter": 0.0}
+
+
+def test_a_retried_response_whose_body_breaks_is_still_retried(fault: Fault) -> None:
+    def broken_503(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 503 X\r\nContent-Length: 100\r\n\r\ncut")
+        reset_on_close(conn)
+
+    with script_server(broken_503, OK) as server:
+        response, _ = send(fault, "GET", server.url, {"retries": FAST})
+    assert (response.status_code, response.extensions["attempts"]) == (200, 2)
+
+
+def test_streaming_gets_the_retried_response_unread(fault: Fault) -> None:
+    with script_server(UNAVAILABLE, response_with(b"streamed")) as server:
+        url = server.url
+
+        def sync_script(c: Any) -> tuple[int, bytes]:
+            with c.stream("GET", url) as response:
+                assert not response.is_stream_consumed
+                return response.extensions["attempts"], response.read()
+
+        async def async_script(c: Any) -> tuple[int, bytes]:
+            async with c.stream("GET", url) as response:
+                assert not response.is_stream_consumed
+                return response.extensions["attempts"], await response.aread()
+
+        script = async_script if fault.is_async else sync_script
+        assert fault.with_client(script, retries=FAST) == (2, b"streamed")

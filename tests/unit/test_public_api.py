@@ -52,3 +52,12 @@ def test_exception_tree_matches_httpx() -> None:
 def test_all_lists_only_real_names() -> None:
     for name in httplib.__all__:
         assert hasattr(httplib, name), name
+
+
+def test_httplib_own_resilience_names_are_exported() -> None:
+    # Names httplib adds beyond httpx's (issue 11): exported, and absent from httpx.
+    for name in ("Retry", "RetryBudget"):
+        assert name in httplib.__all__
+        assert inspect.isclass(getattr(httplib, name))
+        assert not hasattr(httpx, name)
+    assert httplib.Client(retries=httplib.Retry(2)).retries == httplib.Retry(total=2)

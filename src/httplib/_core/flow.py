@@ -277,8 +277,17 @@ def _exchange(client: FlowSettings, request: Request, retry: RetryRun) -> SendFl
             response.extensions["attempts"] = retry.attempt
             return response
         retry_scheduled(request, retry.attempt - 1, decision.delay, response)
-        # Read (raw, bounded, never decoded) so the connection can serve the retry; closed.
-        yield from _closing_on_error(response, (DISCARD, (response, MAX_REDIRECT_BODY)))
+        try:
+            # Read (raw, bounded, never decoded) so the connection can serve the retry.
+            yield (DISCARD, (response, MAX_REDIRECT_BODY))
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            yield (CLOSE, response)
+            if not isinstance(exc, Exception):
+                raise  # (cancelled, interrupted)
+            # A body that breaks on the way changes nothing: it was to be dropped, and its
+            # connection is not reused. The retry goes ahead.
         yield (SLEEP, decision.delay)
 
 
