@@ -128,18 +128,26 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
-        response = None
-        if retry is None and is_plain(self, chosen):
-            response = _send_single(self, request)
-            if settle_plain(self, response):
-                if not stream:
-                    try:
-                        response.read()
-                    except BaseException:
-                        response.close()
-                        raise
-                return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response, retry))
+        response = error = None
+        if is_plain(self, chosen):
+            try:
+                response = _send_single(self, request)
+            except Exception as exc:
+                if retry is None:
+                    raise
+                error = exc  # (the flow decides whether to send it again)
+            else:
+                if settle_plain(self, response, retry):
+                    if not stream:
+                        try:
+                            response.read()
+                        except BaseException:
+                            response.close()
+                            raise
+                    return response
+        stepper = FlowStepper(
+            send_flow(self, request, chosen, follow, stream, response, retry, error)
+        )
         while (effect := stepper.effect) is not None:
             try:
                 value = _SYNC_EFFECTS[effect[0]](self, effect[1])
@@ -302,18 +310,26 @@ class AsyncClient(
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
-        response = None
-        if retry is None and is_plain(self, chosen):
-            response = await _asend_single(self, request)
-            if settle_plain(self, response):
-                if not stream:
-                    try:
-                        await response.aread()
-                    except BaseException:
-                        await response.aclose()
-                        raise
-                return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response, retry))
+        response = error = None
+        if is_plain(self, chosen):
+            try:
+                response = await _asend_single(self, request)
+            except Exception as exc:
+                if retry is None:
+                    raise
+                error = exc  # (the flow decides whether to send it again)
+            else:
+                if settle_plain(self, response, retry):
+                    if not stream:
+                        try:
+                            await response.aread()
+                        except BaseException:
+                            await response.aclose()
+                            raise
+                    return response
+        stepper = FlowStepper(
+            send_flow(self, request, chosen, follow, stream, response, retry, error)
+        )
         while (effect := stepper.effect) is not None:
             try:
                 value = await _ASYNC_EFFECTS[effect[0]](self, effect[1])

@@ -176,6 +176,7 @@ class _BaseClient(Generic[T]):
         # Retry budget accounts, one per `RetryBudget` configuration the client's requests use.
         self._budgets: dict[RetryBudget, BudgetState] = {}
         self._budgets_lock = threading.Lock()
+        self._last_budget: tuple[RetryBudget | None, BudgetState | None] = (None, None)
         self._state = _State.UNOPENED
         if transport is None:
             transport = self._default_transport(
@@ -410,15 +411,17 @@ class _BaseClient(Generic[T]):
 
     def _retry_run(self, policy: Retry) -> RetryRun:
         """A run of `policy` for one send, drawing on the client's account for its budget."""
-        budget = None
-        if policy.budget is not None:
-            budget = self._budgets.get(policy.budget)
-            if budget is None:
-                with self._budgets_lock:
-                    budget = self._budgets.get(policy.budget)
-                    if budget is None:
-                        budget = BudgetState(policy.budget, threading.Lock())
-                        self._budgets[policy.budget] = budget
+        config = policy.budget
+        if config is None:
+            return RetryRun(policy, None, self._clock, time.time, self._random)
+        last_config, budget = self._last_budget
+        if config is not last_config:
+            # (hashing the config costs a microsecond: the last one is found by identity)
+            with self._budgets_lock:
+                budget = self._budgets.get(config)
+                if budget is None:
+                    budget = self._budgets[config] = BudgetState(config, threading.Lock())
+                self._last_budget = (config, budget)
         return RetryRun(policy, budget, self._clock, time.time, self._random)
 
     def _route(self, url: URL) -> T:

@@ -400,3 +400,18 @@ def test_streaming_gets_the_retried_response_unread(fault: Fault) -> None:
 
         script = async_script if fault.is_async else sync_script
         assert fault.with_client(script, retries=FAST) == (2, b"streamed")
+
+
+def test_with_hooks_each_exchange_runs_them_once(fault: Fault) -> None:
+    # Hooks take the client off its fast path: the same retries, through the whole flow.
+    seen: list[str] = []
+    hooks = {
+        "request": [fault.hook(lambda request: seen.append(request.method))],
+        "response": [fault.hook(lambda response: seen.append(str(response.status_code)))],
+    }
+    with script_server(reset, UNAVAILABLE, OK) as server:
+        client = {"retries": FAST, "event_hooks": hooks}
+        response, _ = send(fault, "GET", server.url, client)
+    assert (response.status_code, response.extensions["attempts"]) == (200, 3)
+    assert seen == ["GET", "200"]
+    assert len(server.seen) == 3

@@ -44,7 +44,9 @@ from .._exceptions import TooManyRedirects
 from .._logging import retry_refused, retry_scheduled
 from .auth import Auth
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
-from .retries import BUDGET, DEADLINE, RetryRun, deadline_exceeded
+from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
+
+RETRY_AFTER_STATUS_CODES = Retry.RETRY_AFTER_STATUS_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
@@ -97,13 +99,22 @@ def is_plain(client: FlowSettings, auth: Auth) -> bool:
     )
 
 
-def settle_plain(client: FlowSettings, response: Response) -> bool:
+def settle_plain(client: FlowSettings, response: Response, retry: RetryRun | None = None) -> bool:
     """After a plain first exchange (see `is_plain`): store its cookies; True when it is the
-    final response, False when `send_flow(..., response)` must build its redirect."""
+    final response, False when `send_flow(..., response)` must build its redirect or, with a
+    `retry`, decide on a status it may retry."""
     _store_cookies(client, response)
+    if retry is not None:
+        code = response.status_code
+        if code in retry.policy.status_forcelist or code in RETRY_AFTER_STATUS_CODES:
+            return False
     if response.has_redirect_location:
         return False
     response.history = []
+    if retry is not None:
+        # Final at the first attempt: the run only counts it for the budget.
+        retry.start(response.request.method, True, retry.clock())
+        response.extensions["attempts"] = 1
     return True
 
 
@@ -121,15 +132,18 @@ def send_flow(
     stream: bool,
     response: Response | None = None,
     retry: RetryRun | None = None,
+    error: Exception | None = None,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
     `response`: the answer to `request` already received by a plain first exchange (see
-    `settle_plain`). `retry`: the request's retry policy at work, if it has one. Unless
-    `stream`, the final body is read; a response that fails on the way is closed.
+    `settle_plain`), or `error` what that exchange raised (only with a `retry`, the request's
+    retry policy at work). Unless `stream`, the final body is read; a response that fails on
+    the way is closed.
     """
     if type(auth) is Auth:
-        response = yield from _redirect_flow(client, request, follow_redirects, [], response, retry)
+        first = response if error is None else error
+        response = yield from _redirect_flow(client, request, follow_redirects, [], first, retry)
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects, retry)
     if not stream:
@@ -198,14 +212,21 @@ def _redirect_flow(
     request: Request,
     follow_redirects: bool,
     history: list[Response],
-    response: Response | None = None,
+    first: Response | Exception | None = None,
     retry: RetryRun | None = None,
 ) -> SendFlow:
-    """Send, run the hooks, store cookies, and follow (or hand back) redirects; a `response`
-    given is the first exchange's, already sent with no hooks and its cookies stored."""
+    """Send, run the hooks, store cookies, and follow (or hand back) redirects; `first` given
+    is the first exchange's outcome, sent with no hooks (a response has its cookies stored; an
+    error comes only with a `retry` to decide on it)."""
+    response: Response | None = None
+    if retry is None and not isinstance(first, Exception):
+        response = first
     while True:
         hooks = client.event_hooks
-        if response is None:
+        if first is not None and retry is not None:
+            response = yield from _exchange(client, request, retry, first)
+            first = None
+        elif response is None:
             if len(history) > client.max_redirects:
                 raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
             if hooks["request"]:
@@ -237,58 +258,79 @@ def _redirect_flow(
         response = None
 
 
-def _exchange(client: FlowSettings, request: Request, retry: RetryRun) -> SendFlow:
+def _exchange(
+    client: FlowSettings,
+    request: Request,
+    retry: RetryRun,
+    first: Response | Exception | None = None,
+) -> SendFlow:
     """Send `request`, and again after a wait for as long as `retry` says; the last response
-    (or error) is the outcome."""
+    (or error) is the outcome. `first`: the first attempt's outcome when the client's fast path
+    made it (a response has its cookies stored already)."""
     # Only a body held in memory can be sent twice (an iterator is consumed by the first try).
     retry.start(request.method, isinstance(request.stream, ByteStream), retry.clock())
+    outcome = first
     while True:
-        try:
-            response: Response = yield (SEND, request)
-        except GeneratorExit:
-            raise
-        except Exception as exc:  # (cancellation and KeyboardInterrupt are BaseExceptions)
-            timeouts = request.extensions.get("timeout") or {}
-            decision = retry.after_error(exc, now=retry.clock(), deadline=timeouts.get("deadline"))
+        if outcome is None:
+            try:
+                outcome = yield (SEND, request)
+            except GeneratorExit:
+                raise
+            except Exception as raised:  # (cancelled and interrupted are BaseExceptions)
+                outcome = raised
+            else:
+                _store_cookies(client, outcome)
+        timeouts = request.extensions.get("timeout") or {}
+        if isinstance(outcome, Exception):
+            error = outcome
+            decision = retry.after_error(
+                error, now=retry.clock(), deadline=timeouts.get("deadline")
+            )
             if not decision.retry:
                 if decision.reason is DEADLINE or decision.reason is BUDGET:
-                    retry_refused(request, retry, decision, exc)
+                    retry_refused(request, retry, decision, error)
                 if decision.reason is DEADLINE:
                     total = timeouts.get("total")
-                    raise deadline_exceeded(exc, decision, total, retry.attempt) from exc
-                raise
-            retry_scheduled(request, retry.attempt - 1, decision.delay, exc)
-            yield (SLEEP, decision.delay)
-            continue
-        _store_cookies(client, response)
-        headers = response.headers
-        retry_after = headers.get("retry-after")
-        timeouts = request.extensions.get("timeout") or {}
-        decision = retry.after_response(
-            response.status_code,
-            retry_after,
-            now=retry.clock(),
-            wall_now=retry.wall_clock() if retry_after is not None else 0.0,
-            deadline=timeouts.get("deadline"),
-        )
-        if not decision.retry:
-            if decision.reason is DEADLINE or decision.reason is BUDGET:
-                retry_refused(request, retry, decision, response)
-            response.extensions["attempts"] = retry.attempt
-            return response
-        retry_scheduled(request, retry.attempt - 1, decision.delay, response)
-        try:
-            # Read (raw, bounded, never decoded) so the connection can serve the retry.
-            yield (DISCARD, (response, MAX_REDIRECT_BODY))
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            yield (CLOSE, response)
-            if not isinstance(exc, Exception):
-                raise  # (cancelled, interrupted)
-            # A body that breaks on the way changes nothing: it was to be dropped, and its
-            # connection is not reused. The retry goes ahead.
+                    raise deadline_exceeded(error, decision, total, retry.attempt) from error
+                raise error
+            retry_scheduled(request, retry.attempt - 1, decision.delay, error)
+        else:
+            response: Response = outcome
+            code = response.status_code
+            retry_after = None
+            if code in RETRY_AFTER_STATUS_CODES:
+                retry_after = response.headers.get("retry-after")
+            decision = retry.after_response(
+                code,
+                retry_after,
+                now=retry.clock(),
+                wall_now=retry.wall_clock() if retry_after is not None else 0.0,
+                deadline=timeouts.get("deadline"),
+            )
+            if not decision.retry:
+                if decision.reason is DEADLINE or decision.reason is BUDGET:
+                    retry_refused(request, retry, decision, response)
+                response.extensions["attempts"] = retry.attempt
+                return response
+            retry_scheduled(request, retry.attempt - 1, decision.delay, response)
+            yield from _dropped(response)
+        outcome = None
         yield (SLEEP, decision.delay)
+
+
+def _dropped(response: Response) -> Generator[Effect, Any, None]:
+    """Read a response that is being retried (raw, bounded, never decoded) so its connection
+    can serve the retry, then close it."""
+    try:
+        yield (DISCARD, (response, MAX_REDIRECT_BODY))
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        yield (CLOSE, response)
+        if not isinstance(exc, Exception):
+            raise  # (cancelled, interrupted)
+        # A body that breaks on the way changes nothing: it was to be dropped, and its
+        # connection is not reused. The retry goes ahead.
 
 
 class FlowStepper:

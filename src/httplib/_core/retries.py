@@ -43,7 +43,7 @@ import math
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import KW_ONLY, dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .._exceptions import (
     ConnectError,
@@ -140,7 +140,7 @@ class BudgetState:
 
     def _advance(self, now: float) -> int:
         """The index of `now`'s bucket, emptying those that slid out of the window."""
-        current = math.floor(now / self._width)
+        current = int(now // self._width)
         newest = self._newest
         if newest is None or current > newest:
             # Empty the buckets between the newest and now (all of them after a long silence).
@@ -161,8 +161,11 @@ class BudgetState:
 
     def deposit(self, now: float) -> None:
         """A request's first attempt was sent."""
+        current = int(now // self._width)
         with self._lock:
-            index = self._advance(now)
+            # (every request of a client with retries comes here: the usual case, the same
+            # bucket as the last one, skips the sliding)
+            index = current % self.SLOTS if current == self._newest else self._advance(now)
             self._requests[index] += 1
 
     def withdraw(self, now: float) -> bool:
@@ -281,13 +284,17 @@ DEADLINE = "the wait would pass the total deadline"
 BUDGET = "retry budget spent"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """After an exchange: `retry` after sleeping `delay` seconds, or give up for `reason`."""
 
     retry: bool
     delay: float = 0.0
     reason: str = ""
+
+
+# (the common answers built once: every response of a client with retries is asked about)
+_FINAL = Decision(False, reason=NOT_RETRYABLE)
+_NOT_ALLOWED = Decision(False, reason=METHOD)
 
 
 class RetryRun:
@@ -323,7 +330,7 @@ class RetryRun:
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng
-        self.used = {CONNECT: 0, LOST: 0, STATUS: 0}  # (TIMEOUT counts as LOST: `read=`)
+        self.used: dict[str, int] | None = None  # per kind, from the first retry on
         self.method = "GET"
         self.replayable = True
         self.attempt = 0
@@ -341,9 +348,9 @@ class RetryRun:
         kind = error_kind(exc)
         policy = self.policy
         if kind is None or (kind == TIMEOUT and not policy.retry_on_timeout):
-            return Decision(False, reason=NOT_RETRYABLE)
+            return _FINAL
         if kind != CONNECT and not self._method_allowed():
-            return Decision(False, reason=METHOD)
+            return _NOT_ALLOWED
         return self._retry(CONNECT if kind == CONNECT else LOST, None, now, deadline)
 
     def after_response(
@@ -362,10 +369,10 @@ class RetryRun:
             from .server_hints import retry_after_seconds
 
             waited = retry_after_seconds(retry_after, wall_now)
-        if status not in policy.status_forcelist and waited is None:
-            return Decision(False, reason=NOT_RETRYABLE)
+        if waited is None and status not in policy.status_forcelist:
+            return _FINAL
         if not self._method_allowed():
-            return Decision(False, reason=METHOD)
+            return _NOT_ALLOWED
         if waited is not None and waited > policy.retry_after_max:
             return Decision(False, reason=TOO_LONG)
         return self._retry(STATUS, waited, now, deadline)
@@ -380,10 +387,12 @@ class RetryRun:
         policy = self.policy
         if not self.replayable:
             return Decision(False, reason=ONE_SHOT)
+        used = self.used
+        if used is None:
+            used = self.used = {CONNECT: 0, LOST: 0, STATUS: 0}  # (TIMEOUT counts as LOST)
         limit = getattr(policy, "read" if kind == LOST else kind)
-        total = sum(self.used.values())
-        if (policy.total is not None and total >= policy.total) or (
-            limit is not None and self.used[kind] >= limit
+        if (policy.total is not None and sum(used.values()) >= policy.total) or (
+            limit is not None and used[kind] >= limit
         ):
             return Decision(False, reason=EXHAUSTED)
         if delay is None:
@@ -392,14 +401,14 @@ class RetryRun:
             return Decision(False, delay, DEADLINE)
         if self.budget is not None and not self.budget.withdraw(now):
             return Decision(False, delay, BUDGET)
-        self.used[kind] += 1
+        used[kind] += 1
         self.attempt += 1
         return Decision(True, delay)
 
     @property
     def retries(self) -> int:
         """Retries this run has made so far (every exchange together)."""
-        return sum(self.used.values())
+        return 0 if self.used is None else sum(self.used.values())
 
 
 def deadline_exceeded(
