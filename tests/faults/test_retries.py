@@ -7,6 +7,7 @@ without `retries=`."""
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import threading
 import time
@@ -415,3 +416,35 @@ def test_with_hooks_each_exchange_runs_them_once(fault: Fault) -> None:
     assert (response.status_code, response.extensions["attempts"]) == (200, 3)
     assert seen == ["GET", "200"]
     assert len(server.seen) == 3
+
+
+def test_jitter_comes_from_the_clients_seedable_random(
+    fault: Fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="httplib")
+    policy = Retry(backoff_factor=0.04)  # full jitter
+    with script_server(UNAVAILABLE, UNAVAILABLE, OK) as server:
+        url = server.url
+
+        def sync_script(c: Any) -> Any:
+            c._random.seed(11)
+            return c.get(url)
+
+        async def async_script(c: Any) -> Any:
+            c._random.seed(11)
+            return await c.get(url)
+
+        script = async_script if fault.is_async else sync_script
+        assert fault.with_client(script, retries=policy).extensions["attempts"] == 3
+    expected = random.Random(11)
+    delays = [f"in {policy.backoff(n, expected):.2f} s" for n in (1, 2)]
+    lines = retry_lines(caplog, "Retrying GET")
+    assert [delay in line for delay, line in zip(delays, lines, strict=True)] == [True, True]
+
+
+def test_an_error_raised_after_retries_says_how_often_it_was_sent(fault: Fault) -> None:
+    with script_server(reset, reset, reset, OK) as server:
+        exc = fault.expect(
+            ReadError, server.url, client={"retries": Retry(2, **_exact(0.01))}, then=server.url
+        )
+    assert exc.__notes__ == ["httplib: the request was sent 3 times (Retry)"]

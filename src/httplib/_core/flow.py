@@ -30,7 +30,9 @@ The plain `Auth()` (no credentials) skips that machinery: it would only echo the
 
 Fast path: when no policy can act before the first response (`is_plain`: no auth, no hooks),
 a client sends the request itself, and `settle_plain` says whether that response is final
-(no redirect to build); only otherwise does it hand the response to `send_flow(..., response)`.
+(no redirect to build, and with a `Retry` no status it may retry); only otherwise does it hand
+the response to `send_flow(..., response)`. With a `Retry`, an error from that first send goes
+to `send_flow(..., error=exc)`, which decides whether to send again.
 """
 
 from __future__ import annotations
@@ -292,6 +294,8 @@ def _exchange(
                 if decision.reason is DEADLINE:
                     total = timeouts.get("total")
                     raise deadline_exceeded(error, decision, total, retry.attempt) from error
+                if retry.attempt > 1:
+                    error.add_note(f"httplib: the request was sent {retry.attempt} times (Retry)")
                 raise error
             retry_scheduled(request, retry.attempt - 1, decision.delay, error)
         else:

@@ -218,6 +218,10 @@ class Retry:
     an HTTP-date) instead of the backoff; a wait longer than `retry_after_max` is not taken (the
     response is returned). `retry_on_timeout`: also retry read and write timeouts.
     `budget`: the client's `RetryBudget` for these retries (None: unbounded by load).
+
+    A client's final response has `extensions["attempts"]`: how many times its request was
+    sent; an error raised after retries carries a note saying so. Each exchange (a redirect hop,
+    an auth round) backs off on its own; event hooks run once per exchange, not per attempt.
     """
 
     DEFAULT_ALLOWED_METHODS = frozenset(IDEMPOTENT_METHODS)
