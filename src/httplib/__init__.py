@@ -9,6 +9,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.ratelimit import RateLimit
+from ._core.retries import Retry, RetryBudget
 from ._exceptions import (
     CircuitOpenError,
     CloseError,
@@ -132,6 +133,8 @@ __all__ = [
     "RequestNotRead",
     "Response",
     "ResponseNotRead",
+    "Retry",
+    "RetryBudget",
     "stream",
     "StreamClosed",
     "StreamConsumed",

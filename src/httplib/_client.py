@@ -5,8 +5,8 @@ Everything both clients share lives once: configuration and request building in
 `_client_methods.Methods`, and every policy (auth, hooks, cookies, redirects) in the sans-I/O
 `_core.flow.send_flow`. What is left per client is a table of effect performers (call vs
 await), a short loop that runs the flow, and the flow's fast path: a request no policy acts
-on before its response (no auth, no hooks) is sent directly, and reaches the flow only when
-that response is a redirect.
+on before its response (no auth, no hooks, no `Retry`) is sent directly, and reaches the flow
+only when that response is a redirect.
 """
 
 from __future__ import annotations
@@ -127,19 +127,27 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        chosen, follow = self._start(request, auth, follow_redirects)
-        response = None
+        chosen, follow, retry = self._start(request, auth, follow_redirects)
+        response = error = None
         if is_plain(self, chosen):
-            response = _send_single(self, request)
-            if settle_plain(self, response):
-                if not stream:
-                    try:
-                        response.read()
-                    except BaseException:
-                        response.close()
-                        raise
-                return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
+            try:
+                response = _send_single(self, request)
+            except Exception as exc:
+                if retry is None:
+                    raise
+                error = exc  # (the flow decides whether to send it again)
+            else:
+                if settle_plain(self, response, retry):
+                    if not stream:
+                        try:
+                            response.read()
+                        except BaseException:
+                            response.close()
+                            raise
+                    return response
+        stepper = FlowStepper(
+            send_flow(self, request, chosen, follow, stream, response, retry, error)
+        )
         while (effect := stepper.effect) is not None:
             try:
                 value = _SYNC_EFFECTS[effect[0]](self, effect[1])
@@ -301,19 +309,27 @@ class AsyncClient(
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        chosen, follow = self._start(request, auth, follow_redirects)
-        response = None
+        chosen, follow, retry = self._start(request, auth, follow_redirects)
+        response = error = None
         if is_plain(self, chosen):
-            response = await _asend_single(self, request)
-            if settle_plain(self, response):
-                if not stream:
-                    try:
-                        await response.aread()
-                    except BaseException:
-                        await response.aclose()
-                        raise
-                return response
-        stepper = FlowStepper(send_flow(self, request, chosen, follow, stream, response))
+            try:
+                response = await _asend_single(self, request)
+            except Exception as exc:
+                if retry is None:
+                    raise
+                error = exc  # (the flow decides whether to send it again)
+            else:
+                if settle_plain(self, response, retry):
+                    if not stream:
+                        try:
+                            await response.aread()
+                        except BaseException:
+                            await response.aclose()
+                            raise
+                    return response
+        stepper = FlowStepper(
+            send_flow(self, request, chosen, follow, stream, response, retry, error)
+        )
         while (effect := stepper.effect) is not None:
             try:
                 value = await _ASYNC_EFFECTS[effect[0]](self, effect[1])

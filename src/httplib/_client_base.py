@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,6 +23,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.decoders import SUPPORTED_DECODERS
 from ._core.mounts import Mounts
+from ._core.retries import BudgetState, Retry, RetryBudget, RetryRun
 from ._headers import Headers
 from ._logging import log_request
 from ._logging import logger as _logger
@@ -130,8 +133,9 @@ class _BaseClient(Generic[T]):
         transport: T | None = None,
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_content_size: int | None = None,
+        retries: Retry | int | None = None,
     ) -> None:
-        """httpx's arguments, plus one of httplib's own:
+        """httpx's arguments, plus httplib's own:
 
         `max_content_size`: the most bytes a response body may decode to when it is read into
         memory (`read()`, `aread()`, `.content`, and every non-streamed request); a larger
@@ -141,6 +145,14 @@ class _BaseClient(Generic[T]):
         (the default, as in httpx) means no cap. A request overrides it with
         `extensions={"max_content_size": n}` (None there lifts the cap). Streaming
         (`iter_bytes()` and friends) is never capped: each step holds one bounded piece.
+
+        `retries`: a `Retry` policy for every request (an int `n` means `Retry(total=n)`):
+        connect errors, connections lost before the response, and statuses such as 503 are
+        sent again after a backoff, within the client's `RetryBudget`. None (the default, as in
+        httpx) retries nothing beyond a stale keep-alive connection (and the transport's own
+        connect `retries=`). A request overrides it with `extensions={"retries": Retry(...)}`
+        (or `0` to turn it off); the final response's `extensions["attempts"]` says how many
+        times it was sent. `client._random` (a `random.Random`) draws the jitter.
         """
         if proxy is not None:
             raise NotImplementedError(
@@ -159,6 +171,12 @@ class _BaseClient(Generic[T]):
         self._trust_env = trust_env
         self._default_encoding = default_encoding
         self.max_content_size = max_content_size
+        self.retries = retries
+        self._random = random.Random()
+        # Retry budget accounts, one per `RetryBudget` configuration the client's requests use.
+        self._budgets: dict[RetryBudget, BudgetState] = {}
+        self._budgets_lock = threading.Lock()
+        self._last_budget: tuple[RetryBudget | None, BudgetState | None] = (None, None)
         self._state = _State.UNOPENED
         if transport is None:
             transport = self._default_transport(
@@ -196,6 +214,15 @@ class _BaseClient(Generic[T]):
     @max_content_size.setter
     def max_content_size(self, value: int | None) -> None:
         self._max_content_size = _checked_size(value, "max_content_size")
+
+    @property
+    def retries(self) -> Retry | None:
+        """The retry policy of requests that do not pass their own (see `__init__`); None: off."""
+        return self._retries
+
+    @retries.setter
+    def retries(self, retries: Retry | int | None) -> None:
+        self._retries = _checked_retries(retries, "retries=")
 
     @property
     def timeout(self) -> Timeout:
@@ -354,8 +381,9 @@ class _BaseClient(Generic[T]):
         request: Request,
         auth: AuthTypes | UseClientDefault | None,
         follow_redirects: bool | UseClientDefault,
-    ) -> tuple[Auth, bool]:
-        """Check the client may send and fill in the defaults: the auth and redirect choice."""
+    ) -> tuple[Auth, bool, RetryRun | None]:
+        """Check the client may send and fill in the defaults: the auth and redirect choice,
+        and the retry policy at work for this request (None: no retries)."""
         if self._state is _State.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         self._state = _State.OPENED
@@ -374,7 +402,27 @@ class _BaseClient(Generic[T]):
         if chosen is None:
             url = request.url
             chosen = _url_auth(url) if url._parsed.userinfo else _NO_AUTH
-        return chosen, follow_redirects
+        policy = self._retries
+        if "retries" in extensions:
+            policy = _checked_retries(extensions["retries"], 'the "retries" extension')
+        if policy is None:
+            return chosen, follow_redirects, None
+        return chosen, follow_redirects, self._retry_run(policy)
+
+    def _retry_run(self, policy: Retry) -> RetryRun:
+        """A run of `policy` for one send, drawing on the client's account for its budget."""
+        config = policy.budget
+        if config is None:
+            return RetryRun(policy, None, self._clock, time.time, self._random)
+        last_config, budget = self._last_budget
+        if config is not last_config:
+            # (hashing the config costs a microsecond: the last one is found by identity)
+            with self._budgets_lock:
+                budget = self._budgets.get(config)
+                if budget is None:
+                    budget = self._budgets[config] = BudgetState(config, threading.Lock())
+                self._last_budget = (config, budget)
+        return RetryRun(policy, budget, self._clock, time.time, self._random)
 
     def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
@@ -414,6 +462,18 @@ class _BaseClient(Generic[T]):
         was_open = self._state is not _State.CLOSED
         self._state = _State.CLOSED
         return was_open
+
+
+def _checked_retries(value: Any, what: str) -> Retry | None:
+    """A retry policy as given: a `Retry`, an int `n` (`Retry(total=n)`; 0 is none), None or
+    False (none)."""
+    if isinstance(value, Retry):
+        return value
+    if value is None or value is False:
+        return None
+    if type(value) is int and value >= 0:
+        return Retry(total=value) if value else None
+    raise TypeError(f"{what} must be a Retry, an int of at least 0 or None, got {value!r}.")
 
 
 def _checked_size(value: Any, what: str) -> int | None:

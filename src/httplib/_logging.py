@@ -3,6 +3,11 @@
 - `httplib` INFO: one line per request sent (each redirect hop too), when its response head
   arrives: `HTTP Request: GET https://example.org/ "HTTP/1.1 200 OK"`, as httpx's `httpx`
   logger words it.
+- `httplib` INFO: each retry (`Retry`) with its wait and what failed: `Retrying GET
+  https://example.org/ in 0.42 s (attempt 1 of this exchange: HTTP/1.1 503 Service
+  Unavailable)`; and a retry not taken because the wait would pass the total deadline.
+- `httplib` WARNING: a retry refused because the client's retry budget is spent (a failing
+  dependency: its failures are returned at once), with the budget's count for the window.
 - `httplib.connection` DEBUG: connection events in httpcore's `name.started` /
   `name.complete` / `name.failed key=value ...` form (`connect_tcp`, `connect_unix_socket`,
   `start_tls`, `retry`, `close`), emitted by the engine through the helpers below.
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._core.plan import Endpoint
+    from ._core.retries import Decision, RetryRun
     from ._models import Request, Response
     from ._urls import URL
 
@@ -43,6 +49,8 @@ __all__ = [
     "rate_limit_slowed",
     "rate_limit_wait",
     "redacted_url",
+    "retry_refused",
+    "retry_scheduled",
     "retry_started",
     "start_tls_complete",
     "start_tls_failed",
@@ -55,6 +63,7 @@ connection_logger = logging.getLogger("httplib.connection")
 _WARNING = logging.WARNING
 _INFO = logging.INFO
 _DEBUG = logging.DEBUG
+_WARNING = logging.WARNING
 
 
 def redacted_url(url: URL) -> str:
@@ -76,6 +85,60 @@ def log_request(request: Request, response: Response) -> None:
             response.status_code,
             response.reason_phrase,
         )
+
+
+def _outcome(cause: Response | BaseException) -> str:
+    # What an attempt ended with: its status line, or the error's type and message.
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    return f"{cause.http_version} {cause.status_code} {cause.reason_phrase}"
+
+
+def retry_scheduled(
+    request: Request, attempt: int, delay: float, cause: Response | BaseException
+) -> None:
+    """`Retry` sends `request` again after `delay` seconds; attempt number `attempt` of this
+    exchange ended with `cause` (a retryable status, or an error)."""
+    if logger.isEnabledFor(_INFO):
+        logger.info(
+            "Retrying %s %s in %.2f s (attempt %d of this exchange: %s)",
+            request.method,
+            redacted_url(request.url),
+            delay,
+            attempt,
+            _outcome(cause),
+        )
+
+
+def retry_refused(
+    request: Request, run: RetryRun, decision: Decision, cause: Response | BaseException
+) -> None:
+    """A retry `Retry` allowed is not made: the client's retry budget is spent (WARNING), or
+    the wait would pass the total deadline (INFO); `cause` is returned or raised at once."""
+    from ._core.retries import BUDGET
+
+    level = _WARNING if decision.reason is BUDGET else _INFO
+    if not logger.isEnabledFor(level):
+        return
+    detail = decision.reason
+    if decision.reason is BUDGET and run.budget is not None:
+        budget = run.budget.budget
+        requests, retries, allowed = run.budget.usage(run.clock())
+        detail = (
+            f"{detail}: {retries} retries for {requests} requests in the last "
+            f"{budget.window:g} s, {allowed:.1f} allowed"
+        )
+    else:
+        detail = f"{detail} (a {decision.delay:.2f} s wait)"
+    logger.log(
+        level,
+        "Not retrying %s %s: %s (attempt %d of this exchange: %s)",
+        request.method,
+        redacted_url(request.url),
+        detail,
+        run.attempt,
+        _outcome(cause),
+    )
 
 
 def _event(name: str, info: dict[str, Any]) -> None:

@@ -78,3 +78,12 @@ def test_policy_docstrings_say_how_clients_will_take_them(name: str) -> None:
     doc = inspect.getdoc(getattr(httplib, name)) or ""
     argument = "rate_limit=" if name == "RateLimit" else "circuit_breaker="
     assert f"Client({argument}" in doc
+
+
+def test_httplib_own_resilience_names_are_exported() -> None:
+    # Names httplib adds beyond httpx's (issue 11): exported, and absent from httpx.
+    for name in ("Retry", "RetryBudget"):
+        assert name in httplib.__all__
+        assert inspect.isclass(getattr(httplib, name))
+        assert not hasattr(httpx, name)
+    assert httplib.Client(retries=httplib.Retry(2)).retries == httplib.Retry(total=2)

@@ -17,13 +17,22 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
     SLEEP       target: seconds (float)         -> None (the client's runtime sleeps: a blocking
                                                    sleep, asyncio's or trio's)
 
+Retries (`Retry`, given as a `RetryRun` by a client that has one): each exchange, the first
+request and every redirect hop or auth round, is `_exchange`: sent, and after a retryable
+error or status sent again after a `SLEEP`, as `_core/retries.py` decides. Hooks run once per
+exchange; cookies are stored from every attempt's response; a response that is retried is
+discarded (its body read raw up to `MAX_REDIRECT_BODY`, so its connection can be reused) and
+closed. The final response's `extensions["attempts"]` says how many times it was sent.
+
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
 The plain `Auth()` (no credentials) skips that machinery: it would only echo the request.
 
 Fast path: when no policy can act before the first response (`is_plain`: no auth, no hooks),
 a client sends the request itself, and `settle_plain` says whether that response is final
-(no redirect to build); only otherwise does it hand the response to `send_flow(..., response)`.
+(no redirect to build, and with a `Retry` no status it may retry); only otherwise does it hand
+the response to `send_flow(..., response)`. With a `Retry`, an error from that first send goes
+to `send_flow(..., error=exc)`, which decides whether to send again.
 """
 
 from __future__ import annotations
@@ -31,10 +40,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._content import ByteStream
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
+from .._logging import retry_refused, retry_scheduled
 from .auth import Auth
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
+from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
+
+RETRY_AFTER_STATUS_CODES = Retry.RETRY_AFTER_STATUS_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
@@ -87,13 +101,22 @@ def is_plain(client: FlowSettings, auth: Auth) -> bool:
     )
 
 
-def settle_plain(client: FlowSettings, response: Response) -> bool:
+def settle_plain(client: FlowSettings, response: Response, retry: RetryRun | None = None) -> bool:
     """After a plain first exchange (see `is_plain`): store its cookies; True when it is the
-    final response, False when `send_flow(..., response)` must build its redirect."""
+    final response, False when `send_flow(..., response)` must build its redirect or, with a
+    `retry`, decide on a status it may retry."""
     _store_cookies(client, response)
+    if retry is not None:
+        code = response.status_code
+        if code in retry.policy.status_forcelist or code in RETRY_AFTER_STATUS_CODES:
+            return False
     if response.has_redirect_location:
         return False
     response.history = []
+    if retry is not None:
+        # Final at the first attempt: the run only counts it for the budget.
+        retry.start(response.request.method, True, retry.clock())
+        response.extensions["attempts"] = 1
     return True
 
 
@@ -110,17 +133,21 @@ def send_flow(
     follow_redirects: bool,
     stream: bool,
     response: Response | None = None,
+    retry: RetryRun | None = None,
+    error: Exception | None = None,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
     `response`: the answer to `request` already received by a plain first exchange (see
-    `settle_plain`). Unless `stream`, the final body is read; a response that fails on the way
-    is closed.
+    `settle_plain`), or `error` what that exchange raised (only with a `retry`, the request's
+    retry policy at work). Unless `stream`, the final body is read; a response that fails on
+    the way is closed.
     """
     if type(auth) is Auth:
-        response = yield from _redirect_flow(client, request, follow_redirects, [], response)
+        first = response if error is None else error
+        response = yield from _redirect_flow(client, request, follow_redirects, [], first, retry)
     else:
-        response = yield from _auth_flow(client, request, auth, follow_redirects)
+        response = yield from _auth_flow(client, request, auth, follow_redirects, retry)
     if not stream:
         yield from _closing_on_error(response, (READ, response))
     return response
@@ -138,12 +165,16 @@ def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, A
 
 
 def _auth_flow(
-    client: FlowSettings, request: Request, auth: Auth, follow_redirects: bool
+    client: FlowSettings,
+    request: Request,
+    auth: Auth,
+    follow_redirects: bool,
+    retry: RetryRun | None,
 ) -> SendFlow:
     """Run the auth generator around the exchanges, closing it however the flow ends."""
     steps = yield (AUTH_OPEN, (auth, request))
     try:
-        response = yield from _auth_rounds(client, steps, follow_redirects)
+        response = yield from _auth_rounds(client, steps, follow_redirects, retry)
     except GeneratorExit:
         raise
     except BaseException:
@@ -153,7 +184,9 @@ def _auth_flow(
     return response
 
 
-def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> SendFlow:
+def _auth_rounds(
+    client: FlowSettings, steps: Any, follow_redirects: bool, retry: RetryRun | None
+) -> SendFlow:
     """Alternate auth steps and exchanges until the auth generator ends (httpx's loop).
 
     Each response the auth flow answered with a new request is read and kept in `history`.
@@ -163,7 +196,9 @@ def _auth_rounds(client: FlowSettings, steps: Any, follow_redirects: bool) -> Se
     if outgoing is None:
         raise RuntimeError("The auth flow ended without yielding a request to send.")
     while True:
-        response = yield from _redirect_flow(client, outgoing, follow_redirects, history)
+        response = yield from _redirect_flow(
+            client, outgoing, follow_redirects, history, None, retry
+        )
         step = (AUTH_NEXT, (steps, response))
         next_request: Request | None = yield from _closing_on_error(response, step)
         if next_request is None:
@@ -179,19 +214,30 @@ def _redirect_flow(
     request: Request,
     follow_redirects: bool,
     history: list[Response],
-    response: Response | None = None,
+    first: Response | Exception | None = None,
+    retry: RetryRun | None = None,
 ) -> SendFlow:
-    """Send, run the hooks, store cookies, and follow (or hand back) redirects; a `response`
-    given is the first exchange's, already sent with no hooks and its cookies stored."""
+    """Send, run the hooks, store cookies, and follow (or hand back) redirects; `first` given
+    is the first exchange's outcome, sent with no hooks (a response has its cookies stored; an
+    error comes only with a `retry` to decide on it)."""
+    response: Response | None = None
+    if retry is None and not isinstance(first, Exception):
+        response = first
     while True:
         hooks = client.event_hooks
-        if response is None:
+        if first is not None and retry is not None:
+            response = yield from _exchange(client, request, retry, first)
+            first = None
+        elif response is None:
             if len(history) > client.max_redirects:
                 raise TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
             if hooks["request"]:
                 yield (HOOKS, (hooks["request"], request))
-            response = yield (SEND, request)
-            _store_cookies(client, response)
+            if retry is None:
+                response = yield (SEND, request)
+                _store_cookies(client, response)
+            else:
+                response = yield from _exchange(client, request, retry)
         try:
             if hooks["response"]:
                 yield (HOOKS, (hooks["response"], response))
@@ -212,6 +258,83 @@ def _redirect_flow(
             yield (CLOSE, response)
             raise
         response = None
+
+
+def _exchange(
+    client: FlowSettings,
+    request: Request,
+    retry: RetryRun,
+    first: Response | Exception | None = None,
+) -> SendFlow:
+    """Send `request`, and again after a wait for as long as `retry` says; the last response
+    (or error) is the outcome. `first`: the first attempt's outcome when the client's fast path
+    made it (a response has its cookies stored already)."""
+    # Only a body held in memory can be sent twice (an iterator is consumed by the first try).
+    retry.start(request.method, isinstance(request.stream, ByteStream), retry.clock())
+    outcome = first
+    while True:
+        if outcome is None:
+            try:
+                outcome = yield (SEND, request)
+            except GeneratorExit:
+                raise
+            except Exception as raised:  # (cancelled and interrupted are BaseExceptions)
+                outcome = raised
+            else:
+                _store_cookies(client, outcome)
+        timeouts = request.extensions.get("timeout") or {}
+        if isinstance(outcome, Exception):
+            error = outcome
+            decision = retry.after_error(
+                error, now=retry.clock(), deadline=timeouts.get("deadline")
+            )
+            if not decision.retry:
+                if decision.reason is DEADLINE or decision.reason is BUDGET:
+                    retry_refused(request, retry, decision, error)
+                if decision.reason is DEADLINE:
+                    total = timeouts.get("total")
+                    raise deadline_exceeded(error, decision, total, retry.attempt) from error
+                if retry.attempt > 1:
+                    error.add_note(f"httplib: the request was sent {retry.attempt} times (Retry)")
+                raise error
+            retry_scheduled(request, retry.attempt - 1, decision.delay, error)
+        else:
+            response: Response = outcome
+            code = response.status_code
+            retry_after = None
+            if code in RETRY_AFTER_STATUS_CODES:
+                retry_after = response.headers.get("retry-after")
+            decision = retry.after_response(
+                code,
+                retry_after,
+                now=retry.clock(),
+                wall_now=retry.wall_clock() if retry_after is not None else 0.0,
+                deadline=timeouts.get("deadline"),
+            )
+            if not decision.retry:
+                if decision.reason is DEADLINE or decision.reason is BUDGET:
+                    retry_refused(request, retry, decision, response)
+                response.extensions["attempts"] = retry.attempt
+                return response
+            retry_scheduled(request, retry.attempt - 1, decision.delay, response)
+            yield from _dropped(response)
+        outcome = None
+        yield (SLEEP, decision.delay)
+
+
+def _dropped(response: Response) -> Generator[Effect, Any, None]:
+    """Read a response that is being retried (raw, bounded, never decoded) so its connection
+    can serve the retry, then close it."""
+    try:
+        yield (DISCARD, (response, MAX_REDIRECT_BODY))
+    except GeneratorExit:
+        raise
+    except BaseException as exc:
+        yield (CLOSE, response)
+        if not isinstance(exc, Exception):
+            raise  # (cancelled, interrupted)
+        # A body that breaks on the way changes nothing: it was to be dropped, and its
+        # connection is not reused. The retry goes ahead.
 
 
 class FlowStepper:
