@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from ._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONFIG, Limits, Timeout
 from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
+from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
 from ._core.mounts import Mounts
+from ._core.ratelimit import RateLimit
 from ._core.retries import BudgetState, Retry, RetryBudget, RetryRun
 from ._headers import Headers
 from ._logging import log_request
@@ -110,6 +112,11 @@ class _BaseClient(Generic[T]):
     # Monotonic seconds on the clock the client's transports use (each client defines it).
     _clock: Callable[[], float]
 
+    @staticmethod
+    def _wall_clock() -> float:
+        """Seconds since the epoch, for what servers say in dates (Retry-After, quota resets)."""
+        return time.time()
+
     def __init__(
         self,
         *,
@@ -134,6 +141,8 @@ class _BaseClient(Generic[T]):
         default_encoding: str | Callable[[bytes], str] = "utf-8",
         max_content_size: int | None = None,
         retries: Retry | int | None = None,
+        rate_limit: RateLimit | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
     ) -> None:
         """httpx's arguments, plus httplib's own:
 
@@ -153,6 +162,12 @@ class _BaseClient(Generic[T]):
         connect `retries=`). A request overrides it with `extensions={"retries": Retry(...)}`
         (or `0` to turn it off); the final response's `extensions["attempts"]` says how many
         times it was sent. `client._random` (a `random.Random`) draws the jitter.
+
+        `rate_limit`: a `RateLimit`; each request (each attempt and redirect hop) waits for its
+        origin's slot first, without blocking other origins, and the limiter follows what the
+        server says (Retry-After on 429/503, rate-limit quota headers). `circuit_breaker`: a
+        `CircuitBreaker`; an origin that keeps failing is failed fast with `CircuitOpenError`
+        until its recovery timeout lets a probe through. Both None by default (as httpx).
         """
         if proxy is not None:
             raise NotImplementedError(
@@ -172,6 +187,8 @@ class _BaseClient(Generic[T]):
         self._default_encoding = default_encoding
         self.max_content_size = max_content_size
         self.retries = retries
+        self.rate_limit = _checked_policy(rate_limit, RateLimit, "rate_limit")
+        self.circuit_breaker = _checked_policy(circuit_breaker, CircuitBreaker, "circuit_breaker")
         self._random = random.Random()
         # Retry budget accounts, one per `RetryBudget` configuration the client's requests use.
         self._budgets: dict[RetryBudget, BudgetState] = {}
@@ -462,6 +479,12 @@ class _BaseClient(Generic[T]):
         was_open = self._state is not _State.CLOSED
         self._state = _State.CLOSED
         return was_open
+
+
+def _checked_policy(value: Any, kind: type[Any], name: str) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{name}= must be a {kind.__name__} or None, got {value!r}.")
+    return value
 
 
 def _checked_retries(value: Any, what: str) -> Retry | None:

@@ -608,7 +608,7 @@ def test_method_shortcuts_send_their_method(runner: Any) -> None:
 
 
 # Keyword arguments httplib adds to httpx's (each with a default that keeps httpx's behaviour).
-HTTPLIB_ONLY = {"__init__": {"max_content_size", "retries"}}
+HTTPLIB_ONLY = {"__init__": {"max_content_size", "retries", "rate_limit", "circuit_breaker"}}
 
 
 def test_signatures_match_httpx() -> None:

@@ -74,7 +74,7 @@ def test_resilience_names_are_exported_and_not_httpx_s(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["RateLimit", "CircuitBreaker"])
-def test_policy_docstrings_say_how_clients_will_take_them(name: str) -> None:
+def test_policy_docstrings_say_how_clients_take_them(name: str) -> None:
     doc = inspect.getdoc(getattr(httplib, name)) or ""
     argument = "rate_limit=" if name == "RateLimit" else "circuit_breaker="
     assert f"Client({argument}" in doc

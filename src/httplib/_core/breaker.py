@@ -118,10 +118,9 @@ class CircuitBreaker:
     override `is_failure` for anything else. 4xx statuses, 429 included, are successes: the
     server is up and answering. `max_origins` bounds the origins remembered.
 
-    Clients are to take it as `Client(circuit_breaker=CircuitBreaker())` and
-    `AsyncClient(circuit_breaker=...)`. That wiring is the next change: today no client accepts
-    `circuit_breaker=`, and this object is the policy's core, driven by `before` and `report`
-    (or `record` and `release`) with the time passed in.
+    Clients take it as `Client(circuit_breaker=CircuitBreaker())` and
+    `AsyncClient(circuit_breaker=...)`; the client flow (`_core/flow.py`, `_send`) drives it
+    with `before` and `report`, the time passed in.
     """
 
     def __init__(

@@ -42,9 +42,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._content import ByteStream
 from .._cookies import Cookies
-from .._exceptions import TooManyRedirects
+from .._exceptions import RateLimitTimeout, TooManyRedirects
 from .._logging import retry_refused, retry_scheduled
 from .auth import Auth
+from .breaker import CircuitBreaker
+from .ratelimit import RateLimit
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 
@@ -74,6 +76,7 @@ __all__ = [
 SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP = range(9)
 
 Effect = tuple[int, Any]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
 SendFlow = Generator[Effect, Any, "Response"]
 
@@ -88,16 +91,24 @@ class FlowSettings(Protocol):
     def event_hooks(self) -> Mapping[str, Sequence[Callable[..., Any]]]: ...
 
     max_redirects: int
+    rate_limit: RateLimit | None
+    circuit_breaker: CircuitBreaker | None
+
+    def _clock(self) -> float: ...
+    def _wall_clock(self) -> float: ...
 
 
 def is_plain(client: FlowSettings, auth: Auth) -> bool:
-    """Whether nothing acts before the first response: no auth, no hooks, redirects allowed."""
+    """Whether nothing acts before the first response: no auth, no hooks, no rate limit or
+    circuit breaker, redirects allowed."""
     hooks = client.event_hooks
     return (
         type(auth) is Auth
         and not hooks["request"]
         and not hooks["response"]
         and client.max_redirects >= 0
+        and client.rate_limit is None
+        and client.circuit_breaker is None
     )
 
 
@@ -234,7 +245,7 @@ def _redirect_flow(
             if hooks["request"]:
                 yield (HOOKS, (hooks["request"], request))
             if retry is None:
-                response = yield (SEND, request)
+                response = yield from _send(client, request)
                 _store_cookies(client, response)
             else:
                 response = yield from _exchange(client, request, retry)
@@ -275,7 +286,7 @@ def _exchange(
     while True:
         if outcome is None:
             try:
-                outcome = yield (SEND, request)
+                outcome = yield from _send(client, request)
             except GeneratorExit:
                 raise
             except Exception as raised:  # (cancelled and interrupted are BaseExceptions)
@@ -320,6 +331,58 @@ def _exchange(
             yield from _dropped(response)
         outcome = None
         yield (SLEEP, decision.delay)
+
+
+def _send(client: FlowSettings, request: Request) -> SendFlow:
+    """One `SEND`, behind the client's circuit breaker and rate limiter when it has them: an
+    open circuit fails at once (`CircuitOpenError`), the limiter's wait is slept (`SLEEP`, never
+    past the total deadline), and the outcome is reported to both."""
+    breaker, limiter = client.circuit_breaker, client.rate_limit
+    if breaker is None and limiter is None:
+        sent: Response = yield (SEND, request)
+        return sent
+    url = request.url
+    scheme = url.scheme
+    origin = (scheme, url.host, url.port or _DEFAULT_PORTS.get(scheme, 0))
+    clock = client._clock
+    # Breaker first: a request it fails fast must not take a limiter slot.
+    admission = breaker.before(origin, clock()) if breaker is not None else None
+    try:
+        if limiter is not None:
+            yield from _rate_limited(limiter, origin, request, clock)
+        response: Response = yield (SEND, request)
+    except BaseException as exc:
+        if admission is not None:
+            breaker.report(admission, clock(), error=exc)  # type: ignore[union-attr]
+        raise
+    if admission is not None:
+        breaker.report(admission, clock(), status=response.status_code)  # type: ignore[union-attr]
+    if limiter is not None:
+        fields = response.headers.multi_items()
+        limiter.observe(origin, response.status_code, fields, clock(), client._wall_clock())
+    return response
+
+
+def _rate_limited(
+    limiter: RateLimit, origin: tuple[str, str, int], request: Request, clock: Any
+) -> Generator[Effect, Any, None]:
+    """Sleep until the limiter's slot for `origin` comes (its wait is not a pool wait: it counts
+    against the total deadline only); past that deadline, fail at once."""
+    timeouts = request.extensions.get("timeout") or {}
+    deadline = timeouts.get("deadline")
+    reservation = limiter.reserve(origin, clock(), deadline)
+    while True:
+        if reservation is None:
+            total = timeouts.get("total")
+            raise RateLimitTimeout(
+                f"The rate limit's wait for {origin[0]}://{origin[1]}:{origin[2]} would pass "
+                f"the total deadline of {total} s (Timeout(total=...)).",
+                origin=origin,
+            )
+        if reservation.wait <= 0:
+            return
+        yield (SLEEP, reservation.wait)
+        reservation = limiter.confirm(reservation, clock(), deadline)
 
 
 def _dropped(response: Response) -> Generator[Effect, Any, None]:

@@ -129,10 +129,10 @@ class RateLimit:
     Waiting for the limiter is not waiting for a pool slot: it counts against the whole-request
     deadline (`Timeout(total=...)`), never against `Timeout(pool=...)`.
 
-    Clients are to take it as `Client(rate_limit=RateLimit(100, per=60))` and
-    `AsyncClient(rate_limit=...)`. That wiring is the next change: today no client accepts
-    `rate_limit=`, and this object is the policy's core, driven by `reserve`, `confirm` and
-    `observe` with the time passed in.
+    Clients take it as `Client(rate_limit=RateLimit(100, per=60))` and
+    `AsyncClient(rate_limit=...)`; the client flow (`_core/flow.py`, `_send`) drives it with
+    `reserve`, `confirm` and `observe`, the time passed in. One instance may be shared by
+    clients on the same clock.
     """
 
     __slots__ = (
