@@ -129,14 +129,20 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
-        if is_plain(self, chosen):
+        plain = is_plain(self, chosen)
+        ticket = self._admit(request) if plain and self._guards is not None else None
+        if plain and (ticket is None or ticket.wait <= 0):
             try:
                 response = _send_single(self, request)
-            except Exception as exc:
-                if retry is None:
+            except BaseException as exc:
+                if ticket is not None:
+                    self._report(ticket, error=exc)
+                if retry is None or not isinstance(exc, Exception):
                     raise
                 error = exc  # (the flow decides whether to send it again)
             else:
+                if ticket is not None:
+                    self._report(ticket, response)
                 if settle_plain(self, response, retry):
                     if not stream:
                         try:
@@ -145,8 +151,10 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                             response.close()
                             raise
                     return response
+        if response is not None or error is not None:
+            ticket = None  # (used by the fast path's send)
         stepper = FlowStepper(
-            send_flow(self, request, chosen, follow, stream, response, retry, error)
+            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
         )
         while (effect := stepper.effect) is not None:
             try:
@@ -311,14 +319,20 @@ class AsyncClient(
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
-        if is_plain(self, chosen):
+        plain = is_plain(self, chosen)
+        ticket = self._admit(request) if plain and self._guards is not None else None
+        if plain and (ticket is None or ticket.wait <= 0):
             try:
                 response = await _asend_single(self, request)
-            except Exception as exc:
-                if retry is None:
+            except BaseException as exc:
+                if ticket is not None:
+                    self._report(ticket, error=exc)
+                if retry is None or not isinstance(exc, Exception):
                     raise
                 error = exc  # (the flow decides whether to send it again)
             else:
+                if ticket is not None:
+                    self._report(ticket, response)
                 if settle_plain(self, response, retry):
                     if not stream:
                         try:
@@ -327,8 +341,10 @@ class AsyncClient(
                             await response.aclose()
                             raise
                     return response
+        if response is not None or error is not None:
+            ticket = None  # (used by the fast path's send)
         stepper = FlowStepper(
-            send_flow(self, request, chosen, follow, stream, response, retry, error)
+            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
         )
         while (effect := stepper.effect) is not None:
             try:

@@ -23,6 +23,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
+from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
 from ._core.retries import BudgetState, Retry, RetryBudget, RetryRun
@@ -187,8 +188,10 @@ class _BaseClient(Generic[T]):
         self._default_encoding = default_encoding
         self.max_content_size = max_content_size
         self.retries = retries
-        self.rate_limit = _checked_policy(rate_limit, RateLimit, "rate_limit")
-        self.circuit_breaker = _checked_policy(circuit_breaker, CircuitBreaker, "circuit_breaker")
+        self._guards: Guards | None = None
+        self._rate_limit: RateLimit | None = _checked_policy(rate_limit, RateLimit, "rate_limit")
+        self._circuit_breaker: CircuitBreaker | None = None
+        self.circuit_breaker = circuit_breaker
         self._random = random.Random()
         # Retry budget accounts, one per `RetryBudget` configuration the client's requests use.
         self._budgets: dict[RetryBudget, BudgetState] = {}
@@ -231,6 +234,26 @@ class _BaseClient(Generic[T]):
     @max_content_size.setter
     def max_content_size(self, value: int | None) -> None:
         self._max_content_size = _checked_size(value, "max_content_size")
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The `RateLimit` every request waits for, or None."""
+        return self._rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, rate_limit: RateLimit | None) -> None:
+        self._rate_limit = _checked_policy(rate_limit, RateLimit, "rate_limit")
+        self._guards = _guards_for(self._circuit_breaker, self._rate_limit)
+
+    @property
+    def circuit_breaker(self) -> CircuitBreaker | None:
+        """The `CircuitBreaker` every request goes through, or None."""
+        return self._circuit_breaker
+
+    @circuit_breaker.setter
+    def circuit_breaker(self, breaker: CircuitBreaker | None) -> None:
+        self._circuit_breaker = _checked_policy(breaker, CircuitBreaker, "circuit_breaker")
+        self._guards = _guards_for(self._circuit_breaker, self._rate_limit)
 
     @property
     def retries(self) -> Retry | None:
@@ -441,6 +464,20 @@ class _BaseClient(Generic[T]):
                 self._last_budget = (config, budget)
         return RetryRun(policy, budget, self._clock, time.time, self._random)
 
+    def _admit(self, request: Request) -> Ticket | None:
+        """The circuit breaker and rate limiter's admission of a fast-path send (None when the
+        client has neither); a wait it asks for is the flow's to sleep."""
+        guards = self._guards
+        return None if guards is None else guards.admit(request, self._clock())
+
+    def _report(
+        self, ticket: Ticket, response: Response | None = None, error: BaseException | None = None
+    ) -> None:
+        """How a fast-path send `ticket` admitted ended, for the breaker and the limiter."""
+        assert self._guards is not None
+        wall_now = self._wall_clock() if response is not None else 0.0
+        self._guards.report(ticket, self._clock(), wall_now, response=response, error=error)
+
     def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
         return self._mounts.route(url, self._transport)
@@ -479,6 +516,10 @@ class _BaseClient(Generic[T]):
         was_open = self._state is not _State.CLOSED
         self._state = _State.CLOSED
         return was_open
+
+
+def _guards_for(breaker: CircuitBreaker | None, limiter: RateLimit | None) -> Guards | None:
+    return None if breaker is None and limiter is None else Guards(breaker, limiter)
 
 
 def _checked_policy(value: Any, kind: type[Any], name: str) -> Any:

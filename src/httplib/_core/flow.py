@@ -42,11 +42,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._content import ByteStream
 from .._cookies import Cookies
-from .._exceptions import RateLimitTimeout, TooManyRedirects
+from .._exceptions import TooManyRedirects
 from .._logging import retry_refused, retry_scheduled
 from .auth import Auth
-from .breaker import CircuitBreaker
-from .ratelimit import RateLimit
+from .guards import Guards, Ticket
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 
@@ -76,7 +75,6 @@ __all__ = [
 SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP = range(9)
 
 Effect = tuple[int, Any]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
 SendFlow = Generator[Effect, Any, "Response"]
 
@@ -91,24 +89,21 @@ class FlowSettings(Protocol):
     def event_hooks(self) -> Mapping[str, Sequence[Callable[..., Any]]]: ...
 
     max_redirects: int
-    rate_limit: RateLimit | None
-    circuit_breaker: CircuitBreaker | None
+    _guards: Guards | None
 
     def _clock(self) -> float: ...
     def _wall_clock(self) -> float: ...
 
 
 def is_plain(client: FlowSettings, auth: Auth) -> bool:
-    """Whether nothing acts before the first response: no auth, no hooks, no rate limit or
-    circuit breaker, redirects allowed."""
+    """Whether nothing acts before the first response: no auth, no hooks, redirects allowed
+    (a rate limit or circuit breaker is applied by the client around that first send)."""
     hooks = client.event_hooks
     return (
         type(auth) is Auth
         and not hooks["request"]
         and not hooks["response"]
         and client.max_redirects >= 0
-        and client.rate_limit is None
-        and client.circuit_breaker is None
     )
 
 
@@ -146,17 +141,21 @@ def send_flow(
     response: Response | None = None,
     retry: RetryRun | None = None,
     error: Exception | None = None,
+    ticket: Ticket | None = None,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
     `response`: the answer to `request` already received by a plain first exchange (see
     `settle_plain`), or `error` what that exchange raised (only with a `retry`, the request's
-    retry policy at work). Unless `stream`, the final body is read; a response that fails on
-    the way is closed.
+    retry policy at work). `ticket`: the rate limiter and breaker's admission of the first
+    send, made by the client's fast path, when the limiter asked it to wait first. Unless
+    `stream`, the final body is read; a response that fails on the way is closed.
     """
     if type(auth) is Auth:
         first = response if error is None else error
-        response = yield from _redirect_flow(client, request, follow_redirects, [], first, retry)
+        response = yield from _redirect_flow(
+            client, request, follow_redirects, [], first, retry, ticket
+        )
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects, retry)
     if not stream:
@@ -227,10 +226,11 @@ def _redirect_flow(
     history: list[Response],
     first: Response | Exception | None = None,
     retry: RetryRun | None = None,
+    ticket: Ticket | None = None,
 ) -> SendFlow:
     """Send, run the hooks, store cookies, and follow (or hand back) redirects; `first` given
     is the first exchange's outcome, sent with no hooks (a response has its cookies stored; an
-    error comes only with a `retry` to decide on it)."""
+    error comes only with a `retry` to decide on it); `ticket`, the first send's admission."""
     response: Response | None = None
     if retry is None and not isinstance(first, Exception):
         response = first
@@ -245,10 +245,11 @@ def _redirect_flow(
             if hooks["request"]:
                 yield (HOOKS, (hooks["request"], request))
             if retry is None:
-                response = yield from _send(client, request)
+                response = yield from _send(client, request, ticket)
                 _store_cookies(client, response)
             else:
-                response = yield from _exchange(client, request, retry)
+                response = yield from _exchange(client, request, retry, None, ticket)
+            ticket = None
         try:
             if hooks["response"]:
                 yield (HOOKS, (hooks["response"], response))
@@ -276,6 +277,7 @@ def _exchange(
     request: Request,
     retry: RetryRun,
     first: Response | Exception | None = None,
+    ticket: Ticket | None = None,
 ) -> SendFlow:
     """Send `request`, and again after a wait for as long as `retry` says; the last response
     (or error) is the outcome. `first`: the first attempt's outcome when the client's fast path
@@ -286,13 +288,14 @@ def _exchange(
     while True:
         if outcome is None:
             try:
-                outcome = yield from _send(client, request)
+                outcome = yield from _send(client, request, ticket)
             except GeneratorExit:
                 raise
             except Exception as raised:  # (cancelled and interrupted are BaseExceptions)
                 outcome = raised
             else:
                 _store_cookies(client, outcome)
+            ticket = None
         timeouts = request.extensions.get("timeout") or {}
         if isinstance(outcome, Exception):
             error = outcome
@@ -333,56 +336,27 @@ def _exchange(
         yield (SLEEP, decision.delay)
 
 
-def _send(client: FlowSettings, request: Request) -> SendFlow:
-    """One `SEND`, behind the client's circuit breaker and rate limiter when it has them: an
-    open circuit fails at once (`CircuitOpenError`), the limiter's wait is slept (`SLEEP`, never
-    past the total deadline), and the outcome is reported to both."""
-    breaker, limiter = client.circuit_breaker, client.rate_limit
-    if breaker is None and limiter is None:
+def _send(client: FlowSettings, request: Request, ticket: Ticket | None = None) -> SendFlow:
+    """One `SEND`, behind the client's circuit breaker and rate limiter when it has them
+    (`_core/guards.py`): admitted (or failed fast), the limiter's wait slept, the outcome
+    reported. `ticket`: the admission the client's fast path already made for this send."""
+    guards = client._guards
+    if guards is None:
         sent: Response = yield (SEND, request)
         return sent
-    url = request.url
-    scheme = url.scheme
-    origin = (scheme, url.host, url.port or _DEFAULT_PORTS.get(scheme, 0))
     clock = client._clock
-    # Breaker first: a request it fails fast must not take a limiter slot.
-    admission = breaker.before(origin, clock()) if breaker is not None else None
+    if ticket is None:
+        ticket = guards.admit(request, clock())
     try:
-        if limiter is not None:
-            yield from _rate_limited(limiter, origin, request, clock)
+        while ticket.wait > 0:
+            yield (SLEEP, ticket.wait)
+            guards.confirm(ticket, clock())
         response: Response = yield (SEND, request)
     except BaseException as exc:
-        if admission is not None:
-            breaker.report(admission, clock(), error=exc)  # type: ignore[union-attr]
+        guards.report(ticket, clock(), 0.0, error=exc)
         raise
-    if admission is not None:
-        breaker.report(admission, clock(), status=response.status_code)  # type: ignore[union-attr]
-    if limiter is not None:
-        fields = response.headers.multi_items()
-        limiter.observe(origin, response.status_code, fields, clock(), client._wall_clock())
+    guards.report(ticket, clock(), client._wall_clock(), response=response)
     return response
-
-
-def _rate_limited(
-    limiter: RateLimit, origin: tuple[str, str, int], request: Request, clock: Any
-) -> Generator[Effect, Any, None]:
-    """Sleep until the limiter's slot for `origin` comes (its wait is not a pool wait: it counts
-    against the total deadline only); past that deadline, fail at once."""
-    timeouts = request.extensions.get("timeout") or {}
-    deadline = timeouts.get("deadline")
-    reservation = limiter.reserve(origin, clock(), deadline)
-    while True:
-        if reservation is None:
-            total = timeouts.get("total")
-            raise RateLimitTimeout(
-                f"The rate limit's wait for {origin[0]}://{origin[1]}:{origin[2]} would pass "
-                f"the total deadline of {total} s (Timeout(total=...)).",
-                origin=origin,
-            )
-        if reservation.wait <= 0:
-            return
-        yield (SLEEP, reservation.wait)
-        reservation = limiter.confirm(reservation, clock(), deadline)
 
 
 def _dropped(response: Response) -> Generator[Effect, Any, None]:
