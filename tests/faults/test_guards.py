@@ -5,6 +5,7 @@ are tested with a fake clock in tests/core; these check the clients wire them in
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from typing import Any
@@ -46,13 +47,17 @@ def _get_all(fault: Fault, urls: list[str], **client: Any) -> tuple[list[Any], f
     return outcomes, time.monotonic() - started
 
 
-def test_the_rate_limit_spaces_requests_to_one_origin(fault: Fault) -> None:
-    with routed_server({}) as server:
+def test_the_rate_limit_spaces_requests_to_one_origin(
+    fault: Fault, caplog: pytest.LogCaptureFixture
+) -> None:
+    with routed_server({}) as server, caplog.at_level(logging.DEBUG, logger="httplib"):
         outcomes, elapsed = _get_all(
             fault, [server.url + "/a"] * 5, rate_limit=RateLimit(25, per=1.0)
         )
     assert outcomes == [200] * 5
     assert elapsed >= 4 / 25 * 0.9  # four waits of 40 ms after the first request
+    waits = [r for r in caplog.records if r.getMessage().startswith("Rate limit: request to")]
+    assert len(waits) >= 4  # every wait is logged
 
 
 def test_the_rate_limit_keeps_origins_apart(fault: Fault) -> None:

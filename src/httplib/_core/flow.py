@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._content import ByteStream
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
-from .._logging import retry_refused, retry_scheduled
+from .._logging import rate_limit_wait, retry_refused, retry_scheduled
 from .auth import Auth
 from .guards import Guards, Ticket
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
@@ -349,6 +349,7 @@ def _send(client: FlowSettings, request: Request, ticket: Ticket | None = None) 
         ticket = guards.admit(request, clock())
     try:
         while ticket.wait > 0:
+            rate_limit_wait(ticket.origin, ticket.wait)
             yield (SLEEP, ticket.wait)
             guards.confirm(ticket, clock())
         response: Response = yield (SEND, request)
