@@ -10,7 +10,8 @@ cores the server and client are pinned to different ones. Run:
     python bench/micro/hot_path.py [--rounds N] [--requests N] [--profile]
 
 `--profile` instead profiles `Client.get` against an in-memory fake socket (no kernel time),
-printing the top functions by own time; `--profile-async` does the same for the async rows
+printing the CPU per request plain and with every resilience policy armed but never triggered,
+then the top functions by own time; `--profile-async` does the same for the async rows
 over an in-memory asyncio transport.
 """
 
@@ -286,6 +287,15 @@ def _transport_get(transport: httplib.HTTPTransport, url: str) -> bytes:
     return transport.handle_request(Request("GET", url)).read()
 
 
+# Issue 11's resilience policies, all configured, none of them ever acting.
+_ARMED: dict[str, Any] = {
+    "retries": 3,
+    "timeout": httplib.Timeout(5.0, total=30.0),
+    "rate_limit": httplib.RateLimit(1e9),
+    "circuit_breaker": httplib.CircuitBreaker(),
+}
+
+
 def profile(requests: int) -> None:
     url = "http://127.0.0.1:9/"
     original = socket.create_connection
@@ -297,6 +307,13 @@ def profile(requests: int) -> None:
             full = _fake_rate(lambda: client.get(url), requests)
             print(f"fake socket CPU µs/req: HTTPTransport {bare:.1f}, Client.get {full:.1f}")
             print(f"client layer over the bare transport: {(full / bare - 1) * 100:.0f}%")
+            with httplib.Client(**_ARMED) as armed_client:
+                armed_client.get(url)
+                armed = _fake_rate(lambda: armed_client.get(url), requests)
+            print(
+                f"Client.get with retries, total deadline, rate limit and breaker armed but "
+                f"never triggered: {armed:.1f} ({(armed / full - 1) * 100:+.0f}% over plain)"
+            )
             profiler = cProfile.Profile()
             profiler.enable()
             for _ in range(requests):
