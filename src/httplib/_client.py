@@ -38,7 +38,6 @@ from ._core.flow import (
     FlowStepper,
     is_plain,
     send_flow,
-    settle_plain,
 )
 from ._exceptions import RequestError
 from ._io.async_driver import running_under_trio
@@ -135,15 +134,9 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
             try:
                 response = _send_single(self, request)
             except BaseException as exc:
-                if ticket is not None:
-                    self._report(ticket, error=exc)
-                if retry is None or not isinstance(exc, Exception):
-                    raise
-                error = exc  # (the flow decides whether to send it again)
+                error = self._fast_send_failed(exc, ticket, retry)
             else:
-                if ticket is not None:
-                    self._report(ticket, response)
-                if settle_plain(self, response, retry):
+                if self._fast_send_settled(response, ticket, retry):
                     if not stream:
                         try:
                             response.read()
@@ -152,7 +145,7 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                             raise
                     return response
         if response is not None or error is not None:
-            ticket = None  # (used by the fast path's send)
+            ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
         )
@@ -325,15 +318,9 @@ class AsyncClient(
             try:
                 response = await _asend_single(self, request)
             except BaseException as exc:
-                if ticket is not None:
-                    self._report(ticket, error=exc)
-                if retry is None or not isinstance(exc, Exception):
-                    raise
-                error = exc  # (the flow decides whether to send it again)
+                error = self._fast_send_failed(exc, ticket, retry)
             else:
-                if ticket is not None:
-                    self._report(ticket, response)
-                if settle_plain(self, response, retry):
+                if self._fast_send_settled(response, ticket, retry):
                     if not stream:
                         try:
                             await response.aread()
@@ -342,7 +329,7 @@ class AsyncClient(
                             raise
                     return response
         if response is not None or error is not None:
-            ticket = None  # (used by the fast path's send)
+            ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
         )

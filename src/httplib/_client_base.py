@@ -23,6 +23,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
+from ._core.flow import settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
@@ -477,6 +478,26 @@ class _BaseClient(Generic[T]):
         assert self._guards is not None
         wall_now = self._wall_clock() if response is not None else 0.0
         self._guards.report(ticket, self._clock(), wall_now, response=response, error=error)
+
+    def _fast_send_failed(
+        self, exc: BaseException, ticket: Ticket | None, retry: RetryRun | None
+    ) -> Exception:
+        """The fast path's send raised `exc`: report it, and re-raise it unless a retry policy
+        is to decide on it in the flow (cancellation and interrupts always go on)."""
+        if ticket is not None:
+            self._report(ticket, error=exc)
+        if retry is None or not isinstance(exc, Exception):
+            raise exc
+        return exc
+
+    def _fast_send_settled(
+        self, response: Response, ticket: Ticket | None, retry: RetryRun | None
+    ) -> bool:
+        """The fast path's send answered: report it; True when `response` is final (see
+        `settle_plain`)."""
+        if ticket is not None:
+            self._report(ticket, response)
+        return settle_plain(self, response, retry)
 
     def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""
