@@ -199,6 +199,20 @@ def test_a_body_cut_off_after_the_response_started_is_not_retried(fault: Fault) 
         assert [r.path for r in server.seen] == ["/x", "/then"]
 
 
+def partial_head(conn: socket.socket) -> None:
+    """Part of a response head, then a reset: the server had begun to answer."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+    reset_on_close(conn)
+
+
+def test_a_head_cut_off_part_way_is_not_retried(fault: Fault) -> None:
+    with script_server(partial_head, OK) as server:
+        fault.expect(
+            ReadError, server.url + "/x", client={"retries": FAST}, then=server.url + "/then"
+        )
+        assert [r.path for r in server.seen] == ["/x", "/then"]
+
+
 def test_each_redirect_hop_is_retried_on_its_own(fault: Fault) -> None:
     with script_server(redirect_to("/b"), UNAVAILABLE, OK) as server:
         response, _ = send(

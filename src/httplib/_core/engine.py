@@ -52,7 +52,7 @@ from .effects import (
 from .exchange import Http11Connection, Http11Exchange
 from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
-from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay
+from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay, mark_response_started
 
 if TYPE_CHECKING:  # h2 loads only once a connection speaks HTTP/2
     from .._config import Limits
@@ -328,6 +328,8 @@ class Engine:
                 ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
         except BaseException as exc:
             yield from ex._give_back(False)
+            if ex.response_started:
+                mark_response_started(exc)
             if resend.after_http11(
                 exc,
                 reused=ex.reused,

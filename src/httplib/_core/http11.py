@@ -90,7 +90,12 @@ from .http11_parse import (
     parse_head_slowly,
 )
 
+# The error for a connection closed before any byte of a response: a stale kept-alive
+# connection, which the resend and retry rules recognise by this message.
+DISCONNECTED_BEFORE_RESPONSE = "Server disconnected without sending a response."
+
 __all__ = [
+    "DISCONNECTED_BEFORE_RESPONSE",
     "MAX_CHUNK_LINE_SIZE",
     "MAX_HEADER_COUNT",
     "MAX_HEADER_LINE_SIZE",
@@ -355,7 +360,7 @@ class Http11State:
                 raise self._fail("peer unexpectedly closed connection")
             if not self._request_sent:
                 return []
-            raise self._fail("Server disconnected without sending a response.")
+            raise self._fail(DISCONNECTED_BEFORE_RESPONSE)
         if step == self._step_length:
             raise self._fail(
                 "peer closed connection without sending complete message body "

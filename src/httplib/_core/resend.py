@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .plan import RequestPlan
 
 __all__ = [
+    "mark_response_started",
+    "response_had_started",
     "CONNECT_RETRY_ERRORS",
     "IDEMPOTENT_METHODS",
     "MAX_REFUSED_RETRIES",
@@ -48,6 +50,20 @@ CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
 # A request the server refused unprocessed is resent on another connection at most this often.
 MAX_REFUSED_RETRIES = 3
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
+
+
+def mark_response_started(exc: BaseException) -> None:
+    """Record on `exc` that the server had begun its response when it was raised: such a
+    request was processed (or may have been), so no policy may send it again."""
+    try:
+        exc.httplib_response_started = True  # type: ignore[attr-defined]
+    except AttributeError:  # (an exception type with __slots__: nothing to record on)
+        pass
+
+
+def response_had_started(exc: BaseException) -> bool:
+    """Whether `mark_response_started` marked `exc`."""
+    return getattr(exc, "httplib_response_started", False) is True
 
 
 def connect_retry_delay(attempt: int, retries: int) -> float | None:

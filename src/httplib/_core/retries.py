@@ -55,7 +55,8 @@ from .._exceptions import (
     WriteError,
     WriteTimeout,
 )
-from .resend import IDEMPOTENT_METHODS
+from .http11 import DISCONNECTED_BEFORE_RESPONSE
+from .resend import IDEMPOTENT_METHODS, response_had_started
 
 if TYPE_CHECKING:  # pragma: no cover
     from random import Random
@@ -78,20 +79,20 @@ FULL_JITTER: Literal["full"] = "full"
 # What went wrong, as the counts see it (`connect=`, `read=`, `status=`).
 CONNECT, LOST, TIMEOUT, STATUS = "connect", "lost", "timeout", "status"
 
-# The engine's words for a connection closed before any byte of response (`_core/http11.py`);
-# every other RemoteProtocolError is a malformed response, which a resend would not fix.
-_DISCONNECTED = "Server disconnected without sending a response."
-
 
 def error_kind(exc: BaseException) -> str | None:
     """What kind of retryable failure `exc` (raised before the response head) is, or None."""
+    if response_had_started(exc):  # a partial head: the server had begun to answer
+        return None
     if isinstance(exc, (ConnectError, ConnectTimeout)):
         return CONNECT
     if isinstance(exc, (ReadTimeout, WriteTimeout)):
         return TIMEOUT
     if isinstance(exc, (ReadError, WriteError)):
         return LOST
-    if isinstance(exc, RemoteProtocolError) and str(exc) == _DISCONNECTED:
+    # A connection closed before any byte of response; every other RemoteProtocolError is a
+    # malformed response, which a resend would not fix.
+    if isinstance(exc, RemoteProtocolError) and str(exc) == DISCONNECTED_BEFORE_RESPONSE:
         return LOST
     return None
 
