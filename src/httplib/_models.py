@@ -648,33 +648,44 @@ class Response:
         """
         if self._content is None:
             limit = self._max_content_size
-            if limit is not None and self._announced_over(limit):
+            early = self._read_without_waiting(limit)
+            if early is not None:
                 self.close()
-                raise self._too_large(limit)
-            if self._take_arrived() is not None:
-                self.close()
-                if limit is not None and len(self._content) > limit:  # type: ignore[arg-type]
-                    self._content = None
-                    raise self._too_large(limit)
-                return self._content  # type: ignore[return-value]
+                if isinstance(early, ContentTooLarge):
+                    raise early
+                return early
             chunks = self.iter_raw() if self._is_identity() else self.iter_bytes()
             if limit is None:
                 self._content = b"".join(chunks)
             else:
-                self._content = self._join_capped(chunks, limit)
+                kept = _Capped(limit)
+                for part in chunks:
+                    if not kept.add(part):
+                        _close_iterator(chunks)
+                        self.close()  # early: the connection is dropped, not drained
+                        raise self._too_large(limit)
+                self._content = kept.joined()
         return self._content
 
-    def _join_capped(self, chunks: Iterator[bytes], limit: int) -> bytes:
-        parts = []
-        size = 0
-        for part in chunks:
-            size += len(part)
-            if size > limit:
-                _close_iterator(chunks)
-                self.close()  # early: the connection is dropped, not drained
-                raise self._too_large(limit)
-            parts.append(part)
-        return b"".join(parts)
+    def _read_without_waiting(self, limit: int | None) -> bytes | ContentTooLarge | None:
+        """What `read()` can settle before reading from the stream (the caller then closes
+        the response): the whole body when it has already arrived, the cap's error when the
+        body is over it, or None when the body must be read."""
+        if limit is not None and self._announced_over(limit):
+            return self._too_large(limit)
+        body = self._take_arrived()
+        if body is not None and limit is not None and len(body) > limit:
+            self._content = None
+            return self._too_large(limit)
+        return body
+
+    def _discard_needs_reading(self, limit: int) -> bool:
+        """Whether `_discard` must read anything: not when the body was read or closed, has
+        already arrived, or announces more than `limit` (it is cut off unread)."""
+        if self._content is not None or self.is_stream_consumed or self.is_closed:
+            return False
+        length = self._content_length()
+        return not ((length is not None and length > limit) or self._take_arrived() is not None)
 
     def _discard(self, limit: int) -> None:
         """Read and drop a body nobody asked for (a redirect's), raw and never decoded.
@@ -685,22 +696,16 @@ class Response:
         `content` stays unread (urllib3's CVE-2026-21441: a redirect body inflated in memory).
         """
         try:
-            if self._content is not None or self.is_stream_consumed or self.is_closed:
-                return
-            length = self._content_length()
-            if (length is not None and length > limit) or self._take_arrived() is not None:
+            if not self._discard_needs_reading(limit):
                 return
             raw = self.iter_raw()
-            parts = []
-            size = 0
+            kept = _Capped(limit)
             for part in raw:
-                size += len(part)
-                if size > limit:
+                if not kept.add(part):
                     _close_iterator(raw)
                     return
-                parts.append(part)
             if self._is_identity():
-                self._content = b"".join(parts)
+                self._content = kept.joined()
         finally:
             self.close()
 
@@ -753,53 +758,38 @@ class Response:
         """Async twin of `read()`."""
         if self._content is None:
             limit = self._max_content_size
-            if limit is not None and self._announced_over(limit):
+            early = self._read_without_waiting(limit)
+            if early is not None:
                 await self.aclose()
-                raise self._too_large(limit)
-            if self._take_arrived() is not None:
-                await self.aclose()
-                if limit is not None and len(self._content) > limit:  # type: ignore[arg-type]
-                    self._content = None
-                    raise self._too_large(limit)
-                return self._content  # type: ignore[return-value]
+                if isinstance(early, ContentTooLarge):
+                    raise early
+                return early
             chunks = self.aiter_raw() if self._is_identity() else self.aiter_bytes()
             if limit is None:
                 self._content = b"".join([part async for part in chunks])
             else:
-                self._content = await self._ajoin_capped(chunks, limit)
+                kept = _Capped(limit)
+                async for part in chunks:
+                    if not kept.add(part):
+                        await _aclose_iterator(chunks)
+                        await self.aclose()
+                        raise self._too_large(limit)
+                self._content = kept.joined()
         return self._content
-
-    async def _ajoin_capped(self, chunks: AsyncIterator[bytes], limit: int) -> bytes:
-        parts = []
-        size = 0
-        async for part in chunks:
-            size += len(part)
-            if size > limit:
-                await _aclose_iterator(chunks)
-                await self.aclose()
-                raise self._too_large(limit)
-            parts.append(part)
-        return b"".join(parts)
 
     async def _adiscard(self, limit: int) -> None:
         """Async twin of `_discard()`."""
         try:
-            if self._content is not None or self.is_stream_consumed or self.is_closed:
-                return
-            length = self._content_length()
-            if (length is not None and length > limit) or self._take_arrived() is not None:
+            if not self._discard_needs_reading(limit):
                 return
             raw = self.aiter_raw()
-            parts = []
-            size = 0
+            kept = _Capped(limit)
             async for part in raw:
-                size += len(part)
-                if size > limit:
+                if not kept.add(part):
                     await _aclose_iterator(raw)
                     return
-                parts.append(part)
             if self._is_identity():
-                self._content = b"".join(parts)
+                self._content = kept.joined()
         finally:
             await self.aclose()
 
@@ -903,6 +893,27 @@ class Response:
         self.extensions = {}
         self._elapsed_func = None
         self.stream = _UnattachedStream()
+
+
+class _Capped:
+    """Body parts kept up to `limit` bytes in all: `add` says False once they go past it."""
+
+    __slots__ = ("limit", "parts", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, part: bytes) -> bool:
+        self.size += len(part)
+        if self.size > self.limit:
+            return False
+        self.parts.append(part)
+        return True
+
+    def joined(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def _close_iterator(iterator: Iterator[Any]) -> None:
