@@ -4,9 +4,7 @@ failure, its messages and logs, and its state shared by threads, with a fake clo
 from __future__ import annotations
 
 import logging
-import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -29,17 +27,6 @@ def fail(breaker: CircuitBreaker, origin: tuple[str, str, int], now: float, n: i
 
 def succeed(breaker: CircuitBreaker, origin: tuple[str, str, int], now: float) -> None:
     breaker.record(breaker.before(origin, now), True, now)
-
-
-@pytest.fixture
-def fast_switching() -> Iterator[None]:
-    """Threads switch as often as the interpreter allows, so races get their chance."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 # -- transitions

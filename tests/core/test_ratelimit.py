@@ -6,9 +6,7 @@ from __future__ import annotations
 import email.utils
 import heapq
 import logging
-import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -432,17 +430,6 @@ def test_pauses_and_slowdowns_are_logged(caplog: pytest.LogCaptureFixture) -> No
             "Rate limit: slowing https://a.test:443 to one request per 5 s for 10 s (server quota)",
         ),
     ]
-
-
-@pytest.fixture
-def fast_switching() -> Iterator[None]:
-    """Threads switch as often as the interpreter allows, so races get their chance."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 @pytest.mark.usefixtures("fast_switching")

@@ -97,6 +97,22 @@ class Fault(Runner):
         return result
 
 
+async def cancelled_after(runtime: str, seconds: float, fn: Callable[[], Any]) -> None:
+    """Await `fn()` on async `runtime` and cancel it from outside after `seconds` (a trio
+    cancel scope, or asyncio's `wait_for`); it must still have been waiting by then."""
+    if runtime == "trio":
+        import trio
+
+        with trio.move_on_after(seconds) as scope:
+            await fn()
+        assert scope.cancelled_caught
+    else:
+        import asyncio
+
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(fn(), seconds)
+
+
 @pytest.fixture(params=params(*ALL_RUNTIMES))
 def fault(request: pytest.FixtureRequest) -> Iterator[Fault]:
     yield Fault(request.param)

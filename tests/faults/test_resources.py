@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import trio
 
-from faults.conftest import Fault, assert_pool_clean, pool_counts
+from faults.conftest import Fault, assert_pool_clean, cancelled_after, pool_counts
 from httplib._config import Limits, Timeout
 from httplib._exceptions import (
     ConnectError,
@@ -177,13 +177,7 @@ def test_many_failures_leave_no_socket_behind(fault: Fault, targets: Targets) ->
 async def _cancel_mid_request(runtime: str, client: Any, url: str) -> None:
     """Cancel a request while it waits (for the TLS handshake or the response head) with its
     socket open."""
-    if runtime == "trio":
-        with trio.move_on_after(SHORT) as scope:
-            await client.get(url)
-        assert scope.cancelled_caught
-    else:
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(client.get(url), SHORT)
+    await cancelled_after(runtime, SHORT, partial(client.get, url))
 
 
 @pytest.mark.skipif(_open_fds() is None, reason="needs /proc/self/fd to count descriptors")
