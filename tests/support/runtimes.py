@@ -11,6 +11,7 @@ extra leaves it out there).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -52,8 +53,9 @@ def run_async(name: str, fn: Callable[[], Awaitable[T]]) -> T:
 
 
 async def gather(name: str, factories: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
-    """Run `factories` concurrently on the running loop of runtime `name`; their results, or
-    the exceptions they raised, in order."""
+    """Run `factories` concurrently on the running loop of runtime `name` ("sync": each in a
+    thread of its own, whose blocking calls then overlap); their results, or the exceptions
+    they raised, in order."""
     results: list[Any] = [None] * len(factories)
 
     async def one(i: int) -> None:
@@ -62,7 +64,15 @@ async def gather(name: str, factories: Sequence[Callable[[], Awaitable[Any]]]) -
         except Exception as exc:
             results[i] = exc
 
-    if name in ASYNCIO_LOOPS:
+    if name == "sync":
+        threads = [
+            threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    elif name in ASYNCIO_LOOPS:
         await asyncio.gather(*(one(i) for i in range(len(factories))))
     elif name == "trio":
         async with trio.open_nursery() as nursery:

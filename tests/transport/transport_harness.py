@@ -128,25 +128,8 @@ class Mode:
             threading.Event().wait(seconds)
 
     async def gather(self, factories: list[Factory]) -> list[Any]:
-        """Run the coroutines concurrently; results (or exceptions) in order."""
-        if self.name != "sync":
-            return await gather(self.name, factories)
-        results: list[Any] = [None] * len(factories)
-
-        async def one(i: int) -> None:
-            try:
-                results[i] = await factories[i]()
-            except Exception as exc:
-                results[i] = exc
-
-        threads = [
-            threading.Thread(target=asyncio.run, args=(one(i),)) for i in range(len(factories))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        return results
+        """Run the coroutines concurrently (threads for sync); results (or exceptions) in order."""
+        return await gather(self.name, factories)
 
     async def cancel_at(
         self, client: Adapter, kinds: set[int], factory: Factory, occurrence: int = 1
