@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import RateLimitTimeout
 from .breaker import Admission, CircuitBreaker
+from .plan import DEFAULT_PORTS
 from .ratelimit import WATCHED_FIELDS, RateLimit, Reservation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Guards", "Ticket"]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Statuses whose Retry-After the limiter heeds (RFC 6585 section 4, RFC 9110 section 15.6.4).
 _PAUSE_STATUSES = frozenset({429, 503})
 Origin = tuple[str, str, int]
@@ -69,7 +69,7 @@ class Guards:
         pass the total deadline). Breaker first: a request it fails must not take a slot."""
         url = request.url
         scheme = url.scheme
-        origin = (scheme, url.host, url.port or _DEFAULT_PORTS.get(scheme, 0))
+        origin = (scheme, url.host, url.port or DEFAULT_PORTS.get(scheme, 0))
         timeouts = request.extensions.get("timeout") or {}
         ticket = Ticket(origin, None, None, timeouts.get("deadline"), timeouts.get("total"))
         breaker = self.breaker

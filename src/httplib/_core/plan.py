@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only
     from .._models import Request
 
 __all__ = [
+    "DEFAULT_PORTS",
     "INLINE_BODY_MAX",
     "READ_SIZE",
     "ConnectionConfig",
@@ -40,7 +41,8 @@ READ_SIZE = 64 * 1024
 # larger ones are written as they are, never copied.
 INLINE_BODY_MAX = 64 * 1024
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# The port a URL without one means, per scheme the transports speak.
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _TLS_SCHEMES = frozenset({"https", "wss"})
 _MISSING_PROTOCOL = "Request URL is missing an 'http://' or 'https://' protocol."
 
@@ -125,7 +127,7 @@ def _origin(request: Request) -> tuple[str, str, int]:
     """Scheme, host and port, or UnsupportedProtocol with httpx's messages."""
     url = request.url
     scheme = url.scheme
-    default_port = _DEFAULT_PORTS.get(scheme)
+    default_port = DEFAULT_PORTS.get(scheme)
     if default_port is None:
         if not scheme:
             raise UnsupportedProtocol(_MISSING_PROTOCOL)

@@ -24,6 +24,7 @@ from .._cookies import Cookies
 from .._exceptions import InvalidURL, RemoteProtocolError, UnsupportedProtocol
 from .._headers import Headers
 from .._urls import URL
+from .plan import DEFAULT_PORTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
@@ -54,7 +55,6 @@ _BODY_HEADERS = (
     "Repr-Digest",
     "Transfer-Encoding",
 )
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # The schemes a server may send the client to.
 _FOLLOWED_SCHEMES = frozenset({"http", "https"})
 # RFC 3986 section 3.1, after the leading C0 controls and spaces a URL parser strips.
@@ -67,7 +67,7 @@ MAX_REDIRECT_BODY = 64 * 1024
 
 
 def _port(url: URL) -> int | None:
-    return url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme)
+    return url.port if url.port is not None else DEFAULT_PORTS.get(url.scheme)
 
 
 def is_same_origin(url: URL, other: URL) -> bool:
