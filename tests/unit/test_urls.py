@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from typing import Any
 
 import httpx
@@ -55,7 +56,26 @@ def outcome(factory: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def assert_same_as_httpx(*args: Any, **kwargs: Any) -> None:
-    assert outcome(URL, *args, **kwargs) == outcome(httpx.URL, *args, **kwargs)
+    ours, theirs = outcome(URL, *args, **kwargs), outcome(httpx.URL, *args, **kwargs)
+    if isinstance(ours, dict) and isinstance(theirs, dict) and _written_unlike_httpx(ours):
+        # See test_a_host_less_url_never_gains_a_host_when_written_and_read_back: only the
+        # string form differs, so that it reads back host-less.
+        ours, theirs = _without_text(ours), _without_text(theirs)
+    assert ours == theirs
+
+
+def _written_unlike_httpx(seen: dict[str, Any]) -> bool:
+    """A host-less URL whose path would read as an authority or a scheme if written as is."""
+    path = seen["path"]
+    if seen["host"] != "" or not isinstance(path, str):
+        return False
+    return path.startswith("//") or (
+        not seen["scheme"] and re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*:", path) is not None
+    )
+
+
+def _without_text(seen: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in seen.items() if key not in ("str", "repr")}
 
 
 HAND_PICKED = [
