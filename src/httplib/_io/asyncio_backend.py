@@ -255,6 +255,13 @@ class AsyncioStream:
             # asyncio may wait out the handshake timeout): a failed connect, as for the others.
             await self.aclose()
             raise_mapped(ConnectionResetError("The server closed the connection"), CONNECT)
+        if self._protocol.chunks:
+            # TLS has the client speak first (RFC 8446 section 2): bytes already here are not a
+            # handshake and never a response (CVE-2023-40217). The TLS layer would not see them
+            # (they reached this protocol before it existed) and uvloop would then wait out the
+            # whole connect timeout for a ServerHello.
+            await self.aclose()
+            raise_mapped(ConnectionError("The server sent data before the TLS handshake"), CONNECT)
         try:
             # Our own deadline bounds the handshake, so it ends as TimeoutError (ConnectTimeout);
             # the loop's `ssl_handshake_timeout` (60 s when not given) would fire first or
