@@ -120,7 +120,7 @@ def test_tls(run_all: Runner, uvicorn_tls_server: Any, client_ssl_context: ssl.S
 
 
 def test_transport_public_names_match_httpx_behaviour() -> None:
-    with pytest.raises(NotImplementedError, match=r"does not support proxies yet.*pass proxy=None"):
-        HTTPTransport(proxy="http://example.com:3128")
+    with pytest.raises(ValueError, match="Unknown scheme for proxy URL"):
+        HTTPTransport(proxy="ftp://example.com:3128")
     with pytest.raises(NotImplementedError, match="'handle_request' method must be"):
         BaseTransport().handle_request(Request("GET", "http://x"))

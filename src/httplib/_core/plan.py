@@ -22,6 +22,7 @@ from .._exceptions import (
 
 if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
     from .._models import Request
+    from .proxy import ProxySpec
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -82,6 +83,7 @@ class ConnectionConfig:
         "http2",
         "identity",
         "local_address",
+        "proxy",
         "retries",
         "socket_options",
         "ssl_context",
@@ -99,6 +101,7 @@ class ConnectionConfig:
         http1: bool = True,
         http2: bool = False,
         alpn: list[str] | None = None,
+        proxy: ProxySpec | None = None,
     ) -> None:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be a non-negative int, got {retries!r}.")
@@ -112,9 +115,16 @@ class ConnectionConfig:
         # ALPN to set on a context the user passed before each handshake (as httpcore does, so
         # transports sharing one context each offer their own); None: ours is set already.
         self.alpn = alpn
+        # Every connection of this transport goes through it (`_core/proxy.py`).
+        self.proxy = proxy
         # The context object, not its settings: two transports with equal settings share the
         # cached context (and may share nothing else anyway, each has its own pool).
-        self.identity: Hashable = (id(ssl_context), uds, local_address)
+        self.identity: Hashable = (
+            id(ssl_context),
+            uds,
+            local_address,
+            None if proxy is None else proxy.identity,
+        )
 
     def tls_context(self) -> Any:
         """The context for the next TLS handshake, offering this transport's ALPN protocols."""

@@ -6,8 +6,8 @@ about a request, and `_io.sync_driver` / `_io.async_driver` perform its effects.
 ALPN `h2` and `http/1.1` over TLS; `http1=False, http2=True` speaks HTTP/2 only: over TLS, and
 in clear text with prior knowledge (h2c, RFC 9113 section 3.3).
 
-Known gap, its own later piece of work: `proxy=` accepts only `None`; any proxy raises
-`NotImplementedError` naming it, as the client does.
+`proxy=` (a URL or an `httplib.Proxy`) sends every request through that proxy: http, https,
+socks5 or socks5h (`_core/proxy.py` says how each is used).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .._config import DEFAULT_LIMITS, Limits, shared_ssl_context
+from .._config import DEFAULT_LIMITS, Limits, Proxy, shared_ssl_context
 from .._core.plan import ConnectionConfig
+from .._core.proxy import ProxySpec
 from .._io.streams import SocketOption
 from .._io.sync_driver import SyncDriver
 from .._models import Request, Response
@@ -42,12 +43,6 @@ def _connection_config(
     retries: int,
     socket_options: Iterable[SocketOption] | None,
 ) -> ConnectionConfig:
-    if proxy is not None:
-        # The same refusal as the client's: an unbuilt feature, not a bad value.
-        raise NotImplementedError(
-            f"proxy={proxy!r}: httplib does not support proxies yet (they arrive with the "
-            "proxy transport); pass proxy=None."
-        )
     # Cached per configuration (with its ALPN list), so building a transport costs microseconds
     # after the first. A context the user passed gets this transport's ALPN list before each
     # handshake instead, as httpx does.
@@ -64,6 +59,44 @@ def _connection_config(
         http1=http1,
         http2=http2,
         alpn=alpn,
+        proxy=None if proxy is None else _proxy_spec(proxy, verify, cert, trust_env),
+    )
+
+
+def as_proxy(proxy: ProxyTypes) -> Proxy:
+    """`proxy=` as a `Proxy` (a URL string or `URL` becomes one, as in httpx)."""
+    return proxy if isinstance(proxy, Proxy) else Proxy(url=proxy)
+
+
+def _proxy_spec(
+    proxy: ProxyTypes, verify: ssl.SSLContext | str | bool, cert: CertTypes | None, trust_env: bool
+) -> ProxySpec:
+    proxy = as_proxy(proxy)
+    url = proxy.url
+    scheme = url.scheme
+    if scheme.startswith("socks"):
+        try:
+            import socksio  # noqa: F401
+        except ImportError:  # pragma: no cover - the test environment installs the extra
+            raise ImportError(
+                "Using a SOCKS proxy, but the 'socksio' package is not installed. "
+                "Install httplib with the socks extra: pip install 'httplib[socks]'."
+            ) from None
+    ssl_context, set_alpn = None, False
+    if scheme == "https":
+        # TLS to the proxy itself: its own context, or this transport's verify settings with
+        # ALPN http/1.1 only (we speak HTTP/1.1 to a proxy whatever the origin speaks); a
+        # context the user passed gets that ALPN list before each handshake.
+        ssl_context = proxy.ssl_context or shared_ssl_context(verify, cert, trust_env)
+        set_alpn = proxy.ssl_context is not None or isinstance(verify, ssl.SSLContext)
+    return ProxySpec(
+        scheme,
+        url.host,
+        url.port,
+        auth=proxy.raw_auth,
+        headers=list(proxy.headers.raw),
+        ssl_context=ssl_context,
+        set_alpn=set_alpn,
     )
 
 
@@ -86,6 +119,8 @@ class _PooledTransport:
         retries: int = 0,
         socket_options: Iterable[SocketOption] | None = None,
     ) -> None:
+        # The proxy every request goes through (None: direct), as a `Proxy`.
+        self._proxy: Proxy | None = None if proxy is None else as_proxy(proxy)
         config = _connection_config(
             verify,
             cert,
@@ -113,7 +148,7 @@ class HTTPTransport(_PooledTransport, BaseTransport):
     `verify`/`cert`/`trust_env` configure TLS; `limits` the pool; `uds` connects through a Unix
     socket; `local_address` binds the client side; `retries` retries failed connects (0, 0.5,
     1, 2 ... seconds apart); `socket_options` are applied to every socket; `http1`/`http2` pick
-    the protocols (see the module docstring). `proxy` must be None.
+    the protocols (see the module docstring); `proxy` routes every request through a proxy.
     """
 
     _driver: SyncDriver
