@@ -193,6 +193,24 @@ def start_tls_failed(exc: BaseException) -> None:
         _event("start_tls.failed", {"exception": exc})
 
 
+def proxy_tunnel_started(proxy_url: str, host: bytes, port: int) -> None:
+    """Before asking the proxy for a tunnel (CONNECT or SOCKS5) to `host:port`."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("proxy_tunnel.started", {"proxy": proxy_url, "host": host, "port": port})
+
+
+def proxy_tunnel_complete() -> None:
+    """The proxy opened the tunnel."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("proxy_tunnel.complete", {})
+
+
+def proxy_tunnel_failed(exc: BaseException) -> None:
+    """The tunnel failed with `exc` (refused, malformed, timed out or interrupted)."""
+    if connection_logger.isEnabledFor(_DEBUG):
+        _event("proxy_tunnel.failed", {"exception": exc})
+
+
 def retry_started(attempt: int, delay: float) -> None:
     """A failed connect is tried again after `delay` seconds (`retries=`)."""
     if connection_logger.isEnabledFor(_DEBUG):

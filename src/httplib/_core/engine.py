@@ -52,6 +52,7 @@ from .effects import (
 from .exchange import Http11Connection, Http11Exchange
 from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
+from .proxy import ProxySpec, open_tunnel
 from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay, mark_response_started
 
 if TYPE_CHECKING:  # h2 loads only once a connection speaks HTTP/2
@@ -262,11 +263,13 @@ class Engine:
         return handle if ticket.status is _READY else None
 
     def _open(self, plan: RequestPlan) -> Flow:
-        """A connected stream, with TLS when the URL asks for it; returns (stream, ALPN)."""
+        """A connected stream (through the transport's proxy, if any), with TLS to the origin
+        when the URL asks for it; returns (stream, ALPN)."""
         config, timeout = self.config, plan.connect_timeout
+        proxy = config.proxy
         endpoint = Endpoint(
-            plan.host,
-            plan.port,
+            plan.host if proxy is None else proxy.host,
+            plan.port if proxy is None else proxy.port,
             uds=config.uds,
             local_address=config.local_address,
             socket_options=config.socket_options,
@@ -278,17 +281,46 @@ class Engine:
             log.connect_failed(endpoint, exc)
             raise
         log.connect_complete(endpoint, stream)
+        if proxy is not None:
+            stream = yield from self._through_proxy(stream, proxy, plan)
         if not plan.tls:
             return stream, None
-        log.start_tls_started(plan.server_hostname, timeout)
+        return (
+            yield from self._start_tls(stream, config.tls_context(), plan.server_hostname, plan)
+        )
+
+    def _start_tls(
+        self, stream: Any, context: Any, server_hostname: str, plan: RequestPlan
+    ) -> Flow:
+        """TLS on `stream` (on a tunnel's stream too: TLS inside TLS); returns (stream, ALPN).
+        The stream is closed when the handshake fails or is interrupted."""
+        timeout = plan.connect_timeout
+        log.start_tls_started(server_hostname, timeout)
         try:
-            tls = yield (START_TLS, stream, config.tls_context(), plan.server_hostname, timeout)
+            tls = yield (START_TLS, stream, context, server_hostname, timeout)
         except BaseException as exc:  # interrupted mid-handshake: the plain socket is ours
             log.start_tls_failed(exc)
             yield (CLOSE, stream)
             raise
         log.start_tls_complete(tls[1])
         return tls
+
+    def _through_proxy(self, stream: Any, proxy: ProxySpec, plan: RequestPlan) -> Flow:
+        """On a connection to the proxy: TLS to it for an https:// proxy, then the tunnel to the
+        origin when the request needs one (`_core/proxy.py`). Returns the stream to use."""
+        if proxy.tls:
+            stream, _ = yield from self._start_tls(stream, proxy.tls_context(), proxy.host, plan)
+        if plan.tls or proxy.socks:
+            host = plan.request.url.raw_host
+            log.proxy_tunnel_started(proxy.url, host, plan.port)
+            try:
+                yield from open_tunnel(stream, proxy, host, plan.port, plan)
+            except BaseException as exc:
+                log.proxy_tunnel_failed(exc)
+                yield (CLOSE, stream)
+                raise
+            log.proxy_tunnel_complete()
+        return stream
 
     # ------------------------------------------------------------------------------ HTTP/1.1
 

@@ -33,7 +33,20 @@ import base64
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["PROXY_SCHEMES", "ProxySpec"]
+from .._exceptions import (
+    ConnectTimeout,
+    NetworkError,
+    ProtocolError,
+    ProxyError,
+    RemoteProtocolError,
+    TimeoutException,
+)
+from .effects import READ, WRITE, Flow
+from .events import ResponseReceived
+from .http11 import Http11State
+from .plan import READ_SIZE
+
+__all__ = ["PROXY_SCHEMES", "ProxySpec", "authority", "open_tunnel"]
 
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 _DEFAULT_PROXY_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}
@@ -78,6 +91,9 @@ class ProxySpec:
         self.port = port or _DEFAULT_PROXY_PORTS[scheme]
         self.socks = scheme.startswith("socks")
         self.tls = scheme == "https"
+        if self.socks and auth is not None and max(len(auth[0]), len(auth[1])) > 255:
+            # RFC 1929 section 2: one length byte each.
+            raise ValueError("SOCKS5 usernames and passwords are at most 255 bytes each.")
         # The raw credentials: SOCKS5 sends them as they are (RFC 1929), HTTP as Basic.
         self.auth = auth
         fields = list(headers or [])
@@ -102,3 +118,134 @@ class ProxySpec:
 
     def __repr__(self) -> str:
         return f"<ProxySpec {self.url}>"
+
+
+def authority(host: bytes, port: int) -> bytes:
+    """`host:port` as a CONNECT request target (RFC 9110 section 9.3.6), IPv6 bracketed."""
+    if b":" in host:
+        host = b"[" + host + b"]"
+    return b"%s:%d" % (host, port)
+
+
+def open_tunnel(stream: Any, proxy: ProxySpec, host: bytes, port: int, plan: Any) -> Flow:
+    """Ask the proxy on `stream` for a tunnel to `host:port`: CONNECT for an HTTP(S) proxy,
+    the SOCKS5 handshake for a SOCKS one. `plan.connect_timeout` bounds each step (read at each
+    step: under a total deadline it shrinks). Timeouts raise ConnectTimeout, since nothing of
+    the request was sent yet; anything the proxy does wrong raises ProxyError."""
+    try:
+        if proxy.socks:
+            yield from _socks5_handshake(stream, proxy, host, port, plan)
+        else:
+            yield from _connect_handshake(stream, proxy, host, port, plan)
+    except TimeoutException as exc:
+        raise ConnectTimeout(
+            f"Timed out while the proxy {proxy.url} opened a tunnel to "
+            f"{authority(host, port).decode('ascii')}."
+        ) from exc
+    except (NetworkError, ProtocolError) as exc:
+        raise ProxyError(
+            f"The proxy {proxy.url} failed while opening a tunnel to "
+            f"{authority(host, port).decode('ascii')}: {exc}"
+        ) from exc
+
+
+def _connect_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, plan: Any) -> Flow:
+    target = authority(host, port)
+    state = Http11State()
+    head = state.send_request(b"CONNECT", target, [(b"Host", target), *proxy.headers])
+    yield (WRITE, stream, head, plan.connect_timeout)
+    response: ResponseReceived | None = None
+    while response is None:
+        data = yield (READ, stream, READ_SIZE, plan.connect_timeout)
+        for event in state.receive_data(data):
+            if type(event) is ResponseReceived:
+                response = event
+                break
+        else:
+            if not data:  # (the parser raises for an EOF mid-head; an EOF before any byte too)
+                raise RemoteProtocolError("The proxy closed the connection without answering.")
+    if not 200 <= response.status_code < 300:
+        # RFC 9110 section 9.3.6: any other status means no tunnel; the connection is closed.
+        reason = response.reason.decode("ascii", "replace")
+        raise ProxyError(
+            f"The proxy {proxy.url} refused a tunnel to {target.decode('ascii')}: "
+            f"{response.status_code} {reason}".rstrip()
+        )
+    if state.trailing_data:
+        # Nothing may come before our TLS ClientHello: bytes here would be read as the
+        # origin's (the class of CVE-2023-40217 and of response splitting through a tunnel).
+        raise ProxyError(
+            f"The proxy {proxy.url} sent {len(state.trailing_data)} unexpected bytes after "
+            "its CONNECT response."
+        )
+
+
+# SOCKS5 reply lengths (RFC 1928 section 6): version, code, reserved, address type, then the
+# bound address (4 bytes, 16 bytes, or a length byte and a name) and a 2-byte port.
+_SOCKS5_ADDRESS_LENGTHS = {1: 4, 4: 16}
+
+
+def _read_exactly(stream: Any, buffer: bytearray, size: int, plan: Any) -> Flow:
+    """Read until `buffer` holds `size` bytes (a SOCKS reply may arrive in pieces)."""
+    while len(buffer) < size:
+        data = yield (READ, stream, size - len(buffer), plan.connect_timeout)
+        if not data:
+            raise RemoteProtocolError("The proxy closed the connection mid-handshake.")
+        buffer += data
+
+
+def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, plan: Any) -> Flow:
+    from socksio import SOCKSError, socks5
+
+    method = socks5.SOCKS5AuthMethod
+    offered = method.NO_AUTH_REQUIRED if proxy.auth is None else method.USERNAME_PASSWORD
+    conn = socks5.SOCKS5Connection()
+    try:
+        conn.send(socks5.SOCKS5AuthMethodsRequest([offered]))
+        yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
+        reply = bytearray()
+        yield from _read_exactly(stream, reply, 2, plan)
+        chosen = conn.receive_data(bytes(reply)).method  # type: ignore[union-attr]
+        if chosen != offered:
+            raise ProxyError(
+                f"The SOCKS5 proxy {proxy.url} accepts none of the offered authentication "
+                f"methods (offered {offered.name}, it chose {_socks_name(chosen)})."
+            )
+        if proxy.auth is not None:
+            username, password = proxy.auth
+            conn.send(socks5.SOCKS5UsernamePasswordRequest(username, password))
+            yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
+            reply = bytearray()
+            yield from _read_exactly(stream, reply, 2, plan)
+            if not conn.receive_data(bytes(reply)).success:  # type: ignore[union-attr]
+                raise ProxyError(
+                    f"The SOCKS5 proxy {proxy.url} rejected the username and password."
+                )
+        request = socks5.SOCKS5CommandRequest.from_address(
+            socks5.SOCKS5Command.CONNECT, (host, port)
+        )
+        conn.send(request)
+        yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
+        reply = bytearray()
+        yield from _read_exactly(stream, reply, 5, plan)
+        if reply[3] == 3:  # a domain name: its length byte follows the type
+            size = 5 + reply[4] + 2
+        else:
+            size = 4 + _SOCKS5_ADDRESS_LENGTHS.get(reply[3], 0) + 2
+        if size <= 6:
+            raise ProxyError(f"The SOCKS5 proxy {proxy.url} sent a malformed reply.")
+        yield from _read_exactly(stream, reply, size, plan)
+        answer = conn.receive_data(bytes(reply))
+    except (SOCKSError, OverflowError) as exc:
+        # A malformed reply, or a host name too long for SOCKS5's one length byte.
+        raise ProxyError(f"SOCKS5 handshake with {proxy.url} failed: {exc}") from exc
+    code = answer.reply_code  # type: ignore[union-attr]
+    if code != socks5.SOCKS5ReplyCode.SUCCEEDED:
+        raise ProxyError(
+            f"The SOCKS5 proxy {proxy.url} refused a tunnel to "
+            f"{authority(host, port).decode('ascii')}: {code.name}."
+        )
+
+
+def _socks_name(method: Any) -> str:
+    return getattr(method, "name", repr(method))
