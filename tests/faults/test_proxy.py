@@ -234,3 +234,21 @@ def test_socks5_with_credentials_reaches_the_origin(fault: Fault) -> None:
             asynchronous if fault.is_async else sync, **through(fault, url)
         )
     assert response.text == "ok"
+
+
+def test_a_host_too_long_for_socks5_is_a_clean_proxy_error(fault: Fault) -> None:
+    """SOCKS5 names a host in at most 255 bytes (RFC 1928 section 5): a longer one fails before
+    anything is sent for it, never truncated or overflowed (curl's CVE-2023-38545)."""
+    commands: list[bytes] = []
+
+    def handler(conn: socket.socket) -> None:
+        if conn.recv(3):
+            conn.sendall(b"\x05\x00")
+            commands.append(conn.recv(1024))
+
+    host = ("a" * 60 + ".") * 5 + "com"  # 308 bytes
+    with scripted_server(handler) as proxy:
+        url = "socks5h://" + proxy.url.removeprefix("http://")
+        exc = fault.expect(ProxyError, f"http://{host}/", client=through(fault, url))
+    assert "longer than 255 bytes (this one has 308)" in str(exc)
+    assert commands in ([], [b""])  # nothing was sent after the greeting

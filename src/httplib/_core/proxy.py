@@ -197,6 +197,12 @@ def _read_exactly(stream: Any, buffer: bytearray, size: int, plan: Any) -> Flow:
 def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, plan: Any) -> Flow:
     from socksio import SOCKSError, socks5
 
+    if len(host) > 255:
+        # RFC 1928 section 5: one length byte (curl's CVE-2023-38545 overflowed here).
+        raise ProxyError(
+            f"SOCKS5 cannot name a host longer than 255 bytes (this one has {len(host)}); "
+            f"not sent to {proxy.url}."
+        )
     method = socks5.SOCKS5AuthMethod
     offered = method.NO_AUTH_REQUIRED if proxy.auth is None else method.USERNAME_PASSWORD
     conn = socks5.SOCKS5Connection()
@@ -237,7 +243,7 @@ def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, pla
         yield from _read_exactly(stream, reply, size, plan)
         answer = conn.receive_data(bytes(reply))
     except (SOCKSError, OverflowError) as exc:
-        # A malformed reply, or a host name too long for SOCKS5's one length byte.
+        # A malformed reply (or a value socksio cannot pack).
         raise ProxyError(f"SOCKS5 handshake with {proxy.url} failed: {exc}") from exc
     code = answer.reply_code  # type: ignore[union-attr]
     if code != socks5.SOCKS5ReplyCode.SUCCEEDED:
