@@ -134,12 +134,18 @@ class Engine:
             log.close_complete()
 
     def give_back(
-        self, pool: PoolState, ticket: Ticket, reusable: bool, detach: bool = False
+        self,
+        pool: PoolState,
+        ticket: Ticket,
+        reusable: bool,
+        detach: bool = False,
+        now: float | None = None,
     ) -> list[Action]:
         """Under the lock: give back what `ticket` holds (its connection, closed unless
         `reusable` and handed to the user when `detach`; a reserved connect; its place in the
-        queue). Returns the pool's actions for `perform`."""
-        now = self.clock()
+        queue). Returns the pool's actions for `perform`. `now`: the clock, when just read."""
+        if now is None:
+            now = self.clock()
         with self._lock:
             if ticket.status is _READY:
                 if detach:
@@ -493,15 +499,16 @@ class Http11Body(Http11Exchange):
     def release(self) -> Flow | None:
         """Give the connection back without a flow when the pool asks for nothing more (the
         usual case, once the body is read); else the flow that performs what it asks."""
-        acts = self.hand_back(self.finish(self._engine.clock()))
+        now = self._engine.clock()
+        acts = self.hand_back(self.finish(now), now)
         return self._engine.perform(acts) if acts else None
 
-    def hand_back(self, reusable: bool) -> list[Action]:
+    def hand_back(self, reusable: bool, now: float | None = None) -> list[Action]:
         """Give the ticket back now (once); the pool's actions to perform."""
         ticket, self._ticket = self._ticket, None
         if ticket is None:
             return []
-        return self._engine.give_back(self._pool, ticket, reusable, self.is_switched)
+        return self._engine.give_back(self._pool, ticket, reusable, self.is_switched, now)
 
     def _give_back(self, reusable: bool) -> Flow:
         acts = self.hand_back(reusable)
