@@ -79,12 +79,13 @@ def _proxy_variables(environ: Mapping[str, str] | None) -> dict[str, str]:
 
             return {key: value for key, value in getproxies().items() if key in _USED}
         environ = os.environ
-    # One scan for the few candidates (an environment holds dozens of other variables), then
-    # urllib's two passes over them: any case first, then all-lowercase `_proxy` names win, an
-    # empty one unsetting the variable.
+    # One scan of the names for the few candidates (an environment holds dozens of other
+    # variables; every Client() pays for this scan, and os.environ's `items()` would decode
+    # every value too), then urllib's two passes over them: any case first, then names ending
+    # in lowercase `_proxy` win, an empty one unsetting the variable.
     found = [
-        (name, value)
-        for name, value in environ.items()
+        (name, environ[name])
+        for name in environ
         if name[-6:].lower() == "_proxy" and name[:-6].lower() in _USED
     ]
     proxies: dict[str, str] = {}
