@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import httpx
 import pytest
 
 import httplib
@@ -415,3 +416,53 @@ def test_request_and_stream_take_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
         assert streamed.read() == b"via http://p.internal:3128"
     response = httplib.request("GET", "http://a.test/", proxy=Proxy("http://q.internal:1"))
     assert response.text == "via http://q.internal:1"
+
+
+# --- the same routing as httpx ------------------------------------------------------------------
+
+ENV_CASES = [
+    ("http://google.com", {}),
+    ("http://google.com", {"HTTP_PROXY": "http://example.com"}),
+    ("http://google.com", {"HTTP_PROXY": "example.com"}),
+    ("http://google.com", {"HTTP_PROXY": "http://example.com", "NO_PROXY": "google.com"}),
+    ("http://127.0.0.1", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": ""}),
+    ("http://127.0.0.1", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": "127.0.0.1"}),
+    ("http://127.0.0.1", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": "https://127.0.0.1"}),
+    ("http://127.0.0.1", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": "1.1.1.1"}),
+    ("http://courses.mit.edu", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": "mit.edu"}),
+    ("https://mit.edu.info", {"ALL_PROXY": "http://localhost:123", "NO_PROXY": "mit.edu"}),
+    ("https://mit.edu.info", {"ALL_PROXY": "http://l:1", "NO_PROXY": "mit.edu, edu.info"}),
+    ("https://foo.example.com", {"ALL_PROXY": "http://l:1", "NO_PROXY": "www.example.com"}),
+    ("https://www.example1.com", {"ALL_PROXY": "http://l:1", "NO_PROXY": ".example1.com"}),
+    ("https://example1.com", {"ALL_PROXY": "http://l:1", "NO_PROXY": ".example1.com"}),
+    ("https://www.example2.com", {"ALL_PROXY": "http://l:1", "NO_PROXY": "ample2.com"}),
+    ("https://www.example3.com", {"ALL_PROXY": "http://l:1", "NO_PROXY": "*"}),
+    ("https://a.test:8443", {"HTTPS_PROXY": "https://s:1", "NO_PROXY": "a.test:8443"}),
+    ("https://a.test", {"HTTPS_PROXY": "https://s:1", "NO_PROXY": "a.test:8443"}),
+    ("https://[::1]:8000", {"HTTPS_PROXY": "http://s:1", "NO_PROXY": "::1"}),
+    ("http://a.test", {"https_proxy": "http://s:1", "HTTP_PROXY": "socks5://h:2"}),
+]
+
+
+def _httpx_proxy(transport: Any) -> tuple[str, str, int | None] | None:
+    pool = transport._pool
+    if not hasattr(pool, "_proxy_url"):
+        return None
+    url = pool._proxy_url
+    return (url.scheme.decode(), url.host.decode(), url.port)
+
+
+def _our_proxy(transport: Any) -> tuple[str, str, int | None] | None:
+    proxy = transport._proxy
+    return None if proxy is None else (proxy.url.scheme, proxy.url.host, proxy.url.port)
+
+
+@pytest.mark.parametrize(("url", "env"), ENV_CASES)
+def test_environment_routing_matches_httpx(
+    clean_environ: pytest.MonkeyPatch, url: str, env: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        clean_environ.setenv(name, value)
+    ours = Client()._transport_for_url(URL(url))
+    theirs = httpx.Client()._transport_for_url(httpx.URL(url))
+    assert _our_proxy(ours) == _httpx_proxy(theirs)
