@@ -56,7 +56,7 @@ __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 def _send_single(client: Client, request: Request) -> Response:
     if not isinstance(request.stream, SyncByteStream):
         raise RuntimeError("Attempted to send an async request with a sync Client instance.")
-    transport = client._transport if client._unrouted else client._route(request.url)
+    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = transport.handle_request(request)
@@ -201,7 +201,7 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
 async def _asend_single(client: AsyncClient, request: Request) -> Response:
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
-    transport = client._transport if client._unrouted else client._route(request.url)
+    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = await transport.handle_async_request(request)

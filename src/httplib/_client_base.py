@@ -3,8 +3,9 @@
 The policies that run per request (auth, hooks, cookies, redirects) are in the sans-I/O
 `_core.flow.send_flow`; `_BaseClient._start` resolves what it needs for a request.
 
-Known gaps: `proxy=` must be None (proxies arrive with the proxy transport), and under
-`trust_env` the proxy environment variables (HTTP_PROXY and friends) are not used yet.
+Routing is httpx's: `proxy=` mounts a proxy transport on `all://`; otherwise, with `trust_env`
+and no `transport=`, the proxy environment variables (`_proxy_env`) become mounts; `mounts=`
+given by the user override both. A client with no mounts skips routing per request.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._config import DEFAULT_LIMITS, DEFAULT_MAX_REDIRECTS, DEFAULT_TIMEOUT_CONFIG, Limits, Timeout
+from ._config import (
+    DEFAULT_LIMITS,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT_CONFIG,
+    Limits,
+    Proxy,
+    Timeout,
+)
 from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
@@ -32,7 +40,9 @@ from ._headers import Headers
 from ._logging import log_request
 from ._logging import logger as _logger
 from ._models import Request, Response
+from ._proxy_env import environment_proxies
 from ._transports.base import AsyncBaseTransport, BaseTransport
+from ._transports.default import as_proxy
 from ._types import (
     AuthTypes,
     CertTypes,
@@ -171,11 +181,6 @@ class _BaseClient(Generic[T]):
         `CircuitBreaker`; an origin that keeps failing is failed fast with `CircuitOpenError`
         until its recovery timeout lets a probe through. Both None by default (as httpx).
         """
-        if proxy is not None:
-            raise NotImplementedError(
-                f"proxy={proxy!r}: httplib does not support proxies yet (they arrive with the "
-                "proxy transport); pass proxy=None."
-            )
         self.base_url = base_url
         self.auth = auth
         self.params = params
@@ -199,19 +204,78 @@ class _BaseClient(Generic[T]):
         self._budgets_lock = threading.Lock()
         self._last_budget: tuple[RetryBudget | None, BudgetState | None] = (None, None)
         self._state = _State.UNOPENED
-        if transport is None:
-            transport = self._default_transport(
-                verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
-                limits=limits,
-            )  # fmt: skip
-        self._transport: T = self._checked_transport(transport)
-        self._mounts: Mounts[T] = Mounts(
-            {
-                key: None if t is None else self._checked_transport(t)
-                for key, t in (mounts or {}).items()
-            }
+        # As httpx: the environment is read only when nothing routes explicitly.
+        proxy_map = self._get_proxy_map(proxy, trust_env and transport is None)
+        settings: dict[str, Any] = {
+            "verify": verify, "cert": cert, "trust_env": trust_env, "http1": http1,
+            "http2": http2, "limits": limits,
+        }  # fmt: skip
+        self._transport: T = self._checked_transport(
+            self._init_transport(**settings, transport=transport)
         )
-        self._unrouted = not self._mounts  # (mounts are fixed: every request takes the default)
+        routes: dict[str, T | None] = {
+            key: None if via is None else self._init_proxy_transport(via, **settings)
+            for key, via in proxy_map.items()
+        }
+        routes.update(mounts or {})
+        self._mounts: Mounts[T] = Mounts(
+            {key: None if t is None else self._checked_transport(t) for key, t in routes.items()}
+        )
+        # Mounts are fixed, so without any every request takes the default transport, unless a
+        # subclass routes by its own `_transport_for_url`.
+        self._unrouted = (
+            not self._mounts and type(self)._transport_for_url is _BaseClient._transport_for_url
+        )
+
+    def _get_proxy_map(
+        self, proxy: ProxyTypes | None, allow_env_proxies: bool
+    ) -> dict[str, Proxy | None]:
+        """Mount patterns to the proxy each routes to (None: direct), as httpx builds them:
+        `proxy=` on `all://`, else the environment's when allowed."""
+        if proxy is not None:
+            return {"all://": as_proxy(proxy)}
+        if not allow_env_proxies:
+            return {}
+        return {
+            key: None if url is None else Proxy(url=url)
+            for key, url in environment_proxies().items()
+        }
+
+    def _init_transport(
+        self,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        transport: T | None = None,
+    ) -> T:
+        """The default transport: `transport=` as given, else a pooled one with these settings
+        (httpx's hook, which subclasses override)."""
+        if transport is not None:
+            return transport
+        return self._default_transport(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+            limits=limits,
+        )  # fmt: skip
+
+    def _init_proxy_transport(
+        self,
+        proxy: Proxy,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> T:
+        """The transport for one proxy, with the client's TLS, protocol and pool settings
+        (httpx's hook, which subclasses override)."""
+        return self._default_transport(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2,
+            limits=limits, proxy=proxy,
+        )  # fmt: skip
 
     def _checked_transport(self, transport: T) -> T:
         raise NotImplementedError  # pragma: no cover
@@ -499,8 +563,9 @@ class _BaseClient(Generic[T]):
             self._report(ticket, response)
         return settle_plain(self, response, retry)
 
-    def _route(self, url: URL) -> T:
-        """The mounted transport for `url` (most specific pattern first), else the default."""
+    def _transport_for_url(self, url: URL) -> T:
+        """The transport a request to `url` goes through: the mounted one of the most specific
+        pattern matching it, else the default (httpx's name, which subclasses override)."""
         return self._mounts.route(url, self._transport)
 
     def _transports(self) -> list[T]:

@@ -38,8 +38,8 @@ from ._models import Request, Response
 __all__ = ["main"]
 
 # Errors reported as one line and exit code 1 rather than a traceback: transport and protocol
-# failures, malformed URLs, and our interim refusal of `proxy=` (NotImplementedError).
-REPORTED_ERRORS: tuple[type[Exception], ...] = (RequestError, InvalidURL, NotImplementedError)
+# failures (a proxy's among them), and malformed URLs.
+REPORTED_ERRORS: tuple[type[Exception], ...] = (RequestError, InvalidURL)
 
 BODY_OPTIONS = ("content", "data", "files", "json")
 SYNTAX_THEME = "ansi_dark"

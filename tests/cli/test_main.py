@@ -19,6 +19,7 @@ import pytest
 import trustme
 from click.testing import CliRunner, Result
 
+import httplib
 from httplib._main import main
 from servers.app import DOCUMENT, pattern_bytes
 from servers.asgi_servers import RunningServer
@@ -362,13 +363,53 @@ def test_url_without_scheme_is_reported() -> None:
     assert "'http://' or 'https://'" in result.output
 
 
-def test_proxy_is_passed_through(uvicorn_server: RunningServer) -> None:
-    # The request must not silently go direct: until proxies are supported the client refuses
-    # the option; once they are, the dead proxy port makes the request fail.
-    result = run(f"{uvicorn_server.url}/json", "--proxy", f"http://127.0.0.1:{closed_port()}")
+def test_proxy_option_routes_every_request_through_that_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clients: list[httplib.Client] = []
+
+    class Recording(httplib.Client):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            clients.append(self)
+
+    monkeypatch.setattr("httplib._main.Client", Recording)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # Nothing listens at either address: the request fails whether it goes through the proxy
+    # or not; what is checked is where the client routes it.
+    proxy = f"http://user:secret@127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}/"
+    result = run(url, "--proxy", proxy)
     assert result.exit_code == 1
-    assert "200 OK" not in result.output
     assert re.match(r"^\w+: ", result.output)
+    (client,) = clients
+    for target in (url, "https://example.com/"):
+        routed = client._transport_for_url(httplib.URL(target))
+        assert isinstance(routed, httplib.HTTPTransport)
+        assert routed._proxy is not None
+        assert routed._proxy.url == httplib.URL(proxy.replace("user:secret@", ""))
+        assert routed._proxy.auth == ("user", "secret")
+    assert "secret" not in result.output
+
+
+def test_without_proxy_option_the_client_routes_direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    clients: list[httplib.Client] = []
+
+    class Recording(httplib.Client):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            clients.append(self)
+
+    monkeypatch.setattr("httplib._main.Client", Recording)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+    url = f"http://127.0.0.1:{closed_port()}/"
+    assert run(url).exit_code == 1
+    (client,) = clients
+    assert client._transport_for_url(httplib.URL(url)) is client._transport
+    assert client._transport._proxy is None  # type: ignore[attr-defined]
 
 
 def test_missing_url_is_a_usage_error() -> None:

@@ -17,7 +17,9 @@ from httplib._core.auth import Auth, DigestAuth
 from httplib._core.decoders import SUPPORTED_DECODERS
 from httplib._exceptions import ConnectError, ReadTimeout, RequestError
 from httplib._models import Request, Response
+from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
 from httplib._transports.mock import MockTransport
+from httplib._urls import URL
 
 pytestmark = pytest.mark.network
 
@@ -386,10 +388,22 @@ def test_unclosed_unused_async_client_does_not_warn() -> None:
     gc.collect()
 
 
-def test_proxy_is_refused_until_supported() -> None:
-    with pytest.raises(NotImplementedError, match="proxy='http://proxy:8080'"):
-        Client(proxy="http://proxy:8080")
-    Client(proxy=None).close()
+@pytest.mark.parametrize("client_class", [Client, AsyncClient])
+def test_proxy_routes_every_url_through_one_proxy_transport(
+    client_class: type[Client] | type[AsyncClient],
+) -> None:
+    # (the engine's side, what goes over the wire to the proxy, is tested with proxy servers)
+    client = client_class(proxy="http://user:pw@proxy.internal:8080", trust_env=False)
+    routed = {client._transport_for_url(URL(url)) for url in ("http://a/", "https://b:8443/")}
+    (transport,) = routed
+    assert transport is not client._transport
+    assert isinstance(transport, (HTTPTransport, AsyncHTTPTransport))
+    assert transport._proxy is not None
+    assert transport._proxy.url == URL("http://proxy.internal:8080")
+    assert transport._proxy.auth == ("user", "pw")
+    assert client._transport._proxy is None  # type: ignore[union-attr]
+    without = client_class(proxy=None, trust_env=False)
+    assert without._transport_for_url(URL("http://a/")) is without._transport
 
 
 # --- errors -------------------------------------------------------------------------------------

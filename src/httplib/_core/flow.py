@@ -53,6 +53,7 @@ RETRY_AFTER_STATUS_CODES = Retry.RETRY_AFTER_STATUS_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Request, Response
+    from .._urls import URL
 
 __all__ = [
     "AUTH_CLOSE",
@@ -93,6 +94,7 @@ class FlowSettings(Protocol):
 
     def _clock(self) -> float: ...
     def _wall_clock(self) -> float: ...
+    def _transport_for_url(self, url: URL) -> object: ...
 
 
 def is_plain(client: FlowSettings, auth: Auth) -> bool:
@@ -256,7 +258,9 @@ def _redirect_flow(
             response.history = list(history)
             if not response.has_redirect_location:
                 return response
-            request = build_redirect_request(request, response, client.cookies)
+            request = build_redirect_request(
+                request, response, client.cookies, client._transport_for_url
+            )
             history = [*history, response]
             if not follow_redirects:
                 response.next_request = request

@@ -5,6 +5,10 @@ httpx's rules, with these deliberate differences (each stricter than httpx):
 - On a change of origin httpx strips only `Authorization`; we also strip `Proxy-Authorization`,
   and never carry either from https to http, even on the same host (the credential leaks behind
   CVE-2018-18074 in requests, CVE-2018-20060 / CVE-2024-37891 in urllib3, CVE-2025-4673 in Go).
+  A `Proxy-Authorization` the user set is also dropped when the new URL is routed to another
+  transport than the last one (another proxy, or none): it was meant for the proxy the request
+  went through (httpx keeps it on every redirect). The proxy transport's own credentials are
+  never in `request.headers`: it adds them as it sends, so they go only to its proxy.
   A `Cookie` header is always rebuilt from the client's jar, whose own domain rules decide what
   the new URL gets (as httpx does; urllib3's CVE-2023-43804 was a hand-set one that followed).
 - A redirect that turns the request into a bodiless GET drops every header describing the body
@@ -18,6 +22,7 @@ httpx's rules, with these deliberate differences (each stricter than httpx):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._cookies import Cookies
@@ -143,7 +148,9 @@ def redirect_url(request: Request, response: Response) -> URL:
     return url
 
 
-def _redirect_headers(request: Request, url: URL, method: str) -> Headers:
+def _redirect_headers(
+    request: Request, url: URL, method: str, transport_for_url: Callable[[URL], object] | None
+) -> Headers:
     headers = Headers(request.headers)
     if not is_same_origin(url, request.url):
         headers["Host"] = url.netloc.decode("ascii")
@@ -151,6 +158,14 @@ def _redirect_headers(request: Request, url: URL, method: str) -> Headers:
         if not is_https_upgrade(request.url, url):
             for name in _CREDENTIAL_HEADERS:
                 headers.pop(name, None)
+    if (
+        transport_for_url is not None
+        and "Proxy-Authorization" in headers
+        and transport_for_url(url) is not transport_for_url(request.url)
+    ):
+        # Routed elsewhere (an https upgrade moving from HTTP_PROXY's proxy to HTTPS_PROXY's,
+        # or a mount of its own): the credential was for the proxy the request left behind.
+        headers.pop("Proxy-Authorization")
     if method != request.method and method == "GET":
         for name in _BODY_HEADERS:
             headers.pop(name, None)
@@ -159,11 +174,18 @@ def _redirect_headers(request: Request, url: URL, method: str) -> Headers:
     return headers
 
 
-def build_redirect_request(request: Request, response: Response, cookies: Cookies) -> Request:
+def build_redirect_request(
+    request: Request,
+    response: Response,
+    cookies: Cookies,
+    transport_for_url: Callable[[URL], object] | None = None,
+) -> Request:
     """The next request for a redirect response; the body goes only when the method stays.
 
-    A 307/308 replays `request.stream`: a one-shot streamed body raises `StreamConsumed` when
-    the transport reads it a second time, as with httpx.
+    `transport_for_url` is the client's router: a user's `Proxy-Authorization` follows only
+    to a URL routed to the same transport (see the module docstring). A 307/308 replays
+    `request.stream`: a one-shot streamed body raises `StreamConsumed` when the transport
+    reads it a second time, as with httpx.
     """
     method = redirect_method(request.method, response.status_code)
     url = redirect_url(request, response)
@@ -172,7 +194,7 @@ def build_redirect_request(request: Request, response: Response, cookies: Cookie
     return type(request)(
         method,
         url,
-        headers=_redirect_headers(request, url, method),
+        headers=_redirect_headers(request, url, method, transport_for_url),
         cookies=cookies,
         stream=request.stream if keeps_body else None,
         extensions=request.extensions,
