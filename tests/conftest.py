@@ -19,6 +19,13 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# The suite talks to loopback servers only: a machine's own proxy settings (HTTP_PROXY and
+# friends, honoured under trust_env) must not send its requests elsewhere. Tests of the
+# environment set these variables themselves (monkeypatch).
+for _name in list(os.environ):
+    if _name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "request_method"}:
+        del os.environ[_name]
+
 
 @pytest.fixture(scope="session")
 def tls_ca() -> trustme.CA:
