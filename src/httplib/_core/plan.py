@@ -220,14 +220,21 @@ class RequestPlan:
         self.may_be_http2: bool = config.http2 and (tls or not config.http1)
         self.h2_only = not config.http1
         proxy = config.proxy
-        if proxy is not None and not tls and not proxy.socks:
-            # Forwarded by an HTTP proxy: the absolute-form target (RFC 9112 section 3.2.2;
-            # Host is still sent) with the proxy's credentials and headers, over HTTP/1.1 to
-            # the proxy. Other requests go through a tunnel and look as if sent direct.
-            url = request.url
-            self.target = b"%s://%s%s" % (url.raw_scheme, url.netloc, self.target)
-            self.headers = [*self.headers, *proxy.headers]
-            self.may_be_http2 = False
+        if proxy is not None:
+            if tls or proxy.socks:
+                # Tunnelled: a Proxy-Authorization of the user's own would reach the origin
+                # (requests' CVE-2023-32681); the proxy's credentials belong in its `Proxy`.
+                fields = self.headers
+                if any(name.lower() == b"proxy-authorization" for name, _ in fields):
+                    self.headers = [f for f in fields if f[0].lower() != b"proxy-authorization"]
+            else:
+                # Forwarded by an HTTP proxy: the absolute-form target (RFC 9112 section
+                # 3.2.2; Host is still sent) with the proxy's credentials and headers, over
+                # HTTP/1.1 to the proxy (which consumes them, RFC 9110 section 11.7.2).
+                url = request.url
+                self.target = b"%s://%s%s" % (url.raw_scheme, url.netloc, self.target)
+                self.headers = [*self.headers, *proxy.headers]
+                self.may_be_http2 = False
 
     def uses_http2(self, alpn: str | None) -> bool:
         """Whether to speak HTTP/2 on a fresh connection that negotiated `alpn` (None in clear
