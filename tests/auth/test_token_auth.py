@@ -437,3 +437,41 @@ def test_arguments_are_checked() -> None:
         httplib.BearerAuth("")
     with pytest.raises(ValueError, match="client_id"):
         httplib.OAuth2RefreshToken("https://a.test/token", "rt", client_secret="s")
+
+
+def test_one_auth_shared_by_a_client_and_async_clients_on_both_loops(
+    oauth: OAuth, waiters: Waiters
+) -> None:
+    # Whoever fetches, the waiters of the other runtimes are woken from its thread.
+    auth = oauth.client_credentials()
+    sizes = {"sync": 4, "asyncio": 10, "trio": 10}
+    waiters.hold_token_until(oauth.app, sum(sizes.values()) - 1)
+    results: dict[str, list[Any]] = {}
+
+    def run(runtime: str) -> None:
+        results[runtime] = burst(runtime, auth, oauth.url("/api/resource"), sizes[runtime])
+
+    threads = [threading.Thread(target=run, args=(runtime,)) for runtime in sizes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == sorted(sizes)
+    assert len(ok_tokens([r for outcomes in results.values() for r in outcomes])) == 1
+    assert len(oauth.app.token_calls) == 1
+    assert waiters.seen == sum(sizes.values()) - 1
+
+
+def test_on_token_error_fails_only_the_refreshing_request(oauth: OAuth, runtime: str) -> None:
+    def refuse(token: dict[str, Any]) -> None:
+        raise OSError("disk full")
+
+    auth = httplib.OAuth2RefreshToken(
+        oauth.token_url, oauth.app.issue_refresh_token(), on_token=refuse
+    )
+    error = call(runtime, auth, "GET", oauth.url("/api/resource"))
+    assert isinstance(error, OSError)
+    assert str(error) == "disk full"
+    # The token was cached before on_token ran: the next request uses it, no new refresh.
+    assert ok_tokens([call(runtime, auth, "GET", oauth.url("/api/resource"))])
+    assert len(oauth.app.token_calls) == 1

@@ -14,7 +14,10 @@ wait or I/O; one auth object may serve several clients, sync and async, at once.
 
 A fetch that fails with an error hands that same error to every waiter of its flight; one that
 is cancelled or abandoned (a `BaseException`, a closed flow) wakes them and the first to ask
-again becomes the next fetcher. Either way no waiter is left waiting.
+again becomes the next fetcher. Either way no waiter is left waiting: the fetcher's flow
+reports its end however it ends (`_fetch`'s handlers, or `send_flow` when the exchange
+fails), and the fetch itself is bounded by the client's timeouts, so a wait has no timeout of
+its own (a cancelled waiter simply leaves).
 """
 
 from __future__ import annotations
