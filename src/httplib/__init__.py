@@ -10,6 +10,7 @@ from ._core.auth import Auth, BasicAuth, DigestAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.ratelimit import RateLimit
 from ._core.retries import Retry, RetryBudget
+from ._core.token_auth import BearerAuth, OAuth2ClientCredentials, OAuth2Error, OAuth2RefreshToken
 from ._exceptions import (
     CircuitOpenError,
     CloseError,
@@ -84,6 +85,7 @@ __all__ = [
     "Auth",
     "BaseTransport",
     "BasicAuth",
+    "BearerAuth",
     "ByteStream",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -113,6 +115,9 @@ __all__ = [
     "MockTransport",
     "NetRCAuth",
     "NetworkError",
+    "OAuth2ClientCredentials",
+    "OAuth2Error",
+    "OAuth2RefreshToken",
     "options",
     "patch",
     "PoolTimeout",

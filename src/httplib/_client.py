@@ -11,12 +11,14 @@ only when that response is a redirect.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     asynccontextmanager,
     contextmanager,
+    suppress,
 )
 from time import monotonic, perf_counter, sleep
 from types import TracebackType
@@ -29,6 +31,7 @@ from ._core.flow import (
     AUTH_CLOSE,
     AUTH_NEXT,
     AUTH_OPEN,
+    AUTH_WAIT,
     CLOSE,
     DISCARD,
     HOOKS,
@@ -39,6 +42,7 @@ from ._core.flow import (
     is_plain,
     send_flow,
 )
+from ._core.token_auth import Flight
 from ._exceptions import RequestError
 from ._io.async_driver import running_under_trio
 from ._models import Request, Response
@@ -82,6 +86,13 @@ def _auth_next(client: Client, target: tuple[Any, Response | None]) -> Request |
         return None
 
 
+def _auth_wait(client: Client, flight: Flight) -> None:
+    """Block this thread until another thread's (or task's) token fetch ends."""
+    done = threading.Event()
+    if flight.on_done(done.set):
+        done.wait()
+
+
 _SYNC_EFFECTS: dict[int, Callable[[Client, Any], Any]] = {
     SEND: _send_single,
     READ: lambda client, response: response.read(),
@@ -92,6 +103,7 @@ _SYNC_EFFECTS: dict[int, Callable[[Client, Any], Any]] = {
     AUTH_NEXT: _auth_next,
     AUTH_CLOSE: lambda client, steps: steps.close(),
     SLEEP: lambda client, seconds: sleep(seconds),
+    AUTH_WAIT: _auth_wait,
 }
 
 
@@ -257,6 +269,39 @@ async def _asleep(client: AsyncClient, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
+async def _aauth_wait(client: AsyncClient, flight: Flight) -> None:
+    """Wait on the running loop's own event until a token fetch ends; the fetch may run in
+    another thread (one auth object serving a `Client` too), so the wake is thread-safe."""
+    if running_under_trio():
+        import trio
+
+        event = trio.Event()
+        trio_token = trio.lowlevel.current_trio_token()
+
+        def wake_trio() -> None:
+            with suppress(trio.RunFinishedError):  # (this waiter's run is over: nobody waits)
+                trio_token.run_sync_soon(event.set)
+
+        if flight.on_done(wake_trio):
+            await event.wait()
+        return
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def resolve() -> None:
+        if not woken.done():  # (a cancelled waiter's future is done already)
+            woken.set_result(None)
+
+    def wake_asyncio() -> None:
+        with suppress(RuntimeError):  # (the loop is closed: nobody waits)
+            loop.call_soon_threadsafe(resolve)
+
+    if flight.on_done(wake_asyncio):
+        await woken
+
+
 _ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]] = {
     SEND: _asend_single,
     READ: _aread,
@@ -267,6 +312,7 @@ _ASYNC_EFFECTS: dict[int, Callable[[AsyncClient, Any], Coroutine[Any, Any, Any]]
     AUTH_NEXT: _aauth_next,
     AUTH_CLOSE: _aauth_close,
     SLEEP: _asleep,
+    AUTH_WAIT: _aauth_wait,
 }
 
 

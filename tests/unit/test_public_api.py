@@ -87,3 +87,27 @@ def test_httplib_own_resilience_names_are_exported() -> None:
         assert inspect.isclass(getattr(httplib, name))
         assert not hasattr(httpx, name)
     assert httplib.Client(retries=httplib.Retry(2)).retries == httplib.Retry(total=2)
+
+
+# Token auth (issue 13): httplib's own, beyond httpx's names, with the kind each must be.
+TOKEN_AUTH = {
+    "BearerAuth": httplib.Auth,
+    "OAuth2ClientCredentials": httplib.Auth,
+    "OAuth2RefreshToken": httplib.Auth,
+    "OAuth2Error": httplib.HTTPStatusError,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_AUTH))
+def test_token_auth_names_are_exported_and_not_httpx_s(name: str) -> None:
+    assert name in httplib.__all__
+    assert name not in HTTPX_NAMES
+    ours = getattr(httplib, name)
+    assert inspect.isclass(ours)
+    assert issubclass(ours, TOKEN_AUTH[name])
+
+
+def test_all_is_httpx_s_names_plus_httplib_s_own() -> None:
+    # (FunctionAuth is httpx's too, though not in its __all__; ContentTooLarge is a body limit.)
+    own = {*RESILIENCE, *TOKEN_AUTH, "Retry", "RetryBudget", "FunctionAuth", "ContentTooLarge"}
+    assert set(httplib.__all__) == set(HTTPX_NAMES) | own

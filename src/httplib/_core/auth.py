@@ -15,7 +15,7 @@ import re
 from base64 import b64encode
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._cookies import Cookies
 from .._exceptions import ProtocolError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Auth",
+    "AuthEffect",
     "BasicAuth",
     "Challenge",
     "DigestAuth",
@@ -35,6 +36,14 @@ __all__ = [
     "FunctionAuth",
     "parse_www_authenticate",
 ]
+
+
+class AuthEffect:
+    """A step an auth flow asks the client to perform besides sending a request (a token
+    flow's wait, clock read or token exchange, `_core/token_auth.py`); `send_flow` performs
+    it and sends the answer back in. The sync and async wrappers below pass it through."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -63,19 +72,21 @@ class Auth:
 
     def _auth_steps(
         self, request: Request
-    ) -> Generator[Request | _ReadBody | None, Response, None]:
-        """Drive `auth_flow`, interleaving the body reads the flags ask for; `None` ends it."""
+    ) -> Generator[Request | AuthEffect | _ReadBody | None, Any, None]:
+        """Drive `auth_flow`, interleaving the body reads the flags ask for; `None` ends it.
+
+        An `AuthEffect` the flow yields goes out as is, and its answer comes back in."""
         if self.requires_request_body:
             yield _ReadBody(request)
         flow = self.auth_flow(request)
         try:
             outgoing = next(flow)
             while True:
-                response = yield outgoing
-                if self.requires_response_body:
-                    yield _ReadBody(response)
+                answer = yield outgoing
+                if self.requires_response_body and not isinstance(outgoing, AuthEffect):
+                    yield _ReadBody(answer)
                 try:
-                    outgoing = flow.send(response)
+                    outgoing = flow.send(answer)
                 except StopIteration:
                     break
         finally:
@@ -92,7 +103,8 @@ class Auth:
                     step.message.read()
                     step = next(steps)
                 else:
-                    step = steps.send((yield step))
+                    # (typed as httpx types it; a token flow's AuthEffect passes through too)
+                    step = steps.send((yield step))  # type: ignore[misc]
         finally:
             steps.close()
 
@@ -106,7 +118,8 @@ class Auth:
                     await step.message.aread()
                     step = next(steps)
                 else:
-                    step = steps.send((yield step))
+                    # (typed as httpx types it; a token flow's AuthEffect passes through too)
+                    step = steps.send((yield step))  # type: ignore[misc]
         finally:
             steps.close()
 

@@ -14,6 +14,10 @@ small loop (`FlowStepper`) and a table mapping each kind to a function that perf
     AUTH_OPEN   target: (Auth, Request)         -> the auth generator (sync or async flow)
     AUTH_NEXT   target: (generator, Response | None) -> next Request, or None when it ends
     AUTH_CLOSE  target: generator               -> None
+    AUTH_WAIT   target: Flight                  -> None (a token auth waits for another
+                                                   thread's or task's token fetch: a thread
+                                                   event, or the running loop's own event,
+                                                   woken by `Flight.on_done`)
     SLEEP       target: seconds (float)         -> None (the client's runtime sleeps: a blocking
                                                    sleep, asyncio's or trio's)
 
@@ -27,6 +31,9 @@ closed. The final response's `extensions["attempts"]` says how many times it was
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
 The plain `Auth()` (no credentials) skips that machinery: it would only echo the request.
+Token auths (`_core/token_auth.py`) also yield `AuthEffect` steps, performed here: the wall
+clock, a token exchange (sent through this same flow, redirects not followed, body read, kept
+out of `history`), and a wait for another flow's fetch (`AUTH_WAIT`).
 
 Fast path: when no policy can act before the first response (`is_plain`: no auth, no hooks),
 a client sends the request itself, and `settle_plain` says whether that response is final
@@ -44,10 +51,11 @@ from .._content import ByteStream
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
 from .._logging import rate_limit_wait, retry_refused, retry_scheduled
-from .auth import Auth
+from .auth import Auth, AuthEffect
 from .guards import Guards, Ticket
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
+from .token_auth import READ_CLOCK, AwaitToken, TokenExchange
 
 RETRY_AFTER_STATUS_CODES = Retry.RETRY_AFTER_STATUS_CODES
 
@@ -59,6 +67,7 @@ __all__ = [
     "AUTH_CLOSE",
     "AUTH_NEXT",
     "AUTH_OPEN",
+    "AUTH_WAIT",
     "CLOSE",
     "DISCARD",
     "HOOKS",
@@ -73,7 +82,7 @@ __all__ = [
     "settle_plain",
 ]
 
-SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP = range(9)
+SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP, AUTH_WAIT = range(10)
 
 Effect = tuple[int, Any]
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
@@ -201,24 +210,57 @@ def _auth_rounds(
 ) -> SendFlow:
     """Alternate auth steps and exchanges until the auth generator ends (httpx's loop).
 
-    Each response the auth flow answered with a new request is read and kept in `history`.
+    Each response the auth flow answered with a new request (or a step of its own) is read
+    and kept in `history`.
     """
     history: list[Response] = []
-    outgoing: Request | None = yield (AUTH_NEXT, (steps, None))
-    if outgoing is None:
-        raise RuntimeError("The auth flow ended without yielding a request to send.")
+    response: Response | None = None  # the last response, while the auth flow decides
+    answer: Any = None
     while True:
-        response = yield from _redirect_flow(
-            client, outgoing, follow_redirects, history, None, retry
-        )
-        step = (AUTH_NEXT, (steps, response))
-        next_request: Request | None = yield from _closing_on_error(response, step)
-        if next_request is None:
+        step = (AUTH_NEXT, (steps, answer))
+        if response is None:
+            outgoing = yield step
+        else:
+            outgoing = yield from _closing_on_error(response, step)
+        if outgoing is None:
+            if response is None:
+                if not history:
+                    raise RuntimeError("The auth flow ended without yielding a request to send.")
+                response = history.pop()
             return response
-        response.history = list(history)
-        yield from _closing_on_error(response, (READ, response))
-        history.append(response)
-        outgoing = next_request
+        if response is not None:
+            response.history = list(history)
+            yield from _closing_on_error(response, (READ, response))
+            history.append(response)
+            response = None
+        if isinstance(outgoing, AuthEffect):
+            answer = yield from _auth_effect(client, outgoing, retry)
+        else:
+            response = yield from _redirect_flow(
+                client, outgoing, follow_redirects, history, None, retry
+            )
+            answer = response
+
+
+def _auth_effect(
+    client: FlowSettings, effect: AuthEffect, retry: RetryRun | None
+) -> Generator[Effect, Any, Any]:
+    """Perform a token auth's own step (`_core/token_auth.py`) and return its answer."""
+    if effect is READ_CLOCK:
+        return client._wall_clock()
+    if isinstance(effect, AwaitToken):
+        yield (AUTH_WAIT, effect.flight)
+        return None
+    if isinstance(effect, TokenExchange):
+        try:
+            # Never redirected: the client secret and refresh token go to the token URL only.
+            response = yield from _redirect_flow(client, effect.request, False, [], None, retry)
+            yield from _closing_on_error(response, (READ, response))
+        except BaseException as exc:
+            effect.failed(exc)
+            raise
+        return response
+    raise TypeError(f"unknown auth step {effect!r}")
 
 
 def _redirect_flow(
