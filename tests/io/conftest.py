@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from httplib._core.plan import Endpoint
+from httplib._io import asyncio_backend
 from httplib._io.asyncio_backend import AsyncioBackend
 from httplib._io.sync_backend import SyncBackend, SyncStream, SyncTlsStream
 from httplib._io.trio_backend import TrioBackend
@@ -65,15 +66,19 @@ BACKENDS: dict[str, Callable[[], Any]] = {
 
 
 @pytest.fixture(params=params(*ALL_RUNTIMES))
-def run(request: pytest.FixtureRequest) -> Run:
-    """`run(case)`: `await case(backend)` on this runtime's loop ("sync" runs on asyncio)."""
-    name = request.param
-    loop = "asyncio" if name == "sync" else name
+def run(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """`run(case)`: `await case(backend)` on this runtime's loop ("sync" runs on asyncio).
+    "asyncio-bio" and "uvloop-bio" (for a module's indirect parametrization) run TLS over TLS
+    on memory BIOs even where the loop could stack its own TLS transports."""
+    name: str = request.param
+    if name.endswith("-bio"):
+        monkeypatch.setattr(asyncio_backend, "_loop_nests_tls", lambda loop: False)
+        name = name.removesuffix("-bio")
 
     def run_case(case: Case) -> None:
         async def main() -> None:
             await case(BACKENDS[name]())
 
-        run_async(loop, main)
+        run_async("asyncio" if name == "sync" else name, main)
 
     return run_case

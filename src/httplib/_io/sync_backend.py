@@ -1,31 +1,34 @@
 """Blocking sockets: the sync shell's byte stream. It only moves bytes and waits.
 
 A TLS stream inside a TLS stream (an origin reached through an https:// proxy's tunnel) cannot
-wrap the socket a second time: `SyncTlsStream` runs the inner TLS as an `ssl.SSLObject` over
-memory BIOs and moves its records through the outer stream.
+wrap the socket a second time: `SyncTlsStream` runs the inner session over memory BIOs
+(tls_bio.py) and moves its records through the outer stream.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from .._core.plan import Endpoint
-from .errors import CONNECT, HANDSHAKE_TIMED_OUT, READ, WRITE, raise_mapped
+from .errors import CONNECT, READ, WRITE, raise_mapped
 from .streams import SocketExtraInfo, set_socket_options, socket_is_readable
+from .tls_bio import (
+    RECORD_READ_SIZE,
+    WANT_READ,
+    TlsBio,
+    deadline_after,
+    handshake_failed,
+    remaining,
+)
 
 __all__ = ["SyncBackend", "SyncStream", "SyncTlsStream"]
 
-T = TypeVar("T")
-
-# How long close() may wait for room to send its close_notify alert (a peer that stopped
+# How long close() may wait for room to send a close_notify alert (a peer that stopped
 # reading must not hold up a close).
 _CLOSE_NOTIFY_WAIT = 0.05
-# One TLS record's worth (RFC 8446 section 5.1: at most 2^14 bytes of plaintext plus overhead).
-_RECORD_READ_SIZE = 17 * 1024
 
 
 class SyncStream(SocketExtraInfo):
@@ -66,16 +69,6 @@ class SyncStream(SocketExtraInfo):
         except (OSError, ssl.SSLError) as exc:
             raise_mapped(exc, WRITE)
 
-    def _recv_raw(self, max_bytes: int, deadline: float | None) -> bytes:
-        """`recv` by `deadline` (monotonic), raising the socket's own errors: for a TLS layer
-        on top, which maps them for its own phase."""
-        self._set_timeout(_remaining(deadline))
-        return self._sock.recv(max_bytes)
-
-    def _send_raw(self, data: bytes | memoryview, deadline: float | None) -> None:
-        self._set_timeout(_remaining(deadline))
-        self._sock.sendall(data)
-
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> SyncStream | SyncTlsStream:
@@ -112,19 +105,14 @@ class SyncStream(SocketExtraInfo):
 
 
 class SyncTlsStream(SocketExtraInfo):
-    """TLS over another stream that is TLS itself: an `ssl.SSLObject` whose records go
-    through memory BIOs to `inner`. A call's timeout bounds the whole call, however many
-    records it moves; errors are mapped for the call's phase (CONNECT during the handshake)."""
+    """TLS over another stream that is TLS itself (tls_bio.py), through that stream's read
+    and write. A call's timeout bounds the whole call, however many records it moves."""
 
-    __slots__ = ("_incoming", "_inner", "_outgoing", "_tls")
+    __slots__ = ("_inner", "_tls")
 
-    def __init__(
-        self, inner: SyncStream | SyncTlsStream, ssl_context: ssl.SSLContext, hostname: str | None
-    ) -> None:
+    def __init__(self, inner: SyncStream | SyncTlsStream, tls: TlsBio) -> None:
         self._inner = inner
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
-        self._tls = ssl_context.wrap_bio(self._incoming, self._outgoing, server_hostname=hostname)
+        self._tls = tls
         self._capture_addresses(None, inner._addresses)
 
     @classmethod
@@ -138,67 +126,40 @@ class SyncTlsStream(SocketExtraInfo):
         """A TLS stream over `inner` once its handshake is done: ConnectError on failure,
         ConnectTimeout after `timeout`; `inner` is closed then."""
         try:
-            stream = cls(inner, ssl_context, server_hostname)
-            stream._pump(stream._tls.do_handshake, _deadline(timeout))
-        except TimeoutError:
+            stream = cls(inner, TlsBio(ssl_context, server_hostname))
+            stream._pump(stream._tls.ssl_object.do_handshake, deadline_after(timeout))
+        except Exception as exc:
             inner.close()
-            raise_mapped(TimeoutError(HANDSHAKE_TIMED_OUT), CONNECT)
-        except OSError as exc:  # (ssl.SSLError and CertificateError are OSErrors)
-            inner.close()
-            raise_mapped(exc, CONNECT)
+            handshake_failed(exc)
         except BaseException:
             inner.close()
             raise
         return stream
 
-    def _pump(self, operation: Callable[[], T], deadline: float | None) -> T:
-        """Call `operation` on the TLS object, feeding it records from below while it wants
-        to read and sending what it wrote; raises the socket's and the TLS layer's errors."""
+    def _pump(self, operation: Callable[[], Any], deadline: float | None) -> Any:
+        """Run `operation` until it stops wanting the peer's bytes, moving records both ways."""
+        tls, inner = self._tls, self._inner
         while True:
-            try:
-                result = operation()
-            except ssl.SSLWantReadError:
-                self._flush(deadline)
-                data = self._inner._recv_raw(_RECORD_READ_SIZE, deadline)
-                if data:
-                    self._incoming.write(data)
-                else:
-                    self._incoming.write_eof()
-                continue
-            self._flush(deadline)
-            return result
-
-    def _flush(self, deadline: float | None) -> None:
-        # (a memory BIO never refuses a write, so SSLWantWriteError does not happen here)
-        if self._outgoing.pending:
-            self._inner._send_raw(self._outgoing.read(), deadline)
-
-    def _read_record(self, max_bytes: int) -> bytes:
-        try:
-            return self._tls.read(max_bytes)
-        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            # The peer's close_notify, or a close without one: b"" as the outer stream gives
-            # (wrap_socket suppresses ragged EOFs); the HTTP parser decides if it was early.
-            return b""
-
-    def _recv_raw(self, max_bytes: int, deadline: float | None) -> bytes:
-        return self._pump(lambda: self._read_record(max_bytes), deadline)
-
-    def _send_raw(self, data: bytes | memoryview, deadline: float | None) -> None:
-        self._pump(lambda: self._tls.write(data), deadline)
+            result, outgoing = tls.attempt(operation)
+            if outgoing:
+                inner.write(outgoing, remaining(deadline))
+            if result is not WANT_READ:
+                return result
+            tls.feed(inner.read(RECORD_READ_SIZE, remaining(deadline)))
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Up to `max_bytes`; b"" when the peer closed."""
         try:
-            return self._recv_raw(max_bytes, _deadline(timeout))
-        except OSError as exc:
+            data: bytes = self._pump(lambda: self._tls.read(max_bytes), deadline_after(timeout))
+        except OSError as exc:  # the TLS layer's errors, or the call's own timeout
             raise_mapped(exc, READ)
+        return data
 
     def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
         if not data:
             return
         try:
-            self._send_raw(data, _deadline(timeout))
+            self._pump(lambda: self._tls.ssl_object.write(data), deadline_after(timeout))
         except OSError as exc:
             raise_mapped(exc, WRITE)
 
@@ -209,41 +170,22 @@ class SyncTlsStream(SocketExtraInfo):
         return SyncTlsStream.handshake(self, ssl_context, server_hostname, timeout)
 
     def is_readable(self) -> bool:
-        """True when decrypted or raw bytes wait here, or the stream below is readable."""
-        return bool(self._tls.pending() or self._incoming.pending) or self._inner.is_readable()
+        """True when bytes wait in the TLS layer, or the stream below is readable."""
+        return self._tls.has_buffered() or self._inner.is_readable()
 
     def _socket(self) -> socket.socket:
         return self._inner._socket()
 
     def _ssl_object(self) -> ssl.SSLObject:
-        return self._tls
+        return self._tls.ssl_object
 
     def close(self) -> None:
-        """Send close_notify when it can go out at once (best effort: nothing waits for the
-        peer's), then close the stream below."""
+        """Send close_notify if there is room for it at once, then close the stream below."""
         try:
-            self._tls.unwrap()
-        except OSError:
-            pass  # SSLWantReadError: the peer's close_notify, which is not awaited
-        try:
-            self._flush(_deadline(_CLOSE_NOTIFY_WAIT))
-        except OSError:
+            self._inner.write(self._tls.close_notify(), _CLOSE_NOTIFY_WAIT)
+        except Exception:  # (best effort: the connection may be broken already)
             pass
         self._inner.close()
-
-
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _remaining(deadline: float | None) -> float | None:
-    """Seconds left until `deadline`; TimeoutError once it has passed."""
-    if deadline is None:
-        return None
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError("The operation timed out")
-    return left
 
 
 class SyncBackend:
