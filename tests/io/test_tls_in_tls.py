@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ import trustme
 
 import httplib
 from httplib._core.plan import Endpoint
+from httplib._io.sync_backend import SyncBackend
 from servers.asgi_servers import RunningServer
 from servers.proxies import RunningProxy
 from servers.raw import read_until, scripted_server
@@ -34,7 +36,7 @@ TIMEOUT = 10.0
 
 # The conformance `run` (tests/io/conftest.py), plus asyncio and uvloop with TLS over TLS
 # always on memory BIOs.
-pytestmark = pytest.mark.parametrize(
+every_runtime = pytest.mark.parametrize(
     "run",
     [
         *params(*ALL_RUNTIMES),
@@ -90,6 +92,7 @@ async def read_response(stream: Any) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+@every_runtime
 def test_get_over_tls_inside_a_tls_tunnel(
     run: Run, https_proxy: RunningProxy, hypercorn_tls_server: RunningServer, tls_ca: trustme.CA
 ) -> None:
@@ -113,6 +116,7 @@ def test_get_over_tls_inside_a_tls_tunnel(
     gc.collect()  # an unclosed socket would warn here (ResourceWarning is an error)
 
 
+@every_runtime
 def test_alpn_negotiates_h2_inside_the_tunnel(
     run: Run,
     https_proxy: RunningProxy,
@@ -141,6 +145,7 @@ def test_alpn_negotiates_h2_inside_the_tunnel(
     gc.collect()
 
 
+@every_runtime
 def test_untrusted_origin_certificate_inside_the_tunnel_is_a_connect_error(
     run: Run, https_proxy: RunningProxy, tls_ca: trustme.CA
 ) -> None:
@@ -166,6 +171,7 @@ def test_untrusted_origin_certificate_inside_the_tunnel_is_a_connect_error(
     gc.collect()
 
 
+@every_runtime
 def test_inner_handshake_timeout_is_a_connect_timeout(
     run: Run, https_proxy: RunningProxy, tls_ca: trustme.CA
 ) -> None:
@@ -185,6 +191,7 @@ def test_inner_handshake_timeout_is_a_connect_timeout(
     gc.collect()
 
 
+@every_runtime
 def test_origin_close_inside_the_tunnel_reads_as_eof(
     run: Run, https_proxy: RunningProxy, server_ssl_context: ssl.SSLContext, tls_ca: trustme.CA
 ) -> None:
@@ -214,6 +221,7 @@ def test_origin_close_inside_the_tunnel_reads_as_eof(
     gc.collect()
 
 
+@every_runtime
 def test_inner_read_timeout_is_a_read_timeout(
     run: Run, https_proxy: RunningProxy, uvicorn_tls_server: RunningServer, tls_ca: trustme.CA
 ) -> None:
@@ -227,4 +235,51 @@ def test_inner_read_timeout_is_a_read_timeout(
         await stream.aclose()
 
     run(case)
+    gc.collect()
+
+
+def test_sync_tls_in_tls_reads_and_writes_from_two_threads(
+    https_proxy: RunningProxy, server_ssl_context: ssl.SSLContext, tls_ca: trustme.CA
+) -> None:
+    """HTTP/2 on a blocking connection reads in one thread while another writes: records
+    must reach the origin whole and in order (an echo server sends each byte back)."""
+
+    def echo(conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+
+    chunks = [bytes([i % 251]) * 997 for i in range(300)]
+    expected = b"".join(chunks)
+    with scripted_server(echo, ssl_context=server_ssl_context) as origin:
+        plain = SyncBackend().connect(Endpoint(https_proxy.host, https_proxy.port), TIMEOUT)
+        outer = plain.start_tls(https_proxy.ssl_context(), "localhost", TIMEOUT)
+        authority = f"127.0.0.1:{origin.port}".encode()
+        outer.write(b"CONNECT " + authority + b" HTTP/1.1\r\nHost: " + authority + b"\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += outer.read(65536, TIMEOUT)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        stream = outer.start_tls(origin_context(tls_ca, ["http/1.1"]), "localhost", TIMEOUT)
+        errors: list[BaseException] = []
+
+        def write_all() -> None:
+            try:
+                for chunk in chunks:
+                    stream.write(chunk, TIMEOUT)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        writer = threading.Thread(target=write_all)
+        writer.start()
+        received = b""
+        try:
+            while len(received) < len(expected):
+                chunk = stream.read(65536, TIMEOUT)
+                assert chunk, f"EOF after {len(received)} bytes"
+                received += chunk
+        finally:
+            writer.join(TIMEOUT)
+            stream.close()
+        assert not errors
+        assert received == expected
     gc.collect()

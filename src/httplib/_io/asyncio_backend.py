@@ -403,13 +403,9 @@ class AsyncioTlsStream:
         """Encrypt `data` and hand it to the stream below; True when the caller must still
         await `drain`."""
         try:
-            result, outgoing = self._tls.attempt(partial(self._tls.ssl_object.write, data))
+            outgoing = self._tls.encrypt(data)
         except OSError as exc:
             raise_mapped(exc, WRITE)
-        # (WANT_READ only in a TLS 1.2 renegotiation, which no HTTP client allows: RFC 9113
-        # section 9.2.1 forbids it for HTTP/2, and OpenSSL refuses a server's by default)
-        if result is WANT_READ:
-            raise_mapped(ssl.SSLError("TLS renegotiation inside a tunnel is not supported"), WRITE)
         return self._inner.write_nowait(outgoing)
 
     async def drain(self, timeout: float | None = None) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .._core.plan import Endpoint
@@ -106,13 +108,21 @@ class SyncStream(SocketExtraInfo):
 
 class SyncTlsStream(SocketExtraInfo):
     """TLS over another stream that is TLS itself (tls_bio.py), through that stream's read
-    and write. A call's timeout bounds the whole call, however many records it moves."""
+    and write. A call's timeout bounds the whole call, however many records it moves.
 
-    __slots__ = ("_inner", "_tls")
+    HTTP/2 reads in one thread while another writes: the TLS state is used under a lock (held
+    for CPU work only), and the records it produces are queued under it and sent in that
+    order by one thread at a time, so two writers never interleave or reorder records.
+    """
+
+    __slots__ = ("_inner", "_sending", "_state", "_tls", "_unsent")
 
     def __init__(self, inner: SyncStream | SyncTlsStream, tls: TlsBio) -> None:
         self._inner = inner
         self._tls = tls
+        self._state = threading.Lock()
+        self._sending = threading.Lock()
+        self._unsent: list[bytes] = []
         self._capture_addresses(None, inner._addresses)
 
     @classmethod
@@ -137,20 +147,34 @@ class SyncTlsStream(SocketExtraInfo):
         return stream
 
     def _pump(self, operation: Callable[[], Any], deadline: float | None) -> Any:
-        """Run `operation` until it stops wanting the peer's bytes, moving records both ways."""
+        """Run `operation` until it stops wanting the peer's bytes, moving records both ways
+        (the handshake, or the one reader)."""
         tls, inner = self._tls, self._inner
         while True:
-            result, outgoing = tls.attempt(operation)
+            with self._state:
+                result, outgoing = tls.attempt(operation)
+                if outgoing:
+                    self._unsent.append(outgoing)
             if outgoing:
-                inner.write(outgoing, remaining(deadline))
+                self._send_unsent(deadline)
             if result is not WANT_READ:
                 return result
-            tls.feed(inner.read(RECORD_READ_SIZE, remaining(deadline)))
+            data = inner.read(RECORD_READ_SIZE, remaining(deadline))
+            with self._state:
+                tls.feed(data)
+
+    def _send_unsent(self, deadline: float | None) -> None:
+        with self._sending:
+            with self._state:
+                data = b"".join(self._unsent)
+                self._unsent.clear()
+            if data:
+                self._inner.write(data, remaining(deadline))
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Up to `max_bytes`; b"" when the peer closed."""
         try:
-            data: bytes = self._pump(lambda: self._tls.read(max_bytes), deadline_after(timeout))
+            data: bytes = self._pump(partial(self._tls.read, max_bytes), deadline_after(timeout))
         except OSError as exc:  # the TLS layer's errors, or the call's own timeout
             raise_mapped(exc, READ)
         return data
@@ -159,7 +183,9 @@ class SyncTlsStream(SocketExtraInfo):
         if not data:
             return
         try:
-            self._pump(lambda: self._tls.ssl_object.write(data), deadline_after(timeout))
+            with self._state:
+                self._unsent.append(self._tls.encrypt(data))
+            self._send_unsent(deadline_after(timeout))
         except OSError as exc:
             raise_mapped(exc, WRITE)
 
@@ -182,7 +208,9 @@ class SyncTlsStream(SocketExtraInfo):
     def close(self) -> None:
         """Send close_notify if there is room for it at once, then close the stream below."""
         try:
-            self._inner.write(self._tls.close_notify(), _CLOSE_NOTIFY_WAIT)
+            with self._state:
+                self._unsent.append(self._tls.close_notify())
+            self._send_unsent(deadline_after(_CLOSE_NOTIFY_WAIT))
         except Exception:  # (best effort: the connection may be broken already)
             pass
         self._inner.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final, NoReturn
 
 from .._exceptions import TimeoutException
@@ -63,6 +64,16 @@ class TlsBio:
             result = WANT_READ
         # (a memory BIO takes any amount, so SSLWantWriteError does not happen here)
         return result, self._outgoing.read()
+
+    def encrypt(self, data: bytes | memoryview) -> bytes:
+        """The records that carry `data`, to send in order after any produced before."""
+        result, outgoing = self.attempt(partial(self.ssl_object.write, data))
+        if result is WANT_READ:
+            # Only a TLS 1.2 renegotiation makes a write wait for the peer; no HTTP client
+            # allows one (RFC 9113 section 9.2.1 forbids it for HTTP/2), and a write that
+            # read would race the connection's reader.
+            raise ssl.SSLError("the server started a TLS renegotiation inside the tunnel")
+        return outgoing
 
     def feed(self, data: bytes) -> None:
         """The peer's bytes, read from the stream below; b"" when it closed."""
