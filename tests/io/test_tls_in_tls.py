@@ -238,28 +238,37 @@ def test_inner_read_timeout_is_a_read_timeout(
     gc.collect()
 
 
-def test_sync_tls_in_tls_reads_and_writes_from_two_threads(
-    https_proxy: RunningProxy, server_ssl_context: ssl.SSLContext, tls_ca: trustme.CA
+@pytest.mark.parametrize("path", ["tls-in-tls", "direct-h2"])
+def test_sync_tls_read_and_written_from_two_threads(
+    path: str, https_proxy: RunningProxy, tls_ca: trustme.CA
 ) -> None:
     """HTTP/2 on a blocking connection reads in one thread while another writes: records
-    must reach the origin whole and in order (an echo server sends each byte back)."""
+    must reach the peer whole and in order, and no read may see a false EOF (OpenSSL forbids
+    two threads in one SSL object). An echo origin that offers h2 sends each byte back."""
 
     def echo(conn: socket.socket) -> None:
         while data := conn.recv(65536):
             conn.sendall(data)
 
+    origin_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("localhost", "127.0.0.1").configure_cert(origin_tls)
+    origin_tls.set_alpn_protocols(["h2"])
     chunks = [bytes([i % 251]) * 997 for i in range(300)]
     expected = b"".join(chunks)
-    with scripted_server(echo, ssl_context=server_ssl_context) as origin:
-        plain = SyncBackend().connect(Endpoint(https_proxy.host, https_proxy.port), TIMEOUT)
-        outer = plain.start_tls(https_proxy.ssl_context(), "localhost", TIMEOUT)
-        authority = f"127.0.0.1:{origin.port}".encode()
-        outer.write(b"CONNECT " + authority + b" HTTP/1.1\r\nHost: " + authority + b"\r\n\r\n")
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += outer.read(65536, TIMEOUT)
-        assert head.startswith(b"HTTP/1.1 200 ")
-        stream = outer.start_tls(origin_context(tls_ca, ["http/1.1"]), "localhost", TIMEOUT)
+    with scripted_server(echo, ssl_context=origin_tls) as origin:
+        if path == "tls-in-tls":
+            plain = SyncBackend().connect(Endpoint(https_proxy.host, https_proxy.port), TIMEOUT)
+            outer = plain.start_tls(https_proxy.ssl_context(), "localhost", TIMEOUT)
+            authority = f"127.0.0.1:{origin.port}".encode()
+            outer.write(b"CONNECT " + authority + b" HTTP/1.1\r\nHost: " + authority + b"\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += outer.read(65536, TIMEOUT)
+            assert head.startswith(b"HTTP/1.1 200 ")
+        else:
+            outer = SyncBackend().connect(Endpoint("127.0.0.1", origin.port), TIMEOUT)
+        stream = outer.start_tls(origin_context(tls_ca, ["h2"]), "localhost", TIMEOUT)
+        assert stream.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
         errors: list[BaseException] = []
 
         def write_all() -> None:

@@ -7,6 +7,7 @@ wrap the socket a second time: `SyncTlsStream` runs the inner session over memor
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
@@ -26,7 +27,7 @@ from .tls_bio import (
     remaining,
 )
 
-__all__ = ["SyncBackend", "SyncStream", "SyncTlsStream"]
+__all__ = ["SharedTlsStream", "SyncBackend", "SyncStream", "SyncTlsStream"]
 
 # How long close() may wait for room to send a close_notify alert (a peer that stopped
 # reading must not hold up a close).
@@ -76,14 +77,23 @@ class SyncStream(SocketExtraInfo):
     ) -> SyncStream | SyncTlsStream:
         """Wrap this socket in TLS and complete the handshake (a ConnectError on failure);
         over a TLS socket already (an https:// proxy's tunnel), TLS inside it."""
-        if isinstance(self._sock, ssl.SSLSocket):
-            return SyncTlsStream.handshake(self, ssl_context, server_hostname, timeout)
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket):
+            # The inner session's reader and writer use this socket from two threads.
+            shared = (
+                self
+                if isinstance(self, SharedTlsStream)
+                else SharedTlsStream(sock, self._addresses)
+            )
+            return SyncTlsStream.handshake(shared, ssl_context, server_hostname, timeout)
         try:
             self._set_timeout(timeout)
-            tls = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+            tls = ssl_context.wrap_socket(sock, server_hostname=server_hostname)
         except (OSError, ssl.SSLError) as exc:
             self.close()
             raise_mapped(exc, CONNECT)
+        if tls.selected_alpn_protocol() == "h2":
+            return SharedTlsStream(tls, self._addresses)
         return SyncStream(tls, self._addresses)
 
     def is_readable(self) -> bool:
@@ -104,6 +114,73 @@ class SyncStream(SocketExtraInfo):
             self._sock.close()
         except OSError:  # pragma: no cover - close of an already broken socket
             pass
+
+
+class SharedTlsStream(SyncStream):
+    """A TLS socket one thread reads while another writes: HTTP/2 (its reader and writer),
+    or the records of a TLS session inside it.
+
+    OpenSSL forbids using one SSL object from two threads at once (openssl/openssl#20446): a
+    write racing a read can make the read report a false EOF. Here every SSL call runs under
+    a lock on the non-blocking socket, and the waits for readiness run outside it, so a
+    stalled write never holds up a read.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self, sock: ssl.SSLSocket, addresses: tuple[Any, Any] | None = None) -> None:
+        super().__init__(sock, addresses)
+        self._lock = threading.Lock()
+        self._set_timeout(0.0)
+
+    def _call(self, operation: Callable[[], Any], deadline: float | None) -> Any:
+        while True:
+            with self._lock:
+                try:
+                    return operation()
+                except ssl.SSLWantReadError:
+                    writable = False
+                except ssl.SSLWantWriteError:
+                    writable = True
+            if not _wait_ready(self._sock, writable, remaining(deadline)):
+                raise TimeoutError("The operation timed out")
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Up to `max_bytes`; b"" when the peer closed."""
+        try:
+            data: bytes = self._call(partial(self._sock.recv, max_bytes), deadline_after(timeout))
+        except OSError as exc:
+            raise_mapped(exc, READ)
+        return data
+
+    def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        view, deadline = memoryview(data), deadline_after(timeout)
+        try:
+            while view:
+                # (after SSLWantWriteError OpenSSL wants the same bytes again: `view` stays)
+                view = view[self._call(partial(self._sock.send, view), deadline) :]
+        except OSError as exc:
+            raise_mapped(exc, WRITE)
+
+    def is_readable(self) -> bool:
+        with self._lock:
+            if self._sock.pending():  # type: ignore[attr-defined]
+                return True
+        return socket_is_readable(self._sock)
+
+
+def _wait_ready(sock: socket.socket, writable: bool, timeout: float | None) -> bool:
+    """Wait until `sock` is readable (or writable); False when `timeout` passed first."""
+    if _poll is None:  # pragma: no cover - Windows
+        ready = select.select([] if writable else [sock], [sock] if writable else [], [], timeout)
+        return bool(ready[0] or ready[1])
+    poller = _poll()
+    poller.register(sock, select.POLLOUT if writable else select.POLLIN)
+    # (poll, unlike select, takes descriptors past FD_SETSIZE; its timeout is in ms)
+    return bool(poller.poll(None if timeout is None else timeout * 1000))
+
+
+_poll = getattr(select, "poll", None)
 
 
 class SyncTlsStream(SocketExtraInfo):
