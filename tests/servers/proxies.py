@@ -172,6 +172,8 @@ def _tinyproxy_config(port: int, tmp: Path, auth: tuple[str, str] | None) -> str
         "MaxClients 64",
         # No LogFile and no Syslog: with -d it logs to stderr only, which we discard.
         "LogLevel Error",
+        # Via names the proxy by this machine's host name unless told otherwise.
+        'ViaProxyName "tinyproxy"',
         f'PidFile "{tmp / "tinyproxy.pid"}"',
         # No ConnectPort lines: CONNECT may reach any port (the test servers' are random).
     ]
@@ -374,7 +376,11 @@ def pproxy_process(tls_ca: trustme.CA) -> Iterator[PproxyProcess]:
 
 @pytest.fixture(scope="session")
 def http_proxy(pproxy_process: PproxyProcess) -> RunningProxy:
-    """pproxy: an HTTP proxy (forwarding and CONNECT), no authentication."""
+    """pproxy: an HTTP proxy (forwarding and CONNECT), no authentication.
+
+    Its forwarding keeps a client connection's first upstream: a second request on the same
+    connection for another origin still goes to the first one. Forward one origin per
+    connection (as httpcore does), or use tinyproxy for mixed origins."""
     return pproxy_process.proxy("http")
 
 
@@ -406,7 +412,9 @@ def socks5_proxy_auth(pproxy_process: PproxyProcess) -> RunningProxy:
 
 @pytest.fixture(scope="session")
 def tinyproxy_proxy() -> Iterator[RunningProxy]:
-    """tinyproxy: an HTTP proxy (forwarding and CONNECT), no authentication."""
+    """tinyproxy: an HTTP proxy (forwarding and CONNECT), no authentication. It closes the
+    client connection after each forwarded response (without `Connection: close`), and it
+    answers wrong credentials with 401, not 407."""
     with run_tinyproxy() as proxy:
         yield proxy
 
