@@ -13,6 +13,9 @@ from hypothesis import settings
 from servers.app import app
 from servers.asgi_servers import RunningServer, run_hypercorn, run_uvicorn
 
+# The proxy fixtures (pproxy, tinyproxy, scripted proxies) for every folder.
+pytest_plugins = ["servers.proxies"]
+
 # CI runs the same examples every time, so a red build is reproducible; locally, exploration
 # stays random. No deadlines: a loaded 2-core machine must not turn slowness into failures.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)

@@ -1,12 +1,11 @@
-"""Backend conformance: the blocking, asyncio and trio streams behave the same.
+"""Backend conformance: the blocking, asyncio (and uvloop) and trio streams behave the same.
 
-Each case is written once as a coroutine against the async stream interface; the blocking
-backend runs through a thin adapter, so all three runtimes pass the same suite.
+Each case is written once as a coroutine against the async stream interface; the `run`
+fixture (conftest.py) runs it on every runtime, the blocking backend through a thin adapter.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import threading
@@ -15,69 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 import httplib
 from httplib._core.plan import Endpoint
-from httplib._io.asyncio_backend import AsyncioBackend
-from httplib._io.sync_backend import SyncBackend, SyncStream
-from httplib._io.trio_backend import TrioBackend
 from servers.raw import read_until, scripted_server
 
-
-class _SyncStreamAsAsync:
-    def __init__(self, stream: SyncStream) -> None:
-        self.stream = stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.stream.read(max_bytes, timeout)
-
-    async def write(self, data: bytes, timeout: float | None = None) -> None:
-        self.stream.write(data, timeout)
-
-    async def start_tls(
-        self, ctx: ssl.SSLContext, hostname: str | None, timeout: float | None
-    ) -> _SyncStreamAsAsync:
-        return _SyncStreamAsAsync(self.stream.start_tls(ctx, hostname, timeout))
-
-    def is_readable(self) -> bool:
-        return self.stream.is_readable()
-
-    def get_extra_info(self, name: str) -> Any:
-        return self.stream.get_extra_info(name)
-
-    async def aclose(self) -> None:
-        self.stream.close()
-
-
-class _SyncBackendAsAsync:
-    async def connect(self, endpoint: Endpoint, timeout: float | None = None) -> _SyncStreamAsAsync:
-        return _SyncStreamAsAsync(SyncBackend().connect(endpoint, timeout))
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-Case = Callable[[Any], Awaitable[None]]
-
-RUNNERS: dict[str, tuple[Callable[[], Any], Callable[[Callable[[], Awaitable[None]]], None]]] = {
-    "sync": (_SyncBackendAsAsync, lambda fn: asyncio.run(fn())),
-    "asyncio": (AsyncioBackend, lambda fn: asyncio.run(fn())),
-    "trio": (TrioBackend, lambda fn: trio.run(fn)),
-}
-
-
-@pytest.fixture(params=sorted(RUNNERS))
-def run(request: pytest.FixtureRequest) -> Callable[[Case], None]:
-    make_backend, runner = RUNNERS[request.param]
-
-    def run_case(case: Case) -> None:
-        async def main() -> None:
-            await case(make_backend())
-
-        runner(main)
-
-    return run_case
+Run = Callable[[Callable[[Any], Awaitable[None]]], None]
 
 
 def echo(conn: socket.socket) -> None:
@@ -93,7 +35,7 @@ def silent(conn: socket.socket) -> None:
     read_until(conn, b"never")
 
 
-def test_write_then_read_echo(run: Callable[[Case], None]) -> None:
+def test_write_then_read_echo(run: Run) -> None:
     with scripted_server(echo) as server:
 
         async def case(backend: Any) -> None:
@@ -110,7 +52,7 @@ def test_write_then_read_echo(run: Callable[[Case], None]) -> None:
         run(case)
 
 
-def test_read_returns_empty_bytes_when_the_peer_closes(run: Callable[[Case], None]) -> None:
+def test_read_returns_empty_bytes_when_the_peer_closes(run: Run) -> None:
     with scripted_server(greet_then_close) as server:
 
         async def case(backend: Any) -> None:
@@ -128,7 +70,7 @@ def test_read_returns_empty_bytes_when_the_peer_closes(run: Callable[[Case], Non
         run(case)
 
 
-def test_read_timeout_raises_read_timeout(run: Callable[[Case], None]) -> None:
+def test_read_timeout_raises_read_timeout(run: Run) -> None:
     with scripted_server(silent) as server:
 
         async def case(backend: Any) -> None:
@@ -140,7 +82,7 @@ def test_read_timeout_raises_read_timeout(run: Callable[[Case], None]) -> None:
         run(case)
 
 
-def test_connection_refused_is_a_connect_error(run: Callable[[Case], None]) -> None:
+def test_connection_refused_is_a_connect_error(run: Run) -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
@@ -154,7 +96,7 @@ def test_connection_refused_is_a_connect_error(run: Callable[[Case], None]) -> N
 
 
 def test_tls_upgrade_and_echo(
-    run: Callable[[Case], None],
+    run: Run,
     server_ssl_context: ssl.SSLContext,
     client_ssl_context: ssl.SSLContext,
 ) -> None:
@@ -175,7 +117,7 @@ def test_tls_upgrade_and_echo(
 
 
 def test_untrusted_certificate_is_a_connect_error(
-    run: Callable[[Case], None], server_ssl_context: ssl.SSLContext
+    run: Run, server_ssl_context: ssl.SSLContext
 ) -> None:
     with scripted_server(echo, ssl_context=server_ssl_context) as server:
 
@@ -187,7 +129,7 @@ def test_untrusted_certificate_is_a_connect_error(
         run(case)
 
 
-def test_is_readable_reports_a_closed_idle_connection(run: Callable[[Case], None]) -> None:
+def test_is_readable_reports_a_closed_idle_connection(run: Run) -> None:
     closed = threading.Event()
 
     def close_at_once(conn: socket.socket) -> None:
@@ -211,7 +153,7 @@ def test_is_readable_reports_a_closed_idle_connection(run: Callable[[Case], None
         run(case)
 
 
-def test_unix_socket_and_socket_options(run: Callable[[Case], None], tmp_path: Path) -> None:
+def test_unix_socket_and_socket_options(run: Run, tmp_path: Path) -> None:
     path = str(tmp_path / "echo.sock")
     with scripted_server(echo, unix_path=path):
 
@@ -231,7 +173,7 @@ def test_unix_socket_and_socket_options(run: Callable[[Case], None], tmp_path: P
         run(case)
 
 
-def test_tcp_socket_options_are_applied(run: Callable[[Case], None]) -> None:
+def test_tcp_socket_options_are_applied(run: Run) -> None:
     with scripted_server(echo) as server:
 
         async def case(backend: Any) -> None:

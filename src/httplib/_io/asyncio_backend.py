@@ -18,19 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import ssl
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, cast
 
 from .._core.effects import Runtime
 from .._core.plan import Endpoint
 from .errors import CONNECT, HANDSHAKE_TIMED_OUT, READ, WRITE, raise_mapped
 from .streams import SocketOption, set_socket_options
+from .tls_bio import RECORD_READ_SIZE, WANT_READ, TlsBio, handshake_failed
 
-__all__ = ["AsyncioBackend", "AsyncioStream"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "AsyncioTlsStream"]
 
 # Stop reading from the socket while this much received data waits for the reader.
 READ_HIGH_WATER = 1 << 20
@@ -44,6 +48,10 @@ TRANSPORT_READ_SIZE = 64 * 1024
 # when the user asked for no timeout, far enough to mean none (it must be a positive number).
 _HANDSHAKE_BACKSTOP_MARGIN = 1.0
 _HANDSHAKE_BACKSTOP = 7 * 24 * 3600.0
+# The stdlib's SSL transport can carry another TLS session (`start_tls` over it) since 3.11,
+# but until 3.11.8 and 3.12.2 an inner session's fatal error (a bad certificate) raised
+# TypeError inside the loop and left the connection hanging (CPython gh-113214).
+_STDLIB_NESTS_TLS = sys.version_info >= (3, 12, 2) or (3, 11, 8) <= sys.version_info < (3, 12)
 
 
 class _ByteProtocol(asyncio.Protocol):
@@ -246,10 +254,12 @@ class AsyncioStream:
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
-    ) -> AsyncioStream:
-        """Upgrade to TLS in place (also used through proxies): ConnectError on failure,
-        ConnectTimeout when the handshake does not finish within `timeout`."""
+    ) -> AsyncioStream | AsyncioTlsStream:
+        """Upgrade to TLS in place (also inside an https:// proxy's TLS): ConnectError on
+        failure, ConnectTimeout when the handshake does not finish within `timeout`."""
         loop = self._protocol.loop
+        if not _loop_nests_tls(loop) and self._transport.get_extra_info("ssl_object"):
+            return await AsyncioTlsStream.handshake(self, ssl_context, server_hostname, timeout)
         if self._transport.is_closing() or self._protocol.eof:
             # The peer closed before the handshake (uvloop would hand back a dead TLS transport,
             # asyncio may wait out the handshake timeout): a failed connect, as for the others.
@@ -328,6 +338,111 @@ class AsyncioStream:
             await asyncio.sleep(0)
 
 
+class AsyncioTlsStream:
+    """TLS over an asyncio stream that is TLS itself, run over memory BIOs (tls_bio.py):
+    for loops whose `start_tls` cannot stack TLS on their TLS transport (see
+    `_loop_nests_tls`). Reads and writes go through the outer stream's own."""
+
+    __slots__ = ("_inner", "_tls")
+
+    def __init__(self, inner: AsyncioStream | AsyncioTlsStream, tls: TlsBio) -> None:
+        self._inner = inner
+        self._tls = tls
+
+    @classmethod
+    async def handshake(
+        cls,
+        inner: AsyncioStream | AsyncioTlsStream,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+    ) -> AsyncioTlsStream:
+        """A TLS stream over `inner` once its handshake is done: ConnectError on failure,
+        ConnectTimeout after `timeout`; `inner` is closed then."""
+        try:
+            stream = cls(inner, TlsBio(ssl_context, server_hostname))
+            async with asyncio.timeout(timeout):
+                await stream._pump(stream._tls.ssl_object.do_handshake)
+        except Exception as exc:
+            await inner.aclose()
+            handshake_failed(exc)
+        except BaseException:
+            await inner.aclose()
+            raise
+        return stream
+
+    async def _pump(self, operation: Callable[[], Any]) -> Any:
+        """Run `operation` until it stops wanting the peer's bytes, moving records both ways
+        (the caller bounds the time)."""
+        tls, inner = self._tls, self._inner
+        while True:
+            result, outgoing = tls.attempt(operation)
+            if outgoing:
+                await inner.write(outgoing)
+            if result is not WANT_READ:
+                return result
+            tls.feed(await inner.read(RECORD_READ_SIZE))
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Up to `max_bytes`; b"" when the peer closed."""
+        operation = partial(self._tls.read, max_bytes)
+        try:
+            # Plaintext already decrypted, or a record already here: no timer needed.
+            data, outgoing = self._tls.attempt(operation)
+            if data is WANT_READ or outgoing:
+                async with asyncio.timeout(timeout):
+                    if outgoing:
+                        await self._inner.write(outgoing)
+                    if data is WANT_READ:
+                        data = await self._pump(operation)
+        except OSError as exc:  # the TLS layer's errors, or the call's own timeout
+            raise_mapped(exc, READ)
+        return cast(bytes, data)
+
+    def write_nowait(self, data: bytes | memoryview) -> bool:
+        """Encrypt `data` and hand it to the stream below; True when the caller must still
+        await `drain`."""
+        try:
+            outgoing = self._tls.encrypt(data)
+        except OSError as exc:
+            raise_mapped(exc, WRITE)
+        return self._inner.write_nowait(outgoing)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        await self._inner.drain(timeout)
+
+    async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
+        if data and self.write_nowait(data):
+            await self.drain(timeout)
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> AsyncioTlsStream:
+        """TLS inside this one as well."""
+        return await AsyncioTlsStream.handshake(self, ssl_context, server_hostname, timeout)
+
+    def is_readable(self) -> bool:
+        """True when bytes wait in the TLS layer, or the stream below is readable."""
+        return self._tls.has_buffered() or self._inner.is_readable()
+
+    def get_extra_info(self, name: str) -> Any:
+        """The inner TLS session's `ssl_object`; the rest as the stream below answers."""
+        if name == "ssl_object":
+            return self._tls.ssl_object
+        if name == "is_readable":
+            return self.is_readable()
+        return self._inner.get_extra_info(name)
+
+    async def aclose(self) -> None:
+        """Hand a close_notify to the transport if it takes it at once (best effort), then
+        close the stream below."""
+        try:
+            self._inner.write_nowait(self._tls.close_notify())
+        except Exception:  # (the connection may be broken already)
+            pass
+        await self._inner.aclose()
+
+
 class AsyncioBackend:
     """Opens asyncio connections over `_ByteProtocol`."""
 
@@ -372,7 +487,7 @@ class AsyncioBackend:
             wake=_wake,
             clock=time.monotonic,
             probe_after=0.0,
-            peek=AsyncioStream.is_readable,
+            peek=operator.methodcaller("is_readable"),
         )
 
     async def wait(self, waker: asyncio.Future[None], timeout: float | None) -> bool:
@@ -392,6 +507,12 @@ class AsyncioBackend:
     def shield(self) -> contextlib.nullcontext[None]:
         # asyncio delivers a cancellation once: the clean-up's own awaits run normally.
         return contextlib.nullcontext()
+
+
+def _loop_nests_tls(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether `loop.start_tls` can put TLS over its own TLS transport: uvloop can, and the
+    stdlib's loops on the releases `_STDLIB_NESTS_TLS` names."""
+    return _STDLIB_NESTS_TLS or not isinstance(loop, asyncio.BaseEventLoop)
 
 
 def _new_future() -> asyncio.Future[None]:

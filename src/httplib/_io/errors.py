@@ -13,6 +13,7 @@ from typing import Literal, NoReturn
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
+    NetworkError,
     ReadError,
     ReadTimeout,
     WriteError,
@@ -23,6 +24,7 @@ from .._exceptions import (
 __all__ = [
     "CONNECT",
     "HANDSHAKE_TIMED_OUT",
+    "INNER_HANDSHAKE",
     "PHASE_ERRORS",
     "READ",
     "WRITE",
@@ -43,6 +45,9 @@ CONNECT: ErrorMap = {
     TimeoutError: ConnectTimeout,
 }
 READ: ErrorMap = {OSError: ReadError, TimeoutError: ReadTimeout}
+# TLS inside a TLS tunnel (tls_bio.py) moves its handshake through the outer stream, whose
+# read and write errors are httplib's already: they are then the handshake's failure to connect.
+INNER_HANDSHAKE: ErrorMap = {**CONNECT, NetworkError: ConnectError}
 WRITE: ErrorMap = {OSError: WriteError, TimeoutError: WriteTimeout}
 
 # The message of a TLS handshake cut off by the connect timeout, whichever runtime timed it

@@ -56,7 +56,7 @@ class TrioStream(SocketExtraInfo):
 
     def __init__(
         self,
-        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+        stream: trio.SocketStream | trio.SSLStream[Any],
         addresses: tuple[Any, Any] | None = None,
     ) -> None:
         self._stream = stream
@@ -88,7 +88,9 @@ class TrioStream(SocketExtraInfo):
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> TrioStream:
-        assert isinstance(self._stream, trio.SocketStream)
+        """TLS over this stream, which may be TLS already (an https:// proxy's tunnel: trio's
+        SSLStream runs over any stream): ConnectError on failure, ConnectTimeout after
+        `timeout`."""
         tls = trio.SSLStream(
             self._stream, ssl_context, server_hostname=server_hostname, https_compatible=True
         )
@@ -107,11 +109,10 @@ class TrioStream(SocketExtraInfo):
         return TrioStream(tls, self._addresses)
 
     def _socket(self) -> trio.socket.SocketType:
-        stream = self._stream
-        if isinstance(stream, trio.SSLStream):
-            inner = stream.transport_stream
-            assert isinstance(inner, trio.SocketStream)
-            return inner.socket
+        stream: Any = self._stream
+        while isinstance(stream, trio.SSLStream):  # (twice for TLS inside a TLS tunnel)
+            stream = stream.transport_stream
+        assert isinstance(stream, trio.SocketStream)
         return stream.socket
 
     def is_readable(self) -> bool:
