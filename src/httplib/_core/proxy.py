@@ -185,12 +185,12 @@ def _connect_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, pl
 _SOCKS5_ADDRESS_LENGTHS = {1: 4, 4: 16}
 
 
-def _read_exactly(stream: Any, buffer: bytearray, size: int, plan: Any) -> Flow:
+def _read_exactly(stream: Any, buffer: bytearray, size: int, plan: Any, waiting_for: str) -> Flow:
     """Read until `buffer` holds `size` bytes (a SOCKS reply may arrive in pieces)."""
     while len(buffer) < size:
         data = yield (READ, stream, size - len(buffer), plan.connect_timeout)
         if not data:
-            raise RemoteProtocolError("The proxy closed the connection mid-handshake.")
+            raise RemoteProtocolError(f"The proxy closed the connection instead of {waiting_for}.")
         buffer += data
 
 
@@ -210,7 +210,7 @@ def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, pla
         conn.send(socks5.SOCKS5AuthMethodsRequest([offered]))
         yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
         reply = bytearray()
-        yield from _read_exactly(stream, reply, 2, plan)
+        yield from _read_exactly(stream, reply, 2, plan, "choosing an authentication method")
         chosen = conn.receive_data(bytes(reply)).method  # type: ignore[union-attr]
         if chosen != offered:
             raise ProxyError(
@@ -222,7 +222,8 @@ def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, pla
             conn.send(socks5.SOCKS5UsernamePasswordRequest(username, password))
             yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
             reply = bytearray()
-            yield from _read_exactly(stream, reply, 2, plan)
+            # (some proxies, pproxy among them, close here instead of answering a rejection)
+            yield from _read_exactly(stream, reply, 2, plan, "answering the username and password")
             if not conn.receive_data(bytes(reply)).success:  # type: ignore[union-attr]
                 raise ProxyError(
                     f"The SOCKS5 proxy {proxy.url} rejected the username and password."
@@ -233,14 +234,14 @@ def _socks5_handshake(stream: Any, proxy: ProxySpec, host: bytes, port: int, pla
         conn.send(request)
         yield (WRITE, stream, conn.data_to_send(), plan.connect_timeout)
         reply = bytearray()
-        yield from _read_exactly(stream, reply, 5, plan)
+        yield from _read_exactly(stream, reply, 5, plan, "answering CONNECT")
         if reply[3] == 3:  # a domain name: its length byte follows the type
             size = 5 + reply[4] + 2
         else:
             size = 4 + _SOCKS5_ADDRESS_LENGTHS.get(reply[3], 0) + 2
         if size <= 6:
             raise ProxyError(f"The SOCKS5 proxy {proxy.url} sent a malformed reply.")
-        yield from _read_exactly(stream, reply, size, plan)
+        yield from _read_exactly(stream, reply, size, plan, "answering CONNECT")
         answer = conn.receive_data(bytes(reply))
     except (SOCKSError, OverflowError) as exc:
         # A malformed reply (or a value socksio cannot pack).
