@@ -23,7 +23,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
-from ._core.flow import settle_plain
+from ._core.flow import NOTABLE_FIELDS, settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
@@ -441,7 +441,8 @@ class _BaseClient(Generic[T]):
             # `Timeout(total=...)`: one deadline for everything this send does (redirects and
             # auth rounds carry the extensions on), on the clock the transport's engine uses.
             now = self._clock()
-            extensions["timeout"] = {**timeouts, "deadline": now + total}
+            timeouts = extensions["timeout"] = timeouts.copy()  # (the caller's may be shared)
+            timeouts["deadline"] = now + total
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)
         if chosen is None:
             url = request.url
@@ -449,10 +450,13 @@ class _BaseClient(Generic[T]):
         policy = self._retries
         if "retries" in extensions:
             policy = _checked_retries(extensions["retries"], 'the "retries" extension')
-        if policy is not None and policy.budget is not None:
+        if policy is not None and (config := policy.budget) is not None:
             # The request counts for the retry budget from here, as the flow counts each
             # exchange before sending it (so its run does not count the first one again).
-            self._budget_state(policy.budget).deposit(self._clock() if now is None else now)
+            last_config, budget = self._last_budget
+            if config is not last_config or budget is None:
+                budget = self._budget_state(config)
+            budget.deposit(self._clock() if now is None else now)
         return chosen, follow_redirects, policy
 
     def _retry_run(self, policy: Retry) -> RetryRun:
@@ -504,11 +508,13 @@ class _BaseClient(Generic[T]):
     ) -> bool:
         """The fast path's send answered: report it (the clocks are read only when a policy
         has something to record); True when `response` is final (see `settle_plain`)."""
-        if ticket is not None:
-            guards = self._guards
-            assert guards is not None
-            guards.settled(ticket, response, self._clock, self._wall_clock)
-        return settle_plain(self, response, retry)
+        if ticket is None:
+            return settle_plain(self, response, retry)
+        guards = self._guards
+        assert guards is not None
+        notable = guards.limiter is None or response.headers._has_any(NOTABLE_FIELDS)
+        guards.settled(ticket, response, self._clock, self._wall_clock, notable)
+        return settle_plain(self, response, retry, notable)
 
     def _route(self, url: URL) -> T:
         """The mounted transport for `url` (most specific pattern first), else the default."""

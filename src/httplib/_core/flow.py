@@ -47,6 +47,7 @@ from .._exceptions import TooManyRedirects
 from .._logging import rate_limit_wait, retry_refused, retry_scheduled
 from .auth import Auth
 from .guards import Guards, Ticket
+from .ratelimit import WATCHED_FIELDS
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 
@@ -77,6 +78,9 @@ SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP = ran
 
 Effect = tuple[int, Any]
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
+# The field names a plain first response is scanned for when a rate limiter reads responses
+# too: one pass instead of two, since most responses carry none of them.
+NOTABLE_FIELDS = _COOKIE_HEADERS | WATCHED_FIELDS
 SendFlow = Generator[Effect, Any, "Response"]
 
 
@@ -109,11 +113,15 @@ def is_plain(client: FlowSettings, auth: Auth) -> bool:
     )
 
 
-def settle_plain(client: FlowSettings, response: Response, retry: Retry | None = None) -> bool:
+def settle_plain(
+    client: FlowSettings, response: Response, retry: Retry | None = None, notable: bool = True
+) -> bool:
     """After a plain first exchange (see `is_plain`): store its cookies; True when it is the
     final response, False when `send_flow(..., response)` must build its redirect or, with a
-    `retry` policy, decide on a status it may retry."""
-    _store_cookies(client, response)
+    `retry` policy, decide on a status it may retry. `notable` False: the caller found none of
+    `NOTABLE_FIELDS` in the response (so it sets no cookie)."""
+    if notable:
+        _store_cookies(client, response)
     if retry is not None:
         code = response.status_code
         if code in retry.status_forcelist or code in RETRY_AFTER_STATUS_CODES:

@@ -90,7 +90,7 @@ class Guards:
             breaker = self.breaker
             # Closed with no failure counted: the breaker keeps no state for the origin and
             # its admission is the ordinary one the shared ticket holds (`before`'s first line).
-            if breaker is None or go.origin not in breaker._circuits:
+            if breaker is None or not breaker._circuits or go.origin not in breaker._circuits:
                 limiter = self.limiter
                 if limiter is None:
                     return go
@@ -140,9 +140,11 @@ class Guards:
         response: Response,
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
+        notable: bool = True,
     ) -> None:
         """The send was answered: the breaker counts the status, the limiter reads what the
-        server said. The clocks are read only when one of them has something to record."""
+        server said. The clocks are read only when one of them has something to record.
+        `notable` False: the caller found none of `WATCHED_FIELDS` in the response."""
         status = response.status_code
         breaker = self.breaker
         admission = ticket.admission
@@ -155,14 +157,14 @@ class Guards:
                 self._exact
                 and status not in breaker.failure_statuses
                 and not admission.probe
-                and admission.origin not in breaker._circuits
+                and (not breaker._circuits or admission.origin not in breaker._circuits)
             )
         ):
             breaker.report(admission, clock(), status=status)
         limiter = self.limiter
         # Most responses say nothing about rates: skip decoding their fields for that.
         if limiter is not None and (
-            status in _PAUSE_STATUSES or response.headers._has_any(WATCHED_FIELDS)
+            status in _PAUSE_STATUSES or (notable and response.headers._has_any(WATCHED_FIELDS))
         ):
             fields: Any = response.headers.multi_items()
             limiter.observe(ticket.origin, status, fields, clock(), wall_clock())
