@@ -154,7 +154,13 @@ def _panel(ax: Any, sc: dict[str, Any]) -> None:
     names = [row["client"] for row in rows]
     values = [row.get("rate") or 0.0 for row in rows]
     colors = [
-        "#d62728" if n == "httplib" else "#7f7f7f" if row["ceiling"] else "#1f77b4"
+        "#d62728"
+        if n == "httplib"
+        else "#ff9896"  # httplib's variants (policies armed)
+        if n.startswith("httplib")
+        else "#7f7f7f"
+        if row["ceiling"]
+        else "#1f77b4"
         for n, row in zip(names, rows, strict=True)
     ]
     ys = range(len(rows))

@@ -2,6 +2,7 @@
 
 Usage (from the repository root; `make bench` / `make bench-smoke` do this):
     bench/.venv-peers/bin/python bench/run.py [--smoke] [--rounds N] [--duration S]
+        [--scenarios ID,...] [--clients NAME,...]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters import ARMED
 from report import add_ratios, render_table, write_chart
 from scenarios import SCENARIOS, Scenario
 from server import NginxServer
@@ -43,6 +45,7 @@ class ClientSpec:
     sync: bool
     asyncio: bool
     ceiling: bool = False
+    only: tuple[str, ...] = ()  # the scenario ids it runs (empty: every scenario)
 
     def python(self) -> str:
         return str(VENVS[self.venv] / "bin" / "python")
@@ -50,6 +53,17 @@ class ClientSpec:
 
 CLIENTS: list[ClientSpec] = [
     ClientSpec("httplib", "project", ("httplib",), sync=True, asyncio=True),
+    # The same client with retries, a total deadline, a rate limit and a circuit breaker
+    # configured, none of them acting: what the policies cost when unused (issue 11: at most
+    # 5% over plain on these two rows, read in the "x httplib" column).
+    ClientSpec(
+        ARMED,
+        "project",
+        (),
+        sync=True,
+        asyncio=True,
+        only=("get_1k_sync", "get_1k_async_c1"),
+    ),
     ClientSpec("httpx", "peers", ("httpx",), sync=True, asyncio=True),
     ClientSpec("httpx2", "peers", ("httpx2",), sync=True, asyncio=True),
     ClientSpec("aiohttp", "peers", ("aiohttp",), sync=False, asyncio=True),
@@ -70,6 +84,8 @@ WORKER_ENV = {k: v for k, v in os.environ.items() if k not in TRUST_VARS}
 
 def static_answer(client: ClientSpec, sc: Scenario) -> dict[str, Any] | None:
     """The answer known without running anything, or None when the pair must be measured."""
+    if client.only and sc.id not in client.only:
+        return {"status": "skip"}
     if sc.mode == "import":
         return None if client.modules else {"status": "skip"}
     if client.ceiling and sc.mode == "create":
@@ -101,6 +117,8 @@ class Settings:
     client_cpu: int | None
     parallel: int  # workers at once: 1 when timing, 2 in smoke runs (only correctness counts)
     create_rounds: int  # scenario 9 is long (1,000 clients) and steady: fewer rounds
+    scenarios: list[Scenario]  # all of them unless filtered
+    clients: list[ClientSpec]
 
 
 def run_worker(
@@ -184,12 +202,13 @@ def run_all(env: dict[str, Any], cfg: Settings) -> dict[tuple[str, str], list[di
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with ThreadPoolExecutor(cfg.parallel) as pool:
         for rnd in range(cfg.rounds):
-            for sc in SCENARIOS:
+            for sc in cfg.scenarios:
                 if sc.mode == "create" and rnd >= cfg.create_rounds:
                     continue
-                shift = rnd % len(CLIENTS)
+                clients = cfg.clients
+                shift = rnd % len(clients)
                 todo = []
-                for client in CLIENTS[shift:] + CLIENTS[:shift]:
+                for client in clients[shift:] + clients[:shift]:
                     past = results.setdefault((client.name, sc.id), [])
                     if not past or past[-1]["status"] not in (*DONE, "skip"):
                         todo.append((client, pool.submit(run_one, client, sc, env, cfg)))
@@ -269,7 +288,21 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3; smoke 1)")
     parser.add_argument("--duration", type=float, help="measured seconds per run")
     parser.add_argument("--out", type=Path, help="directory for latest.json and latest.png")
+    parser.add_argument("--scenarios", help="only these scenario ids, comma-separated")
+    parser.add_argument("--clients", help="only these clients, comma-separated")
     args = parser.parse_args(argv)
+    scenarios, clients = SCENARIOS, CLIENTS
+    if args.scenarios:
+        wanted = set(args.scenarios.split(","))
+        scenarios = [sc for sc in SCENARIOS if sc.id in wanted]
+        if unknown := wanted - {sc.id for sc in scenarios}:
+            parser.error(f"unknown scenario ids: {', '.join(sorted(unknown))}")
+    if args.clients:
+        names = set(args.clients.split(","))
+        clients = [c for c in CLIENTS if c.name in names]
+        if unknown := names - {c.name for c in clients}:
+            parser.error(f"unknown clients: {', '.join(sorted(unknown))}")
+    filtered = bool(args.scenarios or args.clients)
     two_cores = (os.cpu_count() or 1) >= 2
     cfg = Settings(
         smoke=args.smoke,
@@ -283,8 +316,11 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
         client_cpu=1 if two_cores and not args.smoke else None,
         parallel=2 if args.smoke else 1,
         create_rounds=1,
+        scenarios=scenarios,
+        clients=clients,
     )
-    out = args.out or (BENCH / "results" / ("tmp" if args.smoke else ""))
+    # Only a full timed run replaces the committed results.
+    out = args.out or (BENCH / "results" / ("tmp" if args.smoke or filtered else ""))
     return cfg, out
 
 
@@ -336,6 +372,8 @@ def build_doc(meta: dict[str, Any], rows: dict[tuple[str, str], dict[str, Any]])
             if row is None or row["status"] == "skip":
                 continue
             entries.append({"client": client.name, "ceiling": client.ceiling, **row})
+        if not entries:
+            continue  # (filtered out)
         scenarios.append(
             {
                 "id": sc.id,

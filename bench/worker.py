@@ -271,7 +271,7 @@ def main() -> int:
         result = {"status": "not yet", "note": str(exc)}
     except NotImplementedError as exc:
         # Only httplib, still being built, may answer "not implemented" without failing.
-        status = "not yet" if job.client == "httplib" else "error"
+        status = "not yet" if job.client.startswith("httplib") else "error"
         result = {"status": status, "note": str(exc) or "NotImplementedError"}
     except Unsupported as exc:
         result = {"status": "unsupported", "note": str(exc)}

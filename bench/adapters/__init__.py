@@ -6,9 +6,14 @@ import importlib
 
 from adapters.base import Adapter, Unavailable
 
+# httplib with its resilience policies configured but never acting (adapters/httpx_like.py),
+# run beside plain httplib on the 1 KiB GET rows only.
+ARMED = "httplib (policies armed)"
+
 # client name -> (module, factory argument)
 REGISTRY: dict[str, tuple[str, str]] = {
     "httplib": ("adapters.httpx_like", "httplib"),
+    ARMED: ("adapters.httpx_like", "httplib:armed"),
     "httpx": ("adapters.httpx_like", "httpx"),
     "httpx2": ("adapters.httpx_like", "httpx2"),
     "aiohttp": ("adapters.aiohttp_adapter", ""),

@@ -2,6 +2,7 @@
 
 httplib is written against httpx's public API and gated by capability detection, so its rows
 turn from "not yet" into numbers as soon as `Client`/`AsyncClient` land, with no bench change.
+`load("httplib:armed")` is httplib with its resilience policies configured (see `ARMED`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,22 @@ from typing import Any
 from adapters.base import Adapter, ClientConfig, NotYet, Sink, Unsupported
 
 
-def _kwargs(lib: ModuleType, cfg: ClientConfig) -> dict[str, Any]:
+def armed_policies(lib: ModuleType) -> dict[str, Any]:
+    """httplib's resilience policies (retries, a total deadline, a rate limit, a circuit
+    breaker), all configured and none ever acting against a healthy local server: what they
+    cost per request when they are not needed (issue 11's bar: at most 5% over plain)."""
+    return {
+        "retries": lib.Retry(total=3),
+        "timeout": lib.Timeout(5.0, total=30.0),
+        "rate_limit": lib.RateLimit(1e9),  # far above any rate one client reaches
+        "circuit_breaker": lib.CircuitBreaker(),
+    }
+
+
+def _kwargs(lib: ModuleType, cfg: ClientConfig, armed: bool = False) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"verify": cfg.ssl_context()}
+    if armed:
+        kwargs.update(armed_policies(lib))
     if cfg.http2:
         kwargs["http2"] = True
     if cfg.max_connections is not None:
@@ -24,8 +39,8 @@ def _kwargs(lib: ModuleType, cfg: ClientConfig) -> dict[str, Any]:
 
 
 class _Sync:
-    def __init__(self, lib: ModuleType, cfg: ClientConfig) -> None:
-        self.client = lib.Client(**_kwargs(lib, cfg))
+    def __init__(self, lib: ModuleType, cfg: ClientConfig, armed: bool) -> None:
+        self.client = lib.Client(**_kwargs(lib, cfg, armed))
 
     def get(self, url: str) -> tuple[int, bytes]:
         r = self.client.get(url)
@@ -49,8 +64,8 @@ class _Sync:
 
 
 class _Async:
-    def __init__(self, lib: ModuleType, cfg: ClientConfig) -> None:
-        self.client = lib.AsyncClient(**_kwargs(lib, cfg))
+    def __init__(self, lib: ModuleType, cfg: ClientConfig, armed: bool) -> None:
+        self.client = lib.AsyncClient(**_kwargs(lib, cfg, armed))
 
     async def get(self, url: str) -> tuple[int, bytes]:
         r = await self.client.get(url)
@@ -74,8 +89,9 @@ class _Async:
 
 
 class HttpxLike(Adapter):
-    def __init__(self, lib: ModuleType, ours: bool) -> None:
+    def __init__(self, lib: ModuleType, ours: bool, armed: bool = False) -> None:
         self.lib = lib
+        self.armed = armed
         # A capability httplib lacks today is "not yet"; one a peer lacks is "unsupported".
         self.gap: type[Exception] = NotYet if ours else Unsupported
 
@@ -83,13 +99,20 @@ class HttpxLike(Adapter):
         if not hasattr(self.lib, name):
             raise self.gap(f"no {self.lib.__name__}.{name} yet")
 
+    def _need_policies(self) -> None:
+        if self.armed:
+            for name in ("Retry", "RateLimit", "CircuitBreaker"):
+                self._need(name)
+
     def open_sync(self, cfg: ClientConfig) -> _Sync:
         self._need("Client")
-        return _Sync(self.lib, cfg)
+        self._need_policies()
+        return _Sync(self.lib, cfg, self.armed)
 
     async def open_async(self, cfg: ClientConfig) -> _Async:
         self._need("AsyncClient")
-        return _Async(self.lib, cfg)
+        self._need_policies()
+        return _Async(self.lib, cfg, self.armed)
 
     def create_close(self) -> None:
         self._need("Client")
@@ -97,4 +120,5 @@ class HttpxLike(Adapter):
 
 
 def load(name: str) -> HttpxLike:
-    return HttpxLike(importlib.import_module(name), ours=name == "httplib")
+    module, _, variant = name.partition(":")
+    return HttpxLike(importlib.import_module(module), ours=module == "httplib", armed=bool(variant))

@@ -11,8 +11,9 @@ cores the server and client are pinned to different ones. Run:
 
 `--profile` instead profiles `Client.get` against an in-memory fake socket (no kernel time),
 printing the CPU per request plain and with every resilience policy armed but never triggered,
-then the top functions by own time; `--profile-async` does the same for the async rows
-over an in-memory asyncio transport.
+then the top functions by own time (of the armed client with `--armed`); `--profile-async`
+does the same for the async rows over an in-memory asyncio transport. The "armed" rows
+configure retries, a total deadline, a rate limit and a circuit breaker that never act.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ RESPONSE = (
 ) + BODY
 CONCURRENCY = 16
 WIDE_CONCURRENCY = 128
+# Issue 11's resilience policies, all configured, none of them ever acting (the rate is far
+# above what one client sends, the breaker never sees a failure).
+_ARMED: dict[str, Any] = {
+    "retries": 3,
+    "timeout": httplib.Timeout(5.0, total=30.0),
+    "rate_limit": httplib.RateLimit(1e9),
+    "circuit_breaker": httplib.CircuitBreaker(),
+}
 
 
 def _pin(core: int) -> None:
@@ -107,6 +116,12 @@ def httplib_client(url: str, port: int, n: int) -> None:
             assert len(client.get(url).content) == 1024
 
 
+def httplib_client_armed(url: str, port: int, n: int) -> None:
+    with httplib.Client(**_ARMED) as client:
+        for _ in range(n):
+            assert len(client.get(url).content) == 1024
+
+
 def httpx_client(url: str, port: int, n: int) -> None:
     with httpx.Client() as client:
         for _ in range(n):
@@ -152,6 +167,12 @@ async def httplib_async(url: str, port: int, n: int) -> None:
             assert len((await client.get(url)).content) == 1024
 
 
+async def httplib_async_armed(url: str, port: int, n: int) -> None:
+    async with httplib.AsyncClient(**_ARMED) as client:
+        for _ in range(n):
+            assert len((await client.get(url)).content) == 1024
+
+
 async def httpx_async(url: str, port: int, n: int) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(n):
@@ -188,9 +209,11 @@ ROWS: list[tuple[str, Row, str]] = [
     ("raw sync socket", raw_sync, "raw sync socket"),
     ("httplib HTTPTransport", httplib_transport, "raw sync socket"),
     ("httplib Client.get", httplib_client, "raw sync socket"),
+    ("httplib Client.get armed", httplib_client_armed, "raw sync socket"),
     ("httpx Client.get", httpx_client, "raw sync socket"),
     ("raw asyncio Protocol", raw_async, "raw asyncio Protocol"),
     ("httplib AsyncClient.get", httplib_async, "raw asyncio Protocol"),
+    ("httplib AsyncClient.get armed", httplib_async_armed, "raw asyncio Protocol"),
     ("httpx AsyncClient.get", httpx_async, "raw asyncio Protocol"),
     ("httplib async x16", httplib_async16, "raw asyncio Protocol"),
     ("httpx async x16", httpx_async16, "raw asyncio Protocol"),
@@ -287,16 +310,7 @@ def _transport_get(transport: httplib.HTTPTransport, url: str) -> bytes:
     return transport.handle_request(Request("GET", url)).read()
 
 
-# Issue 11's resilience policies, all configured, none of them ever acting.
-_ARMED: dict[str, Any] = {
-    "retries": 3,
-    "timeout": httplib.Timeout(5.0, total=30.0),
-    "rate_limit": httplib.RateLimit(1e9),
-    "circuit_breaker": httplib.CircuitBreaker(),
-}
-
-
-def profile(requests: int) -> None:
+def profile(requests: int, armed_profile: bool = False) -> None:
     url = "http://127.0.0.1:9/"
     original = socket.create_connection
     socket.create_connection = lambda *a, **k: _FakeSocket()  # type: ignore[assignment]
@@ -310,15 +324,16 @@ def profile(requests: int) -> None:
             with httplib.Client(**_ARMED) as armed_client:
                 armed_client.get(url)
                 armed = _fake_rate(lambda: armed_client.get(url), requests)
-            print(
-                f"Client.get with retries, total deadline, rate limit and breaker armed but "
-                f"never triggered: {armed:.1f} ({(armed / full - 1) * 100:+.0f}% over plain)"
-            )
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for _ in range(requests):
-                client.get(url).read()
-            profiler.disable()
+                print(
+                    f"Client.get with retries, total deadline, rate limit and breaker armed but "
+                    f"never triggered: {armed:.1f} ({(armed / full - 1) * 100:+.0f}% over plain)"
+                )
+                profiled = armed_client if armed_profile else client
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for _ in range(requests):
+                    profiled.get(url).read()
+                profiler.disable()
     finally:
         socket.create_connection = original
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
@@ -373,6 +388,7 @@ async def _async_fake_rates(requests: int) -> dict[str, float]:
     rows: dict[str, Callable[[str, int, int], Awaitable[None]]] = {
         "raw asyncio Protocol": raw_async,
         "httplib AsyncClient.get": httplib_async,
+        "httplib AsyncClient.get armed": httplib_async_armed,
         "httplib async x16": httplib_async16,
     }  # (httpx's anyio streams need a real socket: compare with it on loopback only)
     rates = {}
@@ -391,7 +407,9 @@ def profile_async(requests: int) -> None:
     rates = asyncio.run(_async_fake_rates(requests))
     raw = rates["raw asyncio Protocol"]
     for name, rate in rates.items():
-        print(f"fake transport CPU µs/req: {name:26} {rate:6.1f}  raw/row {raw / rate:.2f}")
+        print(f"fake transport CPU µs/req: {name:30} {rate:6.1f}  raw/row {raw / rate:.2f}")
+    plain, armed = rates["httplib AsyncClient.get"], rates["httplib AsyncClient.get armed"]
+    print(f"policies armed but never triggered: {(armed / plain - 1) * 100:+.0f}% over plain")
 
     async def profiled() -> None:
         asyncio.get_running_loop().create_connection = _fake_create_connection  # type: ignore
@@ -411,11 +429,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-async", action="store_true")
+    parser.add_argument("--armed", action="store_true", help="--profile the armed client")
     args = parser.parse_args()
     if args.profile_async:
         profile_async(args.requests)
     elif args.profile:
-        profile(args.requests)
+        profile(args.requests, args.armed)
     else:
         run(args.rounds, args.requests)
 

@@ -31,7 +31,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
-from ._core.flow import settle_plain
+from ._core.flow import NOTABLE_FIELDS, settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
@@ -486,9 +486,10 @@ class _BaseClient(Generic[T]):
         request: Request,
         auth: AuthTypes | UseClientDefault | None,
         follow_redirects: bool | UseClientDefault,
-    ) -> tuple[Auth, bool, RetryRun | None]:
+    ) -> tuple[Auth, bool, Retry | None]:
         """Check the client may send and fill in the defaults: the auth and redirect choice,
-        and the retry policy at work for this request (None: no retries)."""
+        and the retry policy at work for this request (None: no retries; the flow makes its
+        `RetryRun` when the first attempt is not final)."""
         if self._state is _State.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         self._state = _State.OPENED
@@ -498,11 +499,14 @@ class _BaseClient(Generic[T]):
         timeouts = extensions.get("timeout")
         if timeouts is None:
             timeouts = extensions["timeout"] = self._timeout.as_dict()
+        now = None
         total = timeouts.get("total")
         if total is not None:
             # `Timeout(total=...)`: one deadline for everything this send does (redirects and
             # auth rounds carry the extensions on), on the clock the transport's engine uses.
-            extensions["timeout"] = {**timeouts, "deadline": self._clock() + total}
+            now = self._clock()
+            timeouts = extensions["timeout"] = timeouts.copy()  # (the caller's may be shared)
+            timeouts["deadline"] = now + total
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)
         if chosen is None:
             url = request.url
@@ -510,58 +514,71 @@ class _BaseClient(Generic[T]):
         policy = self._retries
         if "retries" in extensions:
             policy = _checked_retries(extensions["retries"], 'the "retries" extension')
-        if policy is None:
-            return chosen, follow_redirects, None
-        return chosen, follow_redirects, self._retry_run(policy)
+        if policy is not None and (config := policy.budget) is not None:
+            # The request counts for the retry budget from here, as the flow counts each
+            # exchange before sending it (so its run does not count the first one again).
+            last_config, budget = self._last_budget
+            if config is not last_config or budget is None:
+                budget = self._budget_state(config)
+            budget.deposit(self._clock() if now is None else now)
+        return chosen, follow_redirects, policy
 
     def _retry_run(self, policy: Retry) -> RetryRun:
-        """A run of `policy` for one send, drawing on the client's account for its budget."""
-        config = policy.budget
-        if config is None:
-            return RetryRun(policy, None, self._clock, time.time, self._random)
+        """A run of `policy` for a send `_start`ed (which counted its first exchange), drawing
+        on the client's account for its budget."""
+        budget = None if policy.budget is None else self._budget_state(policy.budget)
+        return RetryRun(policy, budget, self._clock, time.time, self._random, counted=True)
+
+    def _budget_state(self, config: RetryBudget) -> BudgetState:
+        """The client's account for a `RetryBudget` configuration."""
         last_config, budget = self._last_budget
-        if config is not last_config:
+        if config is not last_config or budget is None:
             # (hashing the config costs a microsecond: the last one is found by identity)
             with self._budgets_lock:
                 budget = self._budgets.get(config)
                 if budget is None:
                     budget = self._budgets[config] = BudgetState(config, threading.Lock())
                 self._last_budget = (config, budget)
-        return RetryRun(policy, budget, self._clock, time.time, self._random)
+        return budget
 
     def _admit(self, request: Request) -> Ticket | None:
         """The circuit breaker and rate limiter's admission of a fast-path send (None when the
         client has neither); a wait it asks for is the flow's to sleep."""
         guards = self._guards
-        return None if guards is None else guards.admit(request, self._clock())
-
-    def _report(
-        self, ticket: Ticket, response: Response | None = None, error: BaseException | None = None
-    ) -> None:
-        """How a fast-path send `ticket` admitted ended, for the breaker and the limiter."""
-        assert self._guards is not None
-        wall_now = self._wall_clock() if response is not None else 0.0
-        self._guards.report(ticket, self._clock(), wall_now, response=response, error=error)
+        if guards is None:
+            return None
+        # Called right after `_start`: under a total deadline, the time it read (the deadline
+        # less the total) serves, instead of a second clock read microseconds later.
+        timeouts = request.extensions["timeout"]
+        total = timeouts.get("total")
+        now = self._clock() if total is None else timeouts["deadline"] - total
+        return guards.admit(request, now)
 
     def _fast_send_failed(
-        self, exc: BaseException, ticket: Ticket | None, retry: RetryRun | None
+        self, exc: BaseException, ticket: Ticket | None, retry: Retry | None
     ) -> Exception:
         """The fast path's send raised `exc`: report it, and re-raise it unless a retry policy
         is to decide on it in the flow (cancellation and interrupts always go on)."""
         if ticket is not None:
-            self._report(ticket, error=exc)
+            guards = self._guards
+            assert guards is not None
+            guards.failed(ticket, exc, self._clock)
         if retry is None or not isinstance(exc, Exception):
             raise exc
         return exc
 
     def _fast_send_settled(
-        self, response: Response, ticket: Ticket | None, retry: RetryRun | None
+        self, response: Response, ticket: Ticket | None, retry: Retry | None
     ) -> bool:
-        """The fast path's send answered: report it; True when `response` is final (see
-        `settle_plain`)."""
-        if ticket is not None:
-            self._report(ticket, response)
-        return settle_plain(self, response, retry)
+        """The fast path's send answered: report it (the clocks are read only when a policy
+        has something to record); True when `response` is final (see `settle_plain`)."""
+        if ticket is None:
+            return settle_plain(self, response, retry)
+        guards = self._guards
+        assert guards is not None
+        notable = guards.limiter is None or response.headers._has_any(NOTABLE_FIELDS)
+        guards.settled(ticket, response, self._clock, self._wall_clock, notable)
+        return settle_plain(self, response, retry, notable)
 
     def _transport_for_url(self, url: URL) -> T:
         """The transport a request to `url` goes through: the mounted one of the most specific

@@ -165,6 +165,28 @@ def test_the_breaker_counts_connection_failures(fault: Fault) -> None:
     assert kinds == ["ConnectError", "ConnectError", "CircuitOpenError"]
 
 
+class NotFoundIsFailure(CircuitBreaker):
+    """A breaker whose own rule (`is_failure`, documented as overridable) counts 404s."""
+
+    def is_failure(self, status: int | None = None, error: BaseException | None = None) -> bool:
+        return status == 404 or super().is_failure(status, error)
+
+
+def test_a_breaker_subclass_judges_every_response(fault: Fault) -> None:
+    # The clients' fast path skips the breaker for a success it knows changes nothing; a
+    # subclass's own rule must still see every outcome.
+    missing = response_with(b"gone", status=404)
+    with routed_server({"/gone": missing}) as server:
+        outcomes, _ = _get_all(
+            fault,
+            [server.url + "/gone"] * 3,
+            circuit_breaker=NotFoundIsFailure(failure_threshold=2),
+        )
+    assert outcomes[:2] == [404, 404]
+    assert isinstance(outcomes[2], CircuitOpenError)
+    assert len(server.seen) == 2
+
+
 def test_bad_policy_arguments_are_refused() -> None:
     from httplib import Client
 

@@ -324,6 +324,25 @@ def test_the_budget_stops_a_retry_storm(fault: Fault, caplog: pytest.LogCaptureF
     assert all(r.levelno == logging.WARNING for r in caplog.records if "budget" in r.message)
 
 
+def test_requests_answered_at_once_count_for_the_budget(fault: Fault) -> None:
+    # No floor: retries come only from half the requests sent. Four answered at their first
+    # attempt (never reaching the retry machinery) and the failing fifth allow two retries.
+    policy = Retry(3, budget=RetryBudget(ratio=0.5, min_per_second=0.0), **_exact(0.0))
+    with script_server(OK, OK, OK, OK, *[UNAVAILABLE] * 10) as server:
+        url = server.url
+
+        def sync_script(c: Any) -> list[int]:
+            return [c.get(url).extensions["attempts"] for _ in range(5)]
+
+        async def async_script(c: Any) -> list[int]:
+            return [(await c.get(url)).extensions["attempts"] for _ in range(5)]
+
+        script = async_script if fault.is_async else sync_script
+        attempts = fault.with_client(script, retries=policy)
+        assert len(server.seen) == 7
+    assert attempts == [1, 1, 1, 1, 3]
+
+
 def test_a_wait_past_the_deadline_returns_the_response_at_once(fault: Fault) -> None:
     limited = response_with(b"", b"Retry-After: 5\r\n", status=503)
     client = {"retries": FAST, "timeout": Timeout(5.0, total=1.0)}

@@ -36,8 +36,9 @@ while the circuit was closed, arriving after it opened (requests in flight when 
 was reached), changes nothing; in half-open, only probes decide.
 
 Memory: an origin whose circuit is closed with no failure counted holds no state (so the common
-path takes no lock). At most `max_origins` origins are remembered; past that, the one touched
-least recently is forgotten (it starts afresh, closed).
+path takes no lock; the client's fast path, `_core/guards.py`, relies on it to skip `before` and
+a success's `record` for an origin absent from `_circuits`). At most `max_origins` origins are
+remembered; past that, the one touched least recently is forgotten (it starts afresh, closed).
 
 Concurrency: one breaker is shared by every thread or task of a client; its lock guards only the
 circuits' fields and is never held across a wait or a log call.

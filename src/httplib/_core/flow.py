@@ -39,7 +39,8 @@ Fast path: when no policy can act before the first response (`is_plain`: no auth
 a client sends the request itself, and `settle_plain` says whether that response is final
 (no redirect to build, and with a `Retry` no status it may retry); only otherwise does it hand
 the response to `send_flow(..., response)`. With a `Retry`, an error from that first send goes
-to `send_flow(..., error=exc)`, which decides whether to send again.
+to `send_flow(..., error=exc)`, which decides whether to send again. The `RetryRun` is made
+there, by the flow: a request answered at its first attempt only counts for the budget.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from .._exceptions import TooManyRedirects
 from .._logging import rate_limit_wait, retry_refused, retry_scheduled
 from .auth import Auth, AuthEffect
 from .guards import Guards, Ticket
+from .ratelimit import WATCHED_FIELDS
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 from .token_auth import READ_CLOCK, AwaitToken, TokenExchange
@@ -86,6 +88,9 @@ SEND, READ, CLOSE, HOOKS, AUTH_OPEN, AUTH_NEXT, AUTH_CLOSE, DISCARD, SLEEP, AUTH
 
 Effect = tuple[int, Any]
 _COOKIE_HEADERS = frozenset({b"set-cookie", b"set-cookie2"})
+# The field names a plain first response is scanned for when a rate limiter reads responses
+# too: one pass instead of two, since most responses carry none of them.
+NOTABLE_FIELDS = _COOKIE_HEADERS | WATCHED_FIELDS
 SendFlow = Generator[Effect, Any, "Response"]
 
 
@@ -104,6 +109,7 @@ class FlowSettings(Protocol):
     def _clock(self) -> float: ...
     def _wall_clock(self) -> float: ...
     def _transport_for_url(self, url: URL) -> object: ...
+    def _retry_run(self, policy: Retry) -> RetryRun: ...
 
 
 def is_plain(client: FlowSettings, auth: Auth) -> bool:
@@ -118,21 +124,25 @@ def is_plain(client: FlowSettings, auth: Auth) -> bool:
     )
 
 
-def settle_plain(client: FlowSettings, response: Response, retry: RetryRun | None = None) -> bool:
+def settle_plain(
+    client: FlowSettings, response: Response, retry: Retry | None = None, notable: bool = True
+) -> bool:
     """After a plain first exchange (see `is_plain`): store its cookies; True when it is the
     final response, False when `send_flow(..., response)` must build its redirect or, with a
-    `retry`, decide on a status it may retry."""
-    _store_cookies(client, response)
+    `retry` policy, decide on a status it may retry. `notable` False: the caller found none of
+    `NOTABLE_FIELDS` in the response (so it sets no cookie)."""
+    if notable:
+        _store_cookies(client, response)
     if retry is not None:
         code = response.status_code
-        if code in retry.policy.status_forcelist or code in RETRY_AFTER_STATUS_CODES:
+        if code in retry.status_forcelist or code in RETRY_AFTER_STATUS_CODES:
             return False
     if response.has_redirect_location:
         return False
     response.history = []
     if retry is not None:
-        # Final at the first attempt: the run only counts it for the budget.
-        retry.start(response.request.method, True, retry.clock())
+        # Final at the first attempt: no run is needed (the client counted the request for
+        # the retry budget when it started).
         response.extensions["attempts"] = 1
     return True
 
@@ -150,7 +160,7 @@ def send_flow(
     follow_redirects: bool,
     stream: bool,
     response: Response | None = None,
-    retry: RetryRun | None = None,
+    retry: Retry | None = None,
     error: Exception | None = None,
     ticket: Ticket | None = None,
 ) -> SendFlow:
@@ -158,17 +168,19 @@ def send_flow(
 
     `response`: the answer to `request` already received by a plain first exchange (see
     `settle_plain`), or `error` what that exchange raised (only with a `retry`, the request's
-    retry policy at work). `ticket`: the rate limiter and breaker's admission of the first
-    send, made by the client's fast path, when the limiter asked it to wait first. Unless
-    `stream`, the final body is read; a response that fails on the way is closed.
+    retry policy at work; this send's `RetryRun` is made here). `ticket`: the rate limiter and
+    breaker's admission of the first send, made by the client's fast path, when the limiter
+    asked it to wait first. Unless `stream`, the final body is read; a response that fails on
+    the way is closed.
     """
+    run = None if retry is None else client._retry_run(retry)
     if type(auth) is Auth:
         first = response if error is None else error
         response = yield from _redirect_flow(
-            client, request, follow_redirects, [], first, retry, ticket
+            client, request, follow_redirects, [], first, run, ticket
         )
     else:
-        response = yield from _auth_flow(client, request, auth, follow_redirects, retry)
+        response = yield from _auth_flow(client, request, auth, follow_redirects, run)
     if not stream:
         yield from _closing_on_error(response, (READ, response))
     return response
@@ -400,9 +412,9 @@ def _send(client: FlowSettings, request: Request, ticket: Ticket | None = None) 
             guards.confirm(ticket, clock())
         response: Response = yield (SEND, request)
     except BaseException as exc:
-        guards.report(ticket, clock(), 0.0, error=exc)
+        guards.failed(ticket, exc, clock)
         raise
-    guards.report(ticket, clock(), client._wall_clock(), response=response)
+    guards.settled(ticket, response, clock, client._wall_clock)
     return response
 
 

@@ -233,6 +233,29 @@ class RateLimit:
             return Reservation(origin, left, reservation.slot, reservation.since)
         return self._reserve(origin, now, deadline, reservation.since)
 
+    def _take(self, origin: Origin, now: float, deadline: float | None) -> bool:
+        """`reserve`'s common case for the client's fast path: when `origin` may send at once
+        (its slot is now, no pause or slowdown in force, the deadline not passed), book the
+        slot and return True; otherwise change nothing and return False (then ask `reserve`).
+        """
+        if deadline is not None and now > deadline:
+            return False
+        # (acquire and release rather than `with`: half the cost, on every request)
+        lock = self._lock
+        lock.acquire()
+        try:
+            bucket = self._buckets.get(origin)
+            if bucket is None:
+                bucket = self._new_bucket(origin, now)
+            tat = bucket.tat
+            if tat - self._tolerance > now or bucket.paused_until > now or bucket.slow_until > now:
+                return False
+            # (as `_reserve` with a slot of `now`: the tat moves one interval past it)
+            bucket.tat = (tat if tat > now else now) + self._interval
+            return True
+        finally:
+            lock.release()
+
     def _reserve(
         self, origin: Origin, now: float, deadline: float | None, since: float
     ) -> Reservation | None:

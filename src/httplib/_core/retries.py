@@ -43,6 +43,7 @@ import math
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import KW_ONLY, dataclass, field
+from itertools import count
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .._exceptions import (
@@ -123,12 +124,27 @@ class RetryBudget:
 
 class BudgetState:
     """One client's account for a `RetryBudget`: requests and retries counted in `SLOTS`
-    buckets that slide over the window. Safe for threads sharing a client: every change is
-    made under `lock`, which is never held across an effect (so on an event loop it is never
-    contended)."""
+    buckets that slide over the window. Safe for threads sharing a client: the buckets change
+    only under `lock`, which is never held across an effect (so on an event loop it is never
+    contended).
+
+    Every request of a client with retries deposits, so a deposit into the newest bucket takes
+    no lock: it draws one number from the `_sent` counter (`next` on an `itertools.count` is a
+    single C call, atomic under the GIL), and whoever next takes the lock folds the numbers
+    drawn since into the newest bucket before it slides or sums the buckets."""
 
     SLOTS = 10
-    __slots__ = ("_lock", "_newest", "_requests", "_retries", "_width", "budget", "floor")
+    __slots__ = (
+        "_folded",
+        "_lock",
+        "_newest",
+        "_requests",
+        "_retries",
+        "_sent",
+        "_width",
+        "budget",
+        "floor",
+    )
 
     def __init__(self, budget: RetryBudget, lock: AbstractContextManager[object]) -> None:
         self.budget = budget
@@ -138,9 +154,21 @@ class BudgetState:
         self._requests = [0] * self.SLOTS
         self._retries = [0] * self.SLOTS
         self._newest: int | None = None  # the absolute number of the newest bucket
+        self._sent = count()  # deposits into the newest bucket not folded into it yet
+        self._folded = 0  # numbers of `_sent` accounted for (deposits and folds' own draws)
+
+    def _fold(self) -> None:
+        """Under the lock: add the lock-free deposits made since the last fold to the newest
+        bucket (they were all made while it was the newest)."""
+        drawn = next(self._sent)  # (this draw takes a number too)
+        newest = self._newest
+        if newest is not None:
+            self._requests[newest % self.SLOTS] += drawn - self._folded
+        self._folded = drawn + 1
 
     def _advance(self, now: float) -> int:
         """The index of `now`'s bucket, emptying those that slid out of the window."""
+        self._fold()
         current = int(now // self._width)
         newest = self._newest
         if newest is None or current > newest:
@@ -162,12 +190,14 @@ class BudgetState:
 
     def deposit(self, now: float) -> None:
         """A request's first attempt was sent."""
-        current = int(now // self._width)
-        with self._lock:
+        if int(now // self._width) == self._newest:
             # (every request of a client with retries comes here: the usual case, the same
-            # bucket as the last one, skips the sliding)
-            index = current % self.SLOTS if current == self._newest else self._advance(now)
-            self._requests[index] += 1
+            # bucket as the last one, draws a number and takes no lock; a thread that read
+            # `_newest` just before another advanced it counts in the next bucket, as below)
+            next(self._sent)
+            return
+        with self._lock:
+            self._requests[self._advance(now)] += 1
 
     def withdraw(self, now: float) -> bool:
         """Take one retry from the budget; False (and nothing taken) when it is spent."""
@@ -314,6 +344,7 @@ class RetryRun:
         "attempt",
         "budget",
         "clock",
+        "counted",
         "method",
         "policy",
         "replayable",
@@ -329,9 +360,14 @@ class RetryRun:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         rng: Random,
+        *,
+        counted: bool = False,
     ) -> None:
         self.policy = policy
         self.budget = budget
+        # The first exchange's request was counted for the budget already (by the client, when
+        # the send started): `start` counts the exchanges after it.
+        self.counted = counted
         self.clock = clock
         self.wall_clock = wall_clock
         self.rng = rng
@@ -345,7 +381,9 @@ class RetryRun:
         self.method = method
         self.replayable = replayable
         self.attempt = 1
-        if self.budget is not None:
+        if self.counted:
+            self.counted = False
+        elif self.budget is not None:
             self.budget.deposit(now)
 
     def after_error(self, exc: BaseException, *, now: float, deadline: float | None) -> Decision:
