@@ -27,6 +27,7 @@ class Scenario:
     concurrency: int = 1
     max_connections: int | None = None  # None: the client's own default limits
     unit: str = "req/s"  # "req/s" | "MB/s" | "clients/s" | "ms"
+    proxy: bool = False  # through the local forward proxy (nginx, the same for every client)
 
     @property
     def http2(self) -> bool:
@@ -160,6 +161,22 @@ SCENARIOS: list[Scenario] = [
         scheme="https",
         concurrency=16,
         max_connections=16,
+    ),
+    Scenario(
+        "proxy_get_1k_sync",
+        11,
+        "through a forward proxy: sync sequential GET 1 KiB",
+        "sync",
+        proxy=True,
+    ),
+    Scenario(
+        "proxy_get_1k_async_c16",
+        11,
+        "through a forward proxy: async GET 1 KiB, 16 in flight, max_connections=16",
+        "async",
+        concurrency=16,
+        max_connections=16,
+        proxy=True,
     ),
     Scenario("create_1000", 9, "create and close 1,000 clients", "create", unit="clients/s"),
     Scenario("import", 10, "import time of the package", "import", unit="ms"),

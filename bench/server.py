@@ -81,6 +81,7 @@ class Ports:
     https: int
     h2: int
     h2c: int
+    proxy: int  # a forward proxy to the `http` server (nginx again)
 
     def urls(self) -> dict[str, str]:
         return {
@@ -88,6 +89,7 @@ class Ports:
             "https": f"https://127.0.0.1:{self.https}",
             "h2": f"https://127.0.0.1:{self.h2}",
             "h2c": f"http://127.0.0.1:{self.h2c}",
+            "proxy": f"http://127.0.0.1:{self.proxy}",
         }
 
 
@@ -135,6 +137,20 @@ http {{
     server {{ listen 127.0.0.1:{ports.https} ssl; {common} }}
     server {{ listen 127.0.0.1:{ports.h2} ssl{h2_flag}; {h2_directive} {common} }}
     server {{ listen 127.0.0.1:{ports.h2c}{h2_flag}; {h2_directive} {common} }}
+    # The forward proxy: requests in absolute form (`GET http://127.0.0.1:<http>/1k`) passed
+    # on to the plain server over kept-alive upstream connections, as a caching-off corporate
+    # proxy would. Every client goes through this same proxy.
+    upstream bench_origin {{ server 127.0.0.1:{ports.http}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{ports.proxy};
+        location / {{
+            proxy_pass http://bench_origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+        }}
+    }}
 }}
 """
 
@@ -158,7 +174,7 @@ class NginxServer:
         (self.workdir / "tmp").mkdir(parents=True, exist_ok=True)
         self.payloads = write_payloads(self.workdir / "www")
         self.ca_file, chain, key = make_certs(self.workdir)
-        self.ports = Ports(*free_ports(4))
+        self.ports = Ports(*free_ports(5))
         conf = self.workdir / "nginx.conf"
         conf.write_text(render_config(self.workdir, self.ports, version, chain, key))
         cmd = [binary, "-p", str(self.workdir), "-c", str(conf)]
@@ -174,7 +190,8 @@ class NginxServer:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 10
-        for port in (self.ports.http, self.ports.https, self.ports.h2, self.ports.h2c):
+        ports = self.ports
+        for port in (ports.http, ports.https, ports.h2, ports.h2c, ports.proxy):
             while True:
                 if self._proc is not None and self._proc.poll() is not None:
                     log = (self.workdir / "error.log").read_text(errors="replace")

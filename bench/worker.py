@@ -46,6 +46,7 @@ class Job:
     duration: float
     create_count: int
     verify_all: bool  # smoke mode: checksum every response, not only the first
+    proxy: str | None  # the forward proxy's URL for a proxied scenario
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Job:
@@ -67,6 +68,7 @@ class Job:
             raw["duration"],
             raw["create_count"],
             raw["smoke"],
+            raw["urls"]["proxy"] if sc.proxy else None,
         )
 
 
@@ -152,7 +154,9 @@ def async_op(client: Any, job: Job, check: Check) -> AsyncOp:
 
 def _config(job: Job) -> ClientConfig:
     sc = job.scenario
-    return ClientConfig(job.ca_file, http2=sc.http2, max_connections=sc.max_connections)
+    return ClientConfig(
+        job.ca_file, http2=sc.http2, max_connections=sc.max_connections, proxy=job.proxy
+    )
 
 
 def run_sync_job(adapter: Adapter, job: Job) -> Window:

@@ -16,7 +16,9 @@ class _Async:
         kwargs: dict[str, Any] = {"ssl": cfg.ssl_context()}
         if cfg.max_connections is not None:
             kwargs["limit"] = cfg.max_connections
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(**kwargs))
+        # A session-wide proxy, as aiohttp's docs show (`ClientSession(proxy=...)`).
+        proxy = {"proxy": cfg.proxy} if cfg.proxy is not None else {}
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(**kwargs), **proxy)
 
     async def get(self, url: str) -> tuple[int, bytes]:
         async with self.session.get(url) as r:

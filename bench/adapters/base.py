@@ -30,6 +30,7 @@ class ClientConfig:
     ca_file: str
     http2: bool = False
     max_connections: int | None = None
+    proxy: str | None = None  # an http:// forward proxy every request goes through
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)

@@ -32,6 +32,8 @@ def _kwargs(lib: ModuleType, cfg: ClientConfig, armed: bool = False) -> dict[str
         kwargs.update(armed_policies(lib))
     if cfg.http2:
         kwargs["http2"] = True
+    if cfg.proxy is not None:
+        kwargs["proxy"] = cfg.proxy
     if cfg.max_connections is not None:
         n = cfg.max_connections
         kwargs["limits"] = lib.Limits(max_connections=n, max_keepalive_connections=n)

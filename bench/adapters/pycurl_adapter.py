@@ -16,6 +16,8 @@ class _Sync:
         self.curl.setopt(pycurl.CAINFO, cfg.ca_file)
         if cfg.http2:
             self.curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+        if cfg.proxy is not None:
+            self.curl.setopt(pycurl.PROXY, cfg.proxy)
 
     def _perform(self, url: str, write: Callable[[bytes], object]) -> int:
         c = self.curl

@@ -17,6 +17,7 @@ from adapters.base import Adapter, ClientConfig, Sink, Unsupported
 
 RECV = 256 * 1024
 NO_H2 = "no raw HTTP/2 client: ceiling not measured"
+NO_PROXY = "the ceiling speaks to the origin directly"
 
 
 def _origin(url: str) -> tuple[str, str, int, str]:
@@ -281,6 +282,8 @@ class Raw(Adapter):
             raise Unsupported(self.no_sync)
         if cfg.http2:
             raise Unsupported(NO_H2)
+        if cfg.proxy is not None:
+            raise Unsupported(NO_PROXY)
         return _RawSync(cfg)
 
     async def open_async(self, cfg: ClientConfig) -> _RawAsync:
@@ -288,6 +291,8 @@ class Raw(Adapter):
             raise Unsupported(self.no_async)
         if cfg.http2:
             raise Unsupported(NO_H2)
+        if cfg.proxy is not None:
+            raise Unsupported(NO_PROXY)
         return _RawAsync(cfg)
 
 

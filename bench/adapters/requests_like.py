@@ -28,6 +28,8 @@ class _Sync:
                 self.session.mount("http://", adapter)
                 self.session.mount("https://", adapter)
         self.session.verify = cfg.ca_file
+        if cfg.proxy is not None:
+            self.session.proxies = {"http": cfg.proxy, "https": cfg.proxy}
         self.niquests = lib.__name__ == "niquests"
 
     def get(self, url: str) -> tuple[int, bytes]:
@@ -57,6 +59,8 @@ class _Async:
         n = cfg.max_connections
         self.session = lib.AsyncSession(**({"pool_maxsize": n} if n else {}))
         self.session.verify = cfg.ca_file
+        if cfg.proxy is not None:
+            self.session.proxies = {"http": cfg.proxy, "https": cfg.proxy}
 
     async def get(self, url: str) -> tuple[int, bytes]:
         r = await self.session.get(url)

@@ -17,7 +17,10 @@ class _Sync:
         if cfg.max_connections is not None:
             # urllib3's docs: raise maxsize to the number of threads sharing the pool.
             kwargs["maxsize"] = cfg.max_connections
-        self.pool = urllib3.PoolManager(**kwargs)
+        if cfg.proxy is not None:
+            self.pool: urllib3.PoolManager = urllib3.ProxyManager(cfg.proxy, **kwargs)
+        else:
+            self.pool = urllib3.PoolManager(**kwargs)
 
     def get(self, url: str) -> tuple[int, bytes]:
         r = self.pool.request("GET", url)
