@@ -88,7 +88,8 @@ class Engine:
     def send(self, request: Request) -> Flow:
         """Send `request`; returns `ResponseParts` once the response head is in."""
         plan = plan_for(request, self.config, self.clock)
-        resend = Resend(plan)
+        # The request's resend allowance, made at its first failure (most requests never fail).
+        resend: Resend | None = None
         try:
             while True:
                 pool, ticket, acts, conn = self._acquire(plan)
@@ -98,8 +99,9 @@ class Engine:
                     parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
                 else:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
-                if parts is not None:
+                if type(parts) is not Resend:
                     return parts
+                resend = parts  # it may go again: on another connection
         except TimeoutException as exc:
             renamed = deadline_error(plan, exc)
             if renamed is exc:
@@ -336,9 +338,10 @@ class Engine:
         pool: PoolState,
         ticket: Ticket,
         conn: Http11Connection,
-        resend: Resend,
+        resend: Resend | None,
     ) -> Flow:
-        """One HTTP/1.1 exchange up to the response head; None when it may go again."""
+        """One HTTP/1.1 exchange up to the response head; or, when it may go again, the
+        `Resend` that allowed it."""
         ex = Http11Body(self, pool, ticket, plan, conn)
         stream = conn.stream
         try:
@@ -368,13 +371,15 @@ class Engine:
             yield from ex._give_back(False)
             if ex.response_started:
                 mark_response_started(exc)
+            if resend is None:
+                resend = Resend(plan)
             if resend.after_http11(
                 exc,
                 reused=ex.reused,
                 response_started=ex.response_started,
                 body_sent=ex.body_sent,
             ):
-                return None
+                return resend
             raise
         # Even when the whole body came with the head, the connection stays with the response
         # until it is read to the end or closed (as in httpx): a pool limit then means the same
@@ -395,10 +400,11 @@ class Engine:
         pool: PoolState,
         ticket: Ticket,
         conn: Http2Connection,
-        resend: Resend,
+        resend: Resend | None,
     ) -> Flow:
-        """A new stream on `conn` up to the response head; None when it may go again
-        elsewhere (refused unprocessed, or its reused connection turned out dead)."""
+        """A new stream on `conn` up to the response head; or, when it may go again
+        elsewhere (refused unprocessed, or its reused connection turned out dead), the
+        `Resend` that allowed it."""
         from .http2 import ResponseProgress
 
         progress = ResponseProgress()
@@ -412,10 +418,12 @@ class Engine:
             while progress.head is None:
                 yield from conn.receive(sid, progress, plan.read_timeout)
         except BaseException as exc:
+            if resend is None:
+                resend = Resend(plan)
             retry = resend.after_http2(exc, conn.state, progress.sid)  # (before the stream ends)
             yield from self.end_stream(pool, ticket, conn, progress.sid)
             if retry:
-                return None
+                return resend
             raise
         body_flow = Http2Body(self, pool, ticket, conn, progress, plan)
         response_head = progress.head
