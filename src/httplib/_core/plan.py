@@ -133,26 +133,17 @@ class ConnectionConfig:
         return self.ssl_context
 
 
-def _origin(request: Request) -> tuple[str, str, int]:
-    """Scheme, host and port, or UnsupportedProtocol with httpx's messages."""
-    url = request.url
-    scheme = url.scheme
-    default_port = DEFAULT_PORTS.get(scheme)
-    if default_port is None:
-        if not scheme:
-            raise UnsupportedProtocol(_MISSING_PROTOCOL)
-        raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
-    host = url.host
-    if not host:
-        raise UnsupportedProtocol(_MISSING_PROTOCOL)
-    return scheme, host, url.port or default_port
+def _unsupported(scheme: str) -> UnsupportedProtocol:
+    """httpx's error for a URL the transports cannot send: no scheme or host, or a scheme
+    they do not speak."""
+    if scheme and scheme not in DEFAULT_PORTS:
+        return UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.")
+    return UnsupportedProtocol(_MISSING_PROTOCOL)
 
 
 def _head_fields(request: Request) -> list[tuple[bytes, bytes]]:
     """The request's header fields as sent; Host first when the request lacks one (RFC 9112 3.2)."""
     fields = request.headers.raw
-    if fields and fields[0][0].lower() == b"host":
-        return fields  # Request puts the Host it adds first: the usual case costs one compare
     for name, _ in fields:
         if name.lower() == b"host":
             return fields
@@ -186,7 +177,12 @@ class RequestPlan:
     )
 
     def __init__(self, request: Request, config: ConnectionConfig) -> None:
-        scheme, host, port = _origin(request)
+        url = request.url
+        scheme, host = url.scheme, url.host
+        default_port = DEFAULT_PORTS.get(scheme)
+        if default_port is None or not host:
+            raise _unsupported(scheme)
+        port = url.port or default_port
         self.request = request
         self.host = host
         self.port = port
@@ -197,8 +193,13 @@ class RequestPlan:
         self.key: Hashable = (scheme, host, port, sni, config.identity)
         self.method: str = request.method
         self.method_bytes = request.method.encode("ascii")
-        self.target: bytes = request.url.raw_path
-        self.headers = _head_fields(request)
+        self.target: bytes = url.raw_path
+        fields = request.headers.raw
+        # Request puts the Host it adds first: the usual case costs one compare, no call.
+        if fields and fields[0][0].lower() == b"host":
+            self.headers = fields
+        else:
+            self.headers = _head_fields(request)
         timeouts = extensions.get("timeout") if extensions else None
         if timeouts is None:
             self.connect_timeout = self.read_timeout = None
