@@ -1,0 +1,70 @@
+"""Every Python block in docs/*.md runs here, against the suite's loopback servers.
+
+The pages write `https://example.org` for a plain server and `https://secure.example.org` for
+one with a certificate from `ca.pem`; each block runs in a fresh directory holding `ca.pem`
+(the test CA) and a client certificate in the three shapes the TLS page shows, with those
+two origins replaced by the uvicorn test app's URLs (`tests/servers/app.py` lists its
+endpoints). A block that needs the outside world (a real proxy, a token server) is fenced
+as ```python {test="skip" reason="..."}``` and reported as skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import trustme
+from pytest_examples import CodeExample, EvalExample, find_examples
+
+from servers.asgi_servers import RunningServer
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+EXAMPLES = [example for example in find_examples(DOCS) if example.path.suffix == ".md"]
+
+# Where each placeholder origin goes: longest first, so one is never a prefix of the other.
+PLAIN = "https://example.org"
+SECURE = "https://secure.example.org"
+
+
+def _example_id(example: CodeExample) -> str:
+    return f"{example.path.relative_to(DOCS)}:{example.start_line}"
+
+
+def test_the_docs_have_examples() -> None:
+    # A path or glob that found nothing would make every other test here vanish silently.
+    pages = {example.path.name for example in EXAMPLES}
+    assert {"quickstart.md", "streaming.md", "testing.md"} <= pages
+
+
+@pytest.fixture
+def docs_dir(tmp_path: Path, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with the files the examples name: a CA and a client certificate."""
+    tls_ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client = tls_ca.issue_cert("client.example.org")
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.crt"))
+    client.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    client.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "client.pem"))
+    (tmp_path / "netrc").write_text("machine 127.0.0.1 login user password secret\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.network
+# The TLS page shows the `verify=<str>` and `cert=` forms httpx 0.28 deprecates (and warns about).
+@pytest.mark.filterwarnings("ignore:`(verify=<str>|cert=...)` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
+def test_docs_example(
+    example: CodeExample,
+    eval_example: EvalExample,
+    uvicorn_server: RunningServer,
+    uvicorn_tls_server: RunningServer,
+    docs_dir: Path,
+) -> None:
+    settings = example.prefix_settings()
+    if settings.get("test") == "skip":
+        pytest.skip(settings.get("reason", "marked skip in the page"))
+    source = example.source.replace(SECURE, uvicorn_tls_server.url).replace(
+        PLAIN, uvicorn_server.url
+    )
+    eval_example.run(dataclasses.replace(example, source=source))
