@@ -10,12 +10,11 @@ as ```python {test="skip" reason="..."}``` and reported as skipped with that rea
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 import trustme
-from pytest_examples import CodeExample, EvalExample, find_examples
+from pytest_examples import CodeExample, find_examples
 
 from servers.asgi_servers import RunningServer
 
@@ -56,7 +55,6 @@ def docs_dir(tmp_path: Path, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
 def test_docs_example(
     example: CodeExample,
-    eval_example: EvalExample,
     uvicorn_server: RunningServer,
     uvicorn_tls_server: RunningServer,
     docs_dir: Path,
@@ -67,4 +65,8 @@ def test_docs_example(
     source = example.source.replace(SECURE, uvicorn_tls_server.url).replace(
         PLAIN, uvicorn_server.url
     )
-    eval_example.run(dataclasses.replace(example, source=source))
+    # Run as the page's own lines (padded to the fence's line number), so a failure's traceback
+    # points into the Markdown file and shows its text; pytest-examples' own runner rebuilds
+    # frames in a way CPython 3.11's traceback printer cannot format.
+    code = compile("\n" * example.start_line + source, str(example.path), "exec")
+    exec(code, {"__name__": f"docs_example_{example.path.stem}"})
