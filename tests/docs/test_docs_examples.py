@@ -4,8 +4,9 @@ The pages write `https://example.org` for a plain server and `https://secure.exa
 one with a certificate from `ca.pem`; each block runs in a fresh directory holding `ca.pem`
 (the test CA) and a client certificate in the three shapes the TLS page shows, with those
 two origins replaced by the uvicorn test app's URLs (`tests/servers/app.py` lists its
-endpoints). A block that needs the outside world (a real proxy, a token server) is fenced
-as ```python {test="skip" reason="..."}``` and reported as skipped with that reason.
+endpoints); `http://user:secret@proxy.example.org:3128` becomes the suite's pproxy forward
+proxy with its own credentials. A block that needs the outside world (a token server, say)
+is fenced as ```python {test="skip" reason="..."}``` and reported as skipped with that reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import trustme
 from pytest_examples import CodeExample, find_examples
 
 from servers.asgi_servers import RunningServer
+from servers.proxies import RunningProxy
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLES = [example for example in find_examples(DOCS) if example.path.suffix == ".md"]
@@ -24,6 +26,8 @@ EXAMPLES = [example for example in find_examples(DOCS) if example.path.suffix ==
 # Where each placeholder origin goes: longest first, so one is never a prefix of the other.
 PLAIN = "https://example.org"
 SECURE = "https://secure.example.org"
+# A forward proxy wanting Basic credentials: pproxy, started only for the blocks that name it.
+PROXY = "http://user:secret@proxy.example.org:3128"
 
 
 def _example_id(example: CodeExample) -> str:
@@ -55,6 +59,7 @@ def docs_dir(tmp_path: Path, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("example", EXAMPLES, ids=_example_id)
 def test_docs_example(
     example: CodeExample,
+    request: pytest.FixtureRequest,
     uvicorn_server: RunningServer,
     uvicorn_tls_server: RunningServer,
     docs_dir: Path,
@@ -62,9 +67,11 @@ def test_docs_example(
     settings = example.prefix_settings()
     if settings.get("test") == "skip":
         pytest.skip(settings.get("reason", "marked skip in the page"))
-    source = example.source.replace(SECURE, uvicorn_tls_server.url).replace(
-        PLAIN, uvicorn_server.url
-    )
+    source = example.source
+    if PROXY in source:
+        proxy: RunningProxy = request.getfixturevalue("http_proxy_auth")
+        source = source.replace(PROXY, proxy.url)
+    source = source.replace(SECURE, uvicorn_tls_server.url).replace(PLAIN, uvicorn_server.url)
     # Run as the page's own lines (padded to the fence's line number), so a failure's traceback
     # points into the Markdown file and shows its text; pytest-examples' own runner rebuilds
     # frames in a way CPython 3.11's traceback printer cannot format.
