@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest fuzz clean
+.PHONY: install demo test lint typecheck pytest fuzz clean docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ fuzz: $(STAMP)
 	HTTPLIB_FUZZ=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -o timeout=0 -q
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis site
+
+# The documentation site (mkdocs.yml) into site/; --strict turns every warning (a broken link,
+# a name mkdocstrings cannot find) into a failure. Its code blocks run in tests/docs.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # --- benchmarks ---
 # Owned by bench/ (see bench/README.md). `bench` is the full run (~15 min on 2 cores);
