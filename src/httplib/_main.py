@@ -9,7 +9,8 @@ Our transport has no connection-level trace callbacks, so verbose mode builds it
 report from event hooks: the request hook announces a connection to each new origin and the
 response hook describes each new network stream (`response.extensions["network_stream"]`).
 
-Needs the `cli` extra (click, rich, pygments); `httplib.main` raises ImportError without it.
+Needs the `cli` extra (click, rich, pygments). `httplib.main` is this command, imported on first
+use; without the extra it prints one line naming the extra and exits 1.
 """
 
 from __future__ import annotations
@@ -262,7 +263,8 @@ class Reporter:
 
 
 def download_response(response: Response, file: IO[bytes]) -> None:
-    """Stream the (decoded) body into `file` under a progress bar sized by Content-Length."""
+    """Stream the (decoded) body into `file` under a progress bar sized by Content-Length: bytes
+    so far of the total, speed and time remaining."""
     console = _console()
     length = response.headers.get("content-length")
     total = int(length) if length and length.isdigit() else None
@@ -272,6 +274,7 @@ def download_response(response: Response, file: IO[bytes]) -> None:
         rich.progress.BarColumn(bar_width=None),
         rich.progress.DownloadColumn(),
         rich.progress.TransferSpeedColumn(),
+        rich.progress.TimeRemainingColumn(),
     )
     name = rich.markup.escape(getattr(file, "name", "file"))
     with rich.progress.Progress(*columns, console=console) as progress:
