@@ -23,6 +23,8 @@ EXPECTED = {
     "api_client.py": ["user 7: {'id': 7", "NotFound:", "Unauthorized:", "APIError:"],
     "event_hooks_metrics.py": ["responses by status: {200: 3, 302: 1, 404: 1}"],
     "testing_with_mock_transport.py": ["5 checks passed"],
+    "as_completed.py": ["/delay/0.1 -> 200", "/delay/0.9 -> 200"],
+    "token_refresh.py": ["tokens saved: ['access-1', 'access-2']", "refresh token now: refresh-2"],
 }
 HELPERS = {"local_server.py"}
 
