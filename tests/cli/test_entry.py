@@ -86,3 +86,29 @@ def test_importing_httplib_does_not_import_the_cli() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_upload_from_a_file_shows_a_progress_bar_on_a_terminal(
+    uvicorn_server: RunningServer, tmp_path: Path
+) -> None:
+    upload = tmp_path / "big.bin"
+    payload = bytes(range(256)) * 1024  # 256 KiB
+    upload.write_bytes(payload)
+    url = f"{uvicorn_server.url}/echo"
+    args = [url, "-f", "upload", str(upload)]
+    env = {"FORCE_COLOR": "1", "NO_COLOR": None, "COLUMNS": "200"}
+    result = CliRunner().invoke(httplib.main, args, env=env)
+    assert result.exit_code == 0, result.output
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", result.output)
+    bar, _, rest = plain.partition("HTTP/1.1 200 OK")
+    # The finished bar comes before the response head: the whole file went out first.
+    assert "Uploading big.bin" in bar
+    assert "100%" in bar
+    assert "262.1/262.1 kB" in bar
+    assert 'filename=\\"big.bin\\"' in rest  # the echoed body (JSON-escaped) names the file
+    # Piped output (not a terminal) keeps httpx's shape: no bar at all.
+    piped_env = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None}
+    piped = CliRunner().invoke(httplib.main, args, env=piped_env)
+    assert piped.exit_code == 0
+    assert piped.output.startswith("HTTP/1.1 200 OK\n")
+    assert "Uploading" not in piped.output
