@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest fuzz clean docs
+.PHONY: install demo test lint typecheck pytest fuzz clean docs package-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ test: lint typecheck pytest
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
 	HTTPLIB_FUZZ=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -o timeout=0 -q
+
+# Build the sdist and wheel as an index would receive them, check their metadata renders
+# (twine --strict), and that the sdist leaves out the benchmark results and carries the LICENSE.
+PKG_DIST := build/package-check
+package-check: $(STAMP)
+	rm -rf $(PKG_DIST)
+	$(BIN)/python -m build --outdir $(PKG_DIST) . >/dev/null
+	$(BIN)/twine check --strict $(PKG_DIST)/*
+	$(BIN)/python -c "import sys, tarfile, glob; names = tarfile.open(glob.glob('$(PKG_DIST)/*.tar.gz')[0]).getnames(); bad = [n for n in names if '/bench/results/' in n]; sys.exit(f'sdist ships {bad}' if bad or not any(n.endswith('/LICENSE') for n in names) else 0)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis site

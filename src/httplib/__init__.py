@@ -1,5 +1,8 @@
 """httplib: a fast, robust HTTP client with httpx's public API, sync and async."""
 
+import sys as _sys
+import typing as _typing
+
 from ._api import delete, get, head, options, patch, post, put, request, stream
 from ._auth_netrc import NetRCAuth
 from ._client import USE_CLIENT_DEFAULT, AsyncClient, Client
@@ -56,20 +59,44 @@ from ._types import AsyncByteStream, SyncByteStream
 from ._urls import URL, QueryParams
 
 
-def main(*args: object, **kwargs: object) -> None:
-    """The command-line client, `httplib URL [OPTIONS]` (needs the `cli` extra).
-
-    Imported on call: click, rich and pygments cost ~45 ms to import, which every user of the
-    library would otherwise pay.
+class _Command:
+    """`httplib.main`: the CLI's click command (`httplib URL [OPTIONS]`, the `cli` extra), loaded on
+    first use. click, rich and pygments cost ~45 ms to import, which every user of the library
+    would otherwise pay; click's `CliRunner` drives this object as it drives the command (it only
+    calls `.main()` and reads `.name`). Without the extra it prints one line and exits 1.
     """
-    try:
-        from ._main import main as command
-    except ImportError as exc:
-        raise ImportError(
-            f"The httplib command-line client needs the 'cli' extra ({exc.name} is missing): "
-            'pip install "httplib[cli]"'
-        ) from exc
-    command(*args, **kwargs)
+
+    name = "httplib"
+
+    def _load(self) -> _typing.Any:
+        try:
+            from ._main import main as command
+        except ImportError as exc:
+            print(
+                f"httplib: the command-line client needs the 'cli' extra ({exc.name} is missing):"
+                ' pip install "httplib[cli]"',
+                file=_sys.stderr,
+            )
+            _sys.exit(1)
+        return command
+
+    def __call__(self, *args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+        return self._load()(*args, **kwargs)
+
+    def main(self, *args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+        return self._load().main(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> _typing.Any:
+        # Anything else a click caller reads (params, help, make_context...) is the command's own.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._load(), name)
+
+    def __repr__(self) -> str:
+        return "<httplib command-line client: httplib.main>"
+
+
+main = _Command()
 
 
 __title__ = "httplib"
@@ -77,6 +104,9 @@ __description__ = "A fast, robust HTTP client for Python with httpx's API, sync 
 __version__ = "0.1.0"
 
 __all__ = [
+    "__description__",
+    "__title__",
+    "__version__",
     "ASGITransport",
     "AsyncBaseTransport",
     "AsyncByteStream",
@@ -132,8 +162,8 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
-    "Request",
     "request",
+    "Request",
     "RequestError",
     "RequestNotRead",
     "Response",
@@ -155,7 +185,12 @@ __all__ = [
     "WriteError",
     "WriteTimeout",
     "WSGITransport",
-    "__description__",
-    "__title__",
-    "__version__",
 ]
+
+
+# Public names report `httplib` as their module, as httpx's report `httpx`: reprs and tracebacks
+# show `httplib.ReadTimeout`, the name users import, not the private module it lives in.
+__locals = locals()
+for __name in __all__:
+    if not __name.startswith("__"):
+        __locals[__name].__module__ = "httplib"

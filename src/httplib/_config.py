@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import sys
 import typing
 import warnings
 
@@ -275,12 +276,7 @@ def create_ssl_context(
             )
         context = _build_context(verify, *_env_ca_locations(trust_env))
     if cert is not None:
-        warnings.warn(
-            "`cert=...` is deprecated. Use `verify=<ssl_context>` instead, "
-            "with `.load_cert_chain()` to configure the certificate chain.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        _warn_cert_deprecated()
         _load_cert(context, cert)
     return context
 
@@ -295,14 +291,34 @@ def shared_ssl_context(
     """The process-wide context for a configuration: building one costs ~10-60 ms (loading CAs),
     so two clients with the same settings share one. A context the user passed is used as is.
     """
+    if cert is not None:
+        _warn_cert_deprecated()
     if isinstance(verify, ssl.SSLContext):
         if cert is not None:
             _load_cert(verify, cert)
         return verify
     verify_key: bool | str = verify
     cafile, capath = _env_ca_locations(trust_env)
-    cert_key = (cert,) if isinstance(cert, str) else cert
-    return _cached_context(verify_key, cafile, capath, cert_key, http2)
+    return _cached_context(verify_key, cafile, capath, cert, http2)
+
+
+def _warn_cert_deprecated() -> None:
+    """httpx 0.28's DeprecationWarning for `cert=`, attributed to the first caller outside
+    httplib (Client() reaches here through the transport, several frames down)."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    stacklevel = 2
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package_dir
+    ):
+        frame = frame.f_back
+        stacklevel += 1
+    warnings.warn(
+        "`cert=...` is deprecated. Use `verify=<ssl_context>` instead, "
+        "with `.load_cert_chain()` to configure the certificate chain.",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _env_ca_locations(trust_env: bool) -> tuple[str | None, str | None]:
@@ -322,7 +338,7 @@ def _cached_context(
     verify: bool | str,
     cafile: str | None,
     capath: str | None,
-    cert: tuple[str, ...] | None,
+    cert: CertTypes | None,
     http2: bool,
 ) -> ssl.SSLContext:
     context = _build_context(verify, cafile, capath)
@@ -361,7 +377,7 @@ def _build_context(verify: bool | str, cafile: str | None, capath: str | None) -
     return context
 
 
-def _load_cert(context: ssl.SSLContext, cert: CertTypes | tuple[str, ...]) -> None:
+def _load_cert(context: ssl.SSLContext, cert: CertTypes) -> None:
     if isinstance(cert, str):
         context.load_cert_chain(certfile=cert)
     elif len(cert) == 2:

@@ -9,12 +9,14 @@ Our transport has no connection-level trace callbacks, so verbose mode builds it
 report from event hooks: the request hook announces a connection to each new origin and the
 response hook describes each new network stream (`response.extensions["network_stream"]`).
 
-Needs the `cli` extra (click, rich, pygments); `httplib.main` raises ImportError without it.
+Needs the `cli` extra (click, rich, pygments). `httplib.main` is this command, imported on first
+use; without the extra it prints one line naming the extra and exits 1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, NoReturn
@@ -32,6 +34,7 @@ import rich.table
 import rich.text
 
 from ._client import Client
+from ._content import filelike_size
 from ._exceptions import InvalidURL, RequestError
 from ._models import Request, Response
 
@@ -233,6 +236,7 @@ class Reporter:
         self.verbose = verbose
         self.announced: set[tuple[bytes, bytes, int | None]] = set()
         self.streams_seen: list[Any] = []  # kept alive so that identity checks stay valid
+        self.before_response: list[Callable[[], object]] = []
 
     def _say(self, line: str) -> None:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -245,6 +249,8 @@ class Reporter:
             self._say(f"* Connecting to {request.url.host!r}")
 
     def on_response(self, response: Response) -> None:
+        for callback in self.before_response:
+            callback()
         if self.verbose:
             stream = response.extensions.get("network_stream")
             if stream is not None and not any(s is stream for s in self.streams_seen):
@@ -262,7 +268,8 @@ class Reporter:
 
 
 def download_response(response: Response, file: IO[bytes]) -> None:
-    """Stream the (decoded) body into `file` under a progress bar sized by Content-Length."""
+    """Stream the (decoded) body into `file` under a progress bar sized by Content-Length: bytes
+    so far of the total, speed and time remaining."""
     console = _console()
     length = response.headers.get("content-length")
     total = int(length) if length and length.isdigit() else None
@@ -272,6 +279,7 @@ def download_response(response: Response, file: IO[bytes]) -> None:
         rich.progress.BarColumn(bar_width=None),
         rich.progress.DownloadColumn(),
         rich.progress.TransferSpeedColumn(),
+        rich.progress.TimeRemainingColumn(),
     )
     name = rich.markup.escape(getattr(file, "name", "file"))
     with rich.progress.Progress(*columns, console=console) as progress:
@@ -279,6 +287,50 @@ def download_response(response: Response, file: IO[bytes]) -> None:
         for chunk in response.iter_bytes():
             file.write(chunk)
             progress.update(task, completed=response.num_bytes_downloaded)
+
+
+class _ProgressFile:
+    """A file being uploaded: reads pass through and move its bar; a rewind (the multipart
+    body seeks to 0 before sending, and again on a redirect replay) moves the bar back."""
+
+    def __init__(self, file: IO[bytes], progress: rich.progress.Progress) -> None:
+        self._file = file
+        self._progress = progress
+        self.name = getattr(file, "name", "file")
+        label = rich.markup.escape(os.path.basename(str(self.name)))
+        self._task = progress.add_task(f"Uploading [bold]{label}", total=filelike_size(file))
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._progress.advance(self._task, len(chunk))
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._file.seek(offset, whence)
+        self._progress.update(self._task, completed=position)
+        return position
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seekable(self) -> bool:
+        return self._file.seekable()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+
+def upload_progress(console: rich.console.Console) -> rich.progress.Progress:
+    """The bars for files being uploaded: bytes sent of the total, speed and time remaining."""
+    return rich.progress.Progress(
+        "[progress.description]{task.description}",
+        "[progress.percentage]{task.percentage:>3.0f}%",
+        rich.progress.BarColumn(bar_width=None),
+        rich.progress.DownloadColumn(),
+        rich.progress.TransferSpeedColumn(),
+        rich.progress.TimeRemainingColumn(),
+        console=console,
+    )
 
 
 # ---------------------------------------------------------------------------------- main
@@ -449,6 +501,15 @@ def main(
     console = _console()
     has_body = content is not None or data or files or json is not None
     reporter = Reporter(console, verbose)
+    sent_files: list[tuple[str, Any]] | None = list(files) if files else None
+    uploads: rich.progress.Progress | None = None
+    if sent_files and console.is_terminal:
+        # Bars for people watching; piped output keeps httpx's shape. Stopped when the first
+        # response head arrives, so the heads print below the finished bars.
+        uploads = upload_progress(console)
+        sent_files = [(name, _ProgressFile(file, uploads)) for name, file in sent_files]
+        reporter.before_response.append(uploads.stop)
+        uploads.start()
     client_options = {
         "proxy": proxy,
         "timeout": timeout,
@@ -463,7 +524,7 @@ def main(
         "params": _pairs(params),
         "content": content,
         "data": _form(data),
-        "files": list(files) if files else None,
+        "files": sent_files,
         "json": json,
         "headers": _pairs(headers),
         "cookies": dict(cookies) if cookies else None,
@@ -474,4 +535,7 @@ def main(
         response = _send(console, client_options, request_options, download)
     except REPORTED_ERRORS as exc:
         _report_error(console, exc)
+    finally:
+        if uploads is not None:
+            uploads.stop()
     sys.exit(0 if response.is_success else EXIT_FAILURE)

@@ -70,7 +70,7 @@ def test_resilience_names_are_exported_and_not_httpx_s(name: str) -> None:
     ours = getattr(httplib, name)
     assert inspect.isclass(ours)
     assert issubclass(ours, RESILIENCE[name])
-    assert ours.__module__.startswith("httplib.")
+    assert ours.__module__ == "httplib"
 
 
 @pytest.mark.parametrize("name", ["RateLimit", "CircuitBreaker"])
@@ -111,3 +111,44 @@ def test_all_is_httpx_s_names_plus_httplib_s_own() -> None:
     # (FunctionAuth is httpx's too, though not in its __all__; ContentTooLarge is a body limit.)
     own = {*RESILIENCE, *TOKEN_AUTH, "Retry", "RetryBudget", "FunctionAuth", "ContentTooLarge"}
     assert set(httplib.__all__) == set(HTTPX_NAMES) | own
+
+
+def test_all_is_in_httpx_form() -> None:
+    """httpx's own export test: every public module-level name (and the three dunders) is in
+    `__all__`, sorted case-insensitively."""
+    included_private_members = ["__description__", "__title__", "__version__"]
+    assert httplib.__all__ == sorted(
+        (
+            member
+            for member in vars(httplib)
+            if not member.startswith("_") or member in included_private_members
+        ),
+        key=str.casefold,
+    )
+    assert httplib.__all__[:3] == included_private_members
+    assert isinstance(httplib.__version__, str)
+    assert httplib.__title__ == "httplib"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in httplib.__all__
+        if not n.startswith("__") and n not in {"main", "USE_CLIENT_DEFAULT"}
+    ],
+)
+def test_public_names_report_httplib_as_their_module(name: str) -> None:
+    assert getattr(httplib, name).__module__ == "httplib"
+
+
+def test_reprs_and_tracebacks_name_the_public_path() -> None:
+    import traceback
+
+    assert repr(httplib.ReadTimeout) == "<class 'httplib.ReadTimeout'>"
+    try:
+        raise httplib.ReadTimeout("timed out reading")
+    except httplib.ReadTimeout as exc:
+        rendered = "".join(traceback.format_exception(exc))
+    assert rendered.splitlines()[-1] == "httplib.ReadTimeout: timed out reading"
+    assert "_exceptions" not in rendered
