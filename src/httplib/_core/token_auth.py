@@ -308,9 +308,14 @@ class _TokenAuth(Auth):
     def _token_form(self) -> dict[str, str]:
         raise NotImplementedError  # pragma: no cover
 
+    # Set by each scheme's constructor.
+    client_id: str | None
+    _client_secret: str | None
+    auth_method: str
+
     def _client_auth(self) -> tuple[str | None, str | None, str]:
         """(client_id, client_secret, auth_method)."""
-        raise NotImplementedError  # pragma: no cover
+        return self.client_id, self._client_secret, self.auth_method
 
     def _secrets(self) -> list[str]:
         """Values never to show in a message."""
@@ -535,12 +540,9 @@ class OAuth2ClientCredentials(_TokenAuth):
         form.update(self.extra_params)
         return form
 
-    def _client_auth(self) -> tuple[str | None, str | None, str]:
-        return self.client_id, self._client_secret, self.auth_method
-
     def _secrets(self) -> list[str]:
         token = self._cache.token
-        return [self._client_secret] + ([token.access_token] if token else [])
+        return [self._client_secret or ""] + ([token.access_token] if token else [])
 
     def __repr__(self) -> str:
         return (
@@ -608,9 +610,6 @@ class OAuth2RefreshToken(_TokenAuth):
             form["scope"] = self.scope
         form.update(self.extra_params)
         return form
-
-    def _client_auth(self) -> tuple[str | None, str | None, str]:
-        return self.client_id, self._client_secret, self.auth_method
 
     def _secrets(self) -> list[str]:
         token = self._cache.token
