@@ -250,7 +250,9 @@ class Request:
         self.headers = Headers(headers)
         self.extensions: dict[str, Any] = {} if extensions is None else dict(extensions)
         if cookies:
-            Cookies(cookies).set_cookie_header(self)
+            # A `Cookies` is only read here (no copy of its jar); other forms are wrapped.
+            jar = cookies if isinstance(cookies, Cookies) else Cookies(cookies)
+            jar.set_cookie_header(self)
         self._content: bytes | None = None
         if stream is None and content is None and data is None and files is None and json is None:
             # No body (every GET): what encode_request would build, without building it.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from httplib._cookies import Cookies
 from httplib._exceptions import CookieConflict
@@ -160,3 +163,61 @@ def test_same_cookies_as_httpx(set_cookies: list[tuple[str, str]]) -> None:
         assert Request("GET", target, cookies=ours).headers.get("cookie") == httpx.Request(
             "GET", target, cookies=theirs
         ).headers.get("cookie")
+
+
+# --- the jar's shortcuts against the stdlib's own code ------------------------------------
+
+_DOMAINS = st.sampled_from(
+    ["", "example.com", ".example.com", "a.example.com", ".a.example.com", "b.a.example.com",
+     "other.org", ".org", "localhost", "127.0.0.1", "com"]
+)  # fmt: skip
+_HOSTS = st.sampled_from(
+    ["example.com", "a.example.com", "b.a.example.com", "x.b.a.example.com", "other.org",
+     "localhost", "127.0.0.1", "example.com.evil.net"]
+)  # fmt: skip
+
+
+def _cookie(name: str, value: str, domain: str, path: str, expires: int | None) -> Any:
+    from http.cookiejar import Cookie
+
+    return Cookie(
+        version=0, name=name, value=value, port=None, port_specified=False, domain=domain,
+        domain_specified=bool(domain), domain_initial_dot=domain.startswith("."), path=path,
+        path_specified=True, secure=False, expires=expires, discard=False, comment=None,
+        comment_url=None, rest={},
+    )  # fmt: skip
+
+
+@given(
+    cookies=st.lists(
+        st.tuples(
+            _DOMAINS,
+            st.sampled_from(["/", "/a", "/a/b"]),
+            st.sampled_from(["s", "t", "u"]),
+            st.sampled_from([None, -100.0, 100.0]),  # expired, session, or still valid
+        ),
+        max_size=12,
+    ),
+    host=_HOSTS,
+    path=st.sampled_from(["/", "/a/b/c", "/x"]),
+)
+def test_the_cookie_header_is_the_stdlib_jars(
+    cookies: list[tuple[str, str, str, float | None]], host: str, path: str
+) -> None:
+    """The jar that looks up only the domains a host can match, and sweeps only when a cookie
+    is due, writes exactly the Cookie header the stdlib `CookieJar` writes."""
+    now = time.time()
+    ours, stdlib = Cookies(), CookieJar()
+    assert type(ours.jar) is not CookieJar
+    for number, (domain, cookie_path, name, expires_in) in enumerate(cookies):
+        expires = None if expires_in is None else int(now + expires_in)
+        for jar in (ours.jar, stdlib):
+            jar.set_cookie(_cookie(name, str(number), domain, cookie_path, expires))
+    url = f"http://{host}{path}"
+    mine = Request("GET", url, cookies=ours)
+    theirs = Request("GET", url, cookies=Cookies(stdlib))
+    assert mine.headers.get("cookie") == theirs.headers.get("cookie")
+    # Expired cookies are gone from both after a request, as the stdlib sweeps them.
+    assert sorted((c.domain, c.path, c.name) for c in ours.jar) == sorted(
+        (c.domain, c.path, c.name) for c in stdlib
+    )
