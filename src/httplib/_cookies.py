@@ -188,6 +188,12 @@ def _is_cookie_jar(value: object) -> bool:
     return module is not None and isinstance(value, module.CookieJar)
 
 
+# At most this many cookies per domain: a site (or a sibling host sharing its parent domain)
+# that sets more cannot grow every later request's Cookie header without bound; the oldest
+# go first. curl's limit, after CVE-2022-32205 (catalogue 2.I #52); browsers keep 150-180.
+MAX_COOKIES_PER_DOMAIN = 150
+
+
 @functools.cache
 def _jar_class() -> type[CookieJar]:
     """The stdlib `CookieJar`, made fast for jars holding many domains (defined on first use:
@@ -209,12 +215,27 @@ def _jar_class() -> type[CookieJar]:
         def __init__(self, policy: Any = None) -> None:
             super().__init__(policy)
             self._next_expiry = float("inf")  # the earliest `expires` of a stored cookie
+            self._stored = 0  # cookies stored so far: each one's number orders evictions
 
         def set_cookie(self, cookie: Cookie) -> None:
-            super().set_cookie(cookie)
-            expires = cookie.expires
-            if expires is not None and expires < self._next_expiry:
-                self._next_expiry = expires
+            with self._cookies_lock:  # type: ignore[attr-defined]  # (an RLock: re-entered)
+                super().set_cookie(cookie)
+                expires = cookie.expires
+                if expires is not None and expires < self._next_expiry:
+                    self._next_expiry = expires
+                self._stored += 1
+                cookie._httplib_stored = self._stored  # type: ignore[attr-defined]
+                paths = self._cookies[cookie.domain]  # type: ignore[attr-defined]
+                if sum(map(len, paths.values())) > MAX_COOKIES_PER_DOMAIN:
+                    self._evict_oldest(cookie.domain, paths)
+
+        def _evict_oldest(self, domain: str, paths: dict[str, dict[str, Cookie]]) -> None:
+            """Drop the domain's longest-stored cookie (curl's rule for its per-domain cap)."""
+            oldest = min(
+                (c for names in paths.values() for c in names.values()),
+                key=lambda c: getattr(c, "_httplib_stored", 0),
+            )
+            self.clear(domain, oldest.path, oldest.name)
 
         def clear_expired_cookies(self) -> None:
             import time

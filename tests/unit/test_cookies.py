@@ -221,3 +221,28 @@ def test_the_cookie_header_is_the_stdlib_jars(
     assert sorted((c.domain, c.path, c.name) for c in ours.jar) == sorted(
         (c.domain, c.path, c.name) for c in stdlib
     )
+
+
+def test_a_domain_keeps_at_most_the_cap_and_loses_its_oldest_cookies_first() -> None:
+    """A site setting cookie after cookie cannot grow its Cookie header without bound (curl's
+    CVE-2022-32205): past the per-domain cap the longest-stored go; other domains keep theirs."""
+    from httplib._cookies import MAX_COOKIES_PER_DOMAIN
+
+    cookies = Cookies()
+    cookies.set("keep", "1", domain="other.example")
+    for number in range(MAX_COOKIES_PER_DOMAIN + 50):
+        cookies.set(f"c{number}", str(number), domain="flood.example")
+    names = {c.name for c in cookies.jar if c.domain == "flood.example"}
+    assert len(names) == MAX_COOKIES_PER_DOMAIN
+    assert names == {f"c{n}" for n in range(50, MAX_COOKIES_PER_DOMAIN + 50)}
+    assert cookies.get("keep", domain="other.example") == "1"
+
+    # Setting an existing cookie again makes it the newest: it outlives the next eviction.
+    cookies.set("c50", "again", domain="flood.example")
+    cookies.set("new", "x", domain="flood.example")
+    names = {c.name for c in cookies.jar if c.domain == "flood.example"}
+    assert {"c50", "new"} <= names
+    assert "c51" not in names
+
+    request = Request("GET", "http://flood.example/", cookies=cookies)
+    assert request.headers["cookie"].count("=") == MAX_COOKIES_PER_DOMAIN
