@@ -39,7 +39,6 @@ from ._core.flow import (
     SEND,
     SLEEP,
     FlowStepper,
-    is_plain,
     send_flow,
 )
 from ._core.token_auth import Flight
@@ -139,9 +138,8 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
-        plain = is_plain(self, chosen)
-        ticket = self._admit(request) if plain and self._guards is not None else None
-        if plain and (ticket is None or ticket.wait <= 0):
+        fast, ticket = self._fast_send_plan(request, chosen)
+        if fast:
             try:
                 response = _send_single(self, request)
             except BaseException as exc:
@@ -155,7 +153,6 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                             response.close()
                             raise
                     return response
-        if response is not None or error is not None:
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
@@ -357,9 +354,8 @@ class AsyncClient(
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
-        plain = is_plain(self, chosen)
-        ticket = self._admit(request) if plain and self._guards is not None else None
-        if plain and (ticket is None or ticket.wait <= 0):
+        fast, ticket = self._fast_send_plan(request, chosen)
+        if fast:
             try:
                 response = await _asend_single(self, request)
             except BaseException as exc:
@@ -373,7 +369,6 @@ class AsyncClient(
                             await response.aclose()
                             raise
                     return response
-        if response is not None or error is not None:
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)

@@ -31,7 +31,7 @@ from ._cookies import Cookies
 from ._core.auth import Auth, BasicAuth, FunctionAuth
 from ._core.breaker import CircuitBreaker
 from ._core.decoders import SUPPORTED_DECODERS
-from ._core.flow import NOTABLE_FIELDS, settle_plain
+from ._core.flow import NOTABLE_FIELDS, is_plain, settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
@@ -556,18 +556,22 @@ class _BaseClient(Generic[T]):
                 self._last_budget = (config, budget)
         return budget
 
-    def _admit(self, request: Request) -> Ticket | None:
-        """The circuit breaker and rate limiter's admission of a fast-path send (None when the
-        client has neither); a wait it asks for is the flow's to sleep."""
+    def _fast_send_plan(self, request: Request, auth: Auth) -> tuple[bool, Ticket | None]:
+        """Whether `send` may send `request` at once, itself, and the guards' ticket for it:
+        a plain request (`is_plain`) the circuit breaker and rate limiter let through without
+        a wait. A ticket that asks for a wait goes to the flow, which sleeps it."""
+        if not is_plain(self, auth):
+            return False, None
         guards = self._guards
         if guards is None:
-            return None
+            return True, None
         # Called right after `_start`: under a total deadline, the time it read (the deadline
         # less the total) serves, instead of a second clock read microseconds later.
         timeouts = request.extensions["timeout"]
         total = timeouts.get("total")
         now = self._clock() if total is None else timeouts["deadline"] - total
-        return guards.admit(request, now)
+        ticket = guards.admit(request, now)
+        return ticket.wait <= 0, ticket
 
     def _fast_send_failed(
         self, exc: BaseException, ticket: Ticket | None, retry: Retry | None
