@@ -270,19 +270,10 @@ class Reporter:
 def download_response(response: Response, file: IO[bytes]) -> None:
     """Stream the (decoded) body into `file` under a progress bar sized by Content-Length: bytes
     so far of the total, speed and time remaining."""
-    console = _console()
     length = response.headers.get("content-length")
     total = int(length) if length and length.isdigit() else None
-    columns = (
-        "[progress.description]{task.description}",
-        "[progress.percentage]{task.percentage:>3.0f}%",
-        rich.progress.BarColumn(bar_width=None),
-        rich.progress.DownloadColumn(),
-        rich.progress.TransferSpeedColumn(),
-        rich.progress.TimeRemainingColumn(),
-    )
     name = rich.markup.escape(getattr(file, "name", "file"))
-    with rich.progress.Progress(*columns, console=console) as progress:
+    with transfer_progress(_console()) as progress:
         task = progress.add_task(f"Downloading [bold]{name}", total=total)
         for chunk in response.iter_bytes():
             file.write(chunk)
@@ -320,8 +311,9 @@ class _ProgressFile:
         return self._file.fileno()
 
 
-def upload_progress(console: rich.console.Console) -> rich.progress.Progress:
-    """The bars for files being uploaded: bytes sent of the total, speed and time remaining."""
+def transfer_progress(console: rich.console.Console) -> rich.progress.Progress:
+    """Bars for a download or for files being uploaded: bytes so far of the total, speed and
+    time remaining."""
     return rich.progress.Progress(
         "[progress.description]{task.description}",
         "[progress.percentage]{task.percentage:>3.0f}%",
@@ -506,7 +498,7 @@ def main(
     if sent_files and console.is_terminal:
         # Bars for people watching; piped output keeps httpx's shape. Stopped when the first
         # response head arrives, so the heads print below the finished bars.
-        uploads = upload_progress(console)
+        uploads = transfer_progress(console)
         sent_files = [(name, _ProgressFile(file, uploads)) for name, file in sent_files]
         reporter.before_response.append(uploads.stop)
         uploads.start()
