@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from ._core.auth import Auth, _basic_auth_header
+from ._core.auth import Auth, basic_auth_header
 
 if TYPE_CHECKING:
     from ._models import Request, Response
@@ -31,5 +31,5 @@ class NetRCAuth(Auth):
         # An entry without a password gives no usable credentials: send the request as is.
         if credentials is not None and credentials[2]:
             login, _, password = credentials
-            request.headers["Authorization"] = _basic_auth_header(login, password)
+            request.headers["Authorization"] = basic_auth_header(login, password)
         yield request

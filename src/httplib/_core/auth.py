@@ -134,7 +134,7 @@ class FunctionAuth(Auth):
         yield self._func(request)
 
 
-def _basic_auth_header(username: str | bytes, password: str | bytes) -> str:
+def basic_auth_header(username: str | bytes, password: str | bytes) -> str:
     """`Basic base64(user:pass)` (RFC 7617 section 2); str credentials are encoded as UTF-8."""
     userpass = to_bytes(username) + b":" + to_bytes(password)
     return "Basic " + b64encode(userpass).decode("ascii")
@@ -144,7 +144,7 @@ class BasicAuth(Auth):
     """HTTP Basic authentication from a (username, password) pair."""
 
     def __init__(self, username: str | bytes, password: str | bytes) -> None:
-        self._auth_header = _basic_auth_header(username, password)
+        self._auth_header = basic_auth_header(username, password)
 
     def auth_flow(self, request: Request) -> Generator[Request, Response, None]:
         request.headers["Authorization"] = self._auth_header

@@ -507,16 +507,9 @@ class Http11Body(Http11Exchange):
     def release(self) -> Flow | None:
         """Give the connection back without a flow when the pool asks for nothing more (the
         usual case, once the body is read); else the flow that performs what it asks."""
-        engine = self._engine
-        now = engine.clock()
-        reusable = self.finish(now)
-        # `hand_back` written out: this runs once per request.
-        ticket, self._ticket = self._ticket, None
-        if ticket is None:
-            return None
-        detach = self.conn.state.is_switched
-        acts = engine.give_back(self._pool, ticket, reusable, detach, now)
-        return engine.perform(acts) if acts else None
+        now = self._engine.clock()
+        acts = self.hand_back(self.finish(now), now)
+        return self._engine.perform(acts) if acts else None
 
     def hand_back(self, reusable: bool, now: float | None = None) -> list[Action]:
         """Give the ticket back now (once); the pool's actions to perform."""

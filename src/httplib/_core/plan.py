@@ -232,7 +232,6 @@ class RequestPlan:
                 # Forwarded by an HTTP proxy: the absolute-form target (RFC 9112 section
                 # 3.2.2; Host is still sent) with the proxy's credentials and headers, over
                 # HTTP/1.1 to the proxy (which consumes them, RFC 9110 section 11.7.2).
-                url = request.url
                 self.target = b"%s://%s%s" % (url.raw_scheme, url.netloc, self.target)
                 self.headers = [*self.headers, *proxy.headers]
                 self.may_be_http2 = False

@@ -29,7 +29,6 @@ proxy resolves it; nothing is looked up locally).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Hashable
 from typing import Any
 
@@ -41,6 +40,7 @@ from .._exceptions import (
     RemoteProtocolError,
     TimeoutException,
 )
+from .auth import basic_auth_header
 from .effects import READ, WRITE, Flow
 from .events import ResponseReceived
 from .http11 import Http11State
@@ -98,8 +98,8 @@ class ProxySpec:
         self.auth = auth
         fields = list(headers or [])
         if auth is not None and not self.socks:
-            token = base64.b64encode(auth[0] + b":" + auth[1])
-            fields.append((b"Proxy-Authorization", b"Basic " + token))
+            value = basic_auth_header(*auth).encode("ascii")
+            fields.append((b"Proxy-Authorization", value))
         self.headers = fields
         # The context for TLS to an https:// proxy (never offering h2: we speak HTTP/1.1 to it).
         self.ssl_context = ssl_context

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import _thread
 import json
-from base64 import b64encode
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -36,7 +35,7 @@ from .._exceptions import HTTPStatusError
 from .._logging import logger, redacted_url
 from .._models import Request
 from .._urls import URL
-from .auth import Auth, AuthEffect, parse_www_authenticate
+from .auth import Auth, AuthEffect, basic_auth_header, parse_www_authenticate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._models import Response
@@ -400,8 +399,9 @@ class _TokenAuth(Auth):
         client_id, client_secret, method = self._client_auth()
         if method == "client_secret_basic" and client_id is not None and client_secret is not None:
             # RFC 6749 section 2.3.1: each part is form-urlencoded before Basic joins them.
-            userpass = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
-            headers["Authorization"] = "Basic " + b64encode(userpass.encode()).decode("ascii")
+            headers["Authorization"] = basic_auth_header(
+                quote_plus(client_id, safe=""), quote_plus(client_secret, safe="")
+            )
         elif client_id is not None:
             form["client_id"] = client_id
             if client_secret is not None:
