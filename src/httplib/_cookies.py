@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -238,8 +239,6 @@ def _jar_class() -> type[CookieJar]:
             self.clear(domain, oldest.path, oldest.name)
 
         def clear_expired_cookies(self) -> None:
-            import time
-
             if time.time() < self._next_expiry:
                 return  # nothing stored is due yet
             super().clear_expired_cookies()
