@@ -69,3 +69,22 @@ bench: bench-setup
 
 bench-smoke: bench-setup
 	$(BENCH_PY) bench/run.py --smoke $(BENCH_ARGS)
+
+# --- soak ---
+# Owned by bench/soak.py (see bench/README.md, "Soak"): zero failed requests, intact bodies,
+# flat RSS and no leaked fds while nginx, h2o, Apache, Caddy, lighttpd and a scripted GOAWAY
+# peer recycle and reload connections under every runtime and protocol. `soak` is the long form
+# (~200,000 requests); `soak-ci` the bounded one CI runs, which honours
+# bench/soak/expected-failures.txt. bench/soak/setup.sh installs the servers (apt-get, idempotent).
+SOAK_ARGS ?=
+
+.PHONY: soak soak-ci soak-setup
+
+soak-setup:
+	bash bench/soak/setup.sh
+
+soak: $(STAMP) soak-setup
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+soak-ci: $(STAMP) soak-setup
+	$(BIN)/python bench/soak.py --ci $(SOAK_ARGS)
