@@ -64,15 +64,16 @@ def describe(exc: BaseException) -> str:
 
 class Progress:
     """Counts finished requests (from threads or tasks alike), announces reload points and
-    samples RSS at the end of warm-up (a quarter of the requests)."""
+    samples RSS every 1/40 of the run. Flat memory means the peak of the last quarter is not
+    above the peak of the second (the first is warm-up: pools, buffers and caches filling)."""
 
     def __init__(self, total: int, reloads: int) -> None:
         self.total = total
         self.done = 0
         self.failures: Counter[str] = Counter()
         self.by_kind: Counter[str] = Counter()
-        self.warm_at = max(1, total // 4)
-        self.rss_warm = 0
+        self.sample_every = max(1, total // 40)
+        self.samples: list[tuple[int, int]] = []  # (requests done, RSS)
         # Reload points spread over the run after warm-up, e.g. 2 reloads at 1/2 and 3/4.
         self.reload_at = sorted(
             {total // 4 + (i + 1) * (total * 3 // 4) // (reloads + 1) for i in range(reloads)}
@@ -86,10 +87,17 @@ class Progress:
             if problem is not None:
                 self.failures[problem] += 1
             done = self.done
-        if done == self.warm_at:
-            self.rss_warm = rss_bytes()
+        if done % self.sample_every == 0:
+            self.samples.append((done, rss_bytes()))
         if done in self.reload_at:
             print("reload", flush=True)
+
+    def rss_peaks(self) -> tuple[int, int]:
+        """Peak RSS over the second quarter of the run and over the last quarter."""
+        q = self.total / 4
+        warm = [rss for done, rss in self.samples if q < done <= 2 * q]
+        end = [rss for done, rss in self.samples if done > 3 * q]
+        return max(warm, default=0), max(end, default=0)
 
 
 def client_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
@@ -144,10 +152,9 @@ def run_threads(spec: dict[str, Any], progress: Progress, meta: dict[str, Any]) 
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    rss_end = rss_bytes()
     client.close()
     gc.collect()
-    return {"elapsed": elapsed, "rss_end": rss_end, **fd_report(base)}
+    return {"elapsed": elapsed, **fd_report(base)}
 
 
 async def run_async(
@@ -174,10 +181,9 @@ async def run_async(
     start = time.perf_counter()
     await spawn(work, spec["concurrency"])
     elapsed = time.perf_counter() - start
-    rss_end = rss_bytes()
     await client.aclose()
     gc.collect()
-    return {"elapsed": elapsed, "rss_end": rss_end, **fd_report(base)}
+    return {"elapsed": elapsed, **fd_report(base)}
 
 
 def main() -> None:
@@ -214,7 +220,8 @@ def main() -> None:
         requests=progress.done,
         failures=dict(progress.failures.most_common()),
         kinds=dict(progress.by_kind),
-        rss_warm=progress.rss_warm,
+        rss_warm=progress.rss_peaks()[0],
+        rss_end=progress.rss_peaks()[1],
     )
     print("result " + json.dumps(out), flush=True)
 
