@@ -602,25 +602,24 @@ def test_counts_and_repr_describe_the_pool() -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
-def test_idempotent_request_on_stale_reused_connection_is_retried_once(method: str) -> None:
+def test_idempotent_request_on_stale_reused_connection_is_retried(method: str) -> None:
     flags = {"connection_reused": True, "response_started": False, "body_sent": True}
-    assert can_retry_stale_connection(method, retried=False, **flags)
-    assert not can_retry_stale_connection(method, retried=True, **flags)
+    assert can_retry_stale_connection(method, **flags)
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH", "CONNECT", "get"])
 def test_non_idempotent_request_is_retried_only_if_no_body_byte_was_sent(method: str) -> None:
-    common = {"connection_reused": True, "response_started": False, "retried": False}
+    common = {"connection_reused": True, "response_started": False}
     assert can_retry_stale_connection(method, body_sent=False, **common)
     assert not can_retry_stale_connection(method, body_sent=True, **common)
 
 
 def test_no_retry_on_fresh_connection_or_after_response_bytes() -> None:
     assert not can_retry_stale_connection(
-        "GET", connection_reused=False, response_started=False, body_sent=False, retried=False
+        "GET", connection_reused=False, response_started=False, body_sent=False
     )
     assert not can_retry_stale_connection(
-        "GET", connection_reused=True, response_started=True, body_sent=False, retried=False
+        "GET", connection_reused=True, response_started=True, body_sent=False
     )
 
 
@@ -643,6 +642,8 @@ class PoolMachine(RuleBasedStateMachine):
         self.woken: set[Ticket] = set()
         self.closed: set[PoolConnection] = set()
         self.h2_entries: set[PoolConnection] = set()
+        # A fresh ticket's forbidden connections: those already open when it asked.
+        self.not_for: dict[Ticket, set[PoolConnection]] = {}
 
     @initialize(
         max_connections=st.sampled_from([1, 2, 3, None]),
@@ -666,6 +667,7 @@ class PoolMachine(RuleBasedStateMachine):
                 self.woken.add(ticket)
                 assert ticket.status in ALIVE
                 self.check_fresh_stream(ticket)
+                self.check_fresh_connection(ticket)
             else:
                 assert action.entry not in self.closed, f"{action.entry!r} closed twice"
                 assert action.entry.state is ConnectionState.CLOSED
@@ -680,6 +682,11 @@ class PoolMachine(RuleBasedStateMachine):
         else:
             assert entry.state is ConnectionState.CONNECTING
 
+    def check_fresh_connection(self, ticket: Ticket) -> None:
+        """A fresh ticket never gets a connection that was open (not connecting) when it asked."""
+        if ticket in self.not_for:
+            assert ticket.entry not in self.not_for[ticket], f"{ticket!r} got an old connection"
+
     def holding(self, *statuses: TicketStatus) -> list[Ticket]:
         return [t for t in self.tickets if t.status in statuses]
 
@@ -690,13 +697,17 @@ class PoolMachine(RuleBasedStateMachine):
 
     # -- rules
 
-    @rule(key=st.sampled_from([A, B, C]), h2=st.booleans())
-    def acquire(self, key: Hashable, h2: bool) -> None:
-        ticket, actions = self.pool.acquire(key, self.now, may_be_http2=h2)
+    @rule(key=st.sampled_from([A, B, C]), h2=st.booleans(), fresh=st.booleans())
+    def acquire(self, key: Hashable, h2: bool, fresh: bool) -> None:
+        old = {e for e in self.pool.connections() if e.state is not ConnectionState.CONNECTING}
+        ticket, actions = self.pool.acquire(key, self.now, may_be_http2=h2, fresh=fresh)
         self.tickets.append(ticket)
+        if fresh:
+            self.not_for[ticket] = old
         if ticket.status is not WAITING:
             self.served_at_once.add(ticket)
             self.check_fresh_stream(ticket)
+            self.check_fresh_connection(ticket)
         self.apply(actions)
 
     @precondition(lambda self: self.holding(CONNECT))
@@ -775,7 +786,8 @@ class PoolMachine(RuleBasedStateMachine):
         entries = self.pool.connections()
         for ticket in self.holding(WAITING):
             same_key = [e for e in entries if e.key == ticket.key]
-            assert not any(
+            # (a fresh ticket waits beside room on old connections: it may not use them)
+            assert ticket.fresh or not any(
                 e.state is ConnectionState.READY and e.active_streams < e.max_streams
                 for e in same_key
             )

@@ -13,8 +13,10 @@ the n-th request's stream id as the last stream once n requests arrived, answers
 later ones and closes when they are done; `answer_after=n` holds every response until n streams
 are open at once (proving they share a connection); `close_after=n` answers n requests on each
 connection, then closes it without GOAWAY (a FIN, then reads and discards until the client goes
-away, so nothing the client sends turns the close into a reset). `connections` counts accepted
-connections.
+away, so nothing the client sends turns the close into a reset); `credit_each_frame=True`
+gives every DATA frame's credit back at once with a stream and a connection WINDOW_UPDATE, as
+lighttpd does for uploads (two frames per 16 KiB, long before it answers). `connections` counts
+accepted connections.
 
 `h2_script(misbehave)` is a handler for `servers.raw.scripted_server` that sends exact frames
 (floods, GOAWAY then a close, window abuse) in answer to a request.
@@ -27,6 +29,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import h2.config
 import h2.connection
@@ -45,8 +48,10 @@ class H2Peer:
         goaway_after: int | None = None,
         answer_after: int = 1,
         close_after: int | None = None,
+        credit_each_frame: bool = False,
     ) -> None:
         self.ssl_context = ssl_context
+        self.credit_each_frame = credit_each_frame
         self.max_concurrent_streams = max_concurrent_streams
         self.goaway_after = goaway_after
         self.answer_after = answer_after
@@ -170,7 +175,12 @@ class _Session:
         elif isinstance(event, h2.events.DataReceived):
             sid = event.stream_id or 0
             self.bodies[sid] = self.bodies.get(sid, 0) + len(event.data or b"")
-            self.conn.acknowledge_received_data(event.flow_controlled_length or 0, sid)
+            size = event.flow_controlled_length or 0
+            if self.peer.credit_each_frame and size:
+                self.conn.increment_flow_control_window(size, sid)
+                self.conn.increment_flow_control_window(size)
+            else:
+                self.conn.acknowledge_received_data(size, sid)
         elif isinstance(event, h2.events.StreamReset):
             self.peer.resets_received.append((event.stream_id or 0, int(event.error_code or 0)))
             self.open.discard(event.stream_id or 0)
@@ -237,7 +247,7 @@ class _Session:
 
 
 @contextlib.contextmanager
-def run_h2_peer(ssl_context: ssl.SSLContext | None = None, **script: int) -> Iterator[H2Peer]:
+def run_h2_peer(ssl_context: ssl.SSLContext | None = None, **script: Any) -> Iterator[H2Peer]:
     """Start an `H2Peer` in a thread; stopped and joined on exit."""
     peer = H2Peer(ssl_context, **script)
     thread = threading.Thread(target=peer.serve, daemon=True)

@@ -92,9 +92,10 @@ class Engine:
         resend: Resend | None = None
         try:
             while True:
-                pool, ticket, acts, conn = self._acquire(plan)
+                fresh = resend is not None and resend.fresh
+                pool, ticket, acts, conn = self._acquire(plan, fresh)
                 if conn is None:  # (the usual keep-alive reuse needs no generator for this)
-                    pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts)
+                    pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts, fresh)
                 if type(conn) is Http11Connection:
                     parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
                 else:
@@ -165,13 +166,16 @@ class Engine:
 
     # ---------------------------------------------------------------------------- checkout
 
-    def _acquire(self, plan: RequestPlan) -> tuple[PoolState, Ticket, list[Action], Any]:
+    def _acquire(
+        self, plan: RequestPlan, fresh: bool = False
+    ) -> tuple[PoolState, Ticket, list[Action], Any]:
         """Under the lock: a ticket for `plan` (a waiter gets its waker), its actions, and the
-        idle connection it took at once when that needs nothing awaited (else None)."""
+        idle connection it took at once when that needs nothing awaited (else None). `fresh`:
+        only a new connection will do (the resend after a stale one)."""
         now = self.clock()
         with self._lock:
             pool = self.pool
-            ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2)
+            ticket, acts = pool.acquire(plan.key, now, may_be_http2=plan.may_be_http2, fresh=fresh)
             status = ticket.status
             if status is _WAITING:
                 ticket.waker = self.runtime.new_waker()
@@ -192,7 +196,12 @@ class Engine:
         return None if conn.needs_probe(now, runtime.probe_after) else False
 
     def _checkout(
-        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, acts: list[Action]
+        self,
+        plan: RequestPlan,
+        pool: PoolState,
+        ticket: Ticket,
+        acts: list[Action],
+        fresh: bool = False,
     ) -> Flow:
         """A connection for a ticket `_acquire` could not serve at once: after probing,
         connecting or waiting for a slot (asking the pool again when that came to nothing)."""
@@ -206,7 +215,7 @@ class Engine:
                 raise
             if conn is not None:
                 return pool, ticket, conn
-            pool, ticket, acts, conn = self._acquire(plan)
+            pool, ticket, acts, conn = self._acquire(plan, fresh)
             if conn is not None:
                 return pool, ticket, conn
 

@@ -216,7 +216,7 @@ class Http2Connection:
                 break
             yield from self._take_turn(sid, waker, timeout)
         if state.error is None:
-            yield from self.flush(timeout)  # WINDOW_UPDATEs for the data just taken
+            yield from self._flush_replies(timeout)  # WINDOW_UPDATEs for the data just taken
         progress.apply(events)
 
     def close_stream(self, sid: int) -> Flow:
@@ -232,6 +232,17 @@ class Http2Connection:
                 pass  # the connection is failed for every stream already (see flush)
 
     # ---------------------------------------------------------------------------- internals
+
+    def _flush_replies(self, timeout: float | None) -> Flow:
+        """Flush what answers the peer (acknowledgements, WINDOW_UPDATEs) for a flow that came to
+        read, not to send. When the write fails (the server closed after its last response, or
+        after GOAWAY), `flush` has already failed every stream that had not finished; this
+        flow's own events tell it whether that includes its stream, so a response that arrived
+        complete is never lost to the failed acknowledgement."""
+        try:
+            yield from self.flush(timeout)
+        except TransportError:
+            pass
 
     def _park_or_read(self, sid: int) -> Any:
         """Under the lock: a waker for `sid` to wait on, or None when it becomes the reader."""
@@ -281,7 +292,7 @@ class Http2Connection:
         if events or state.error is not None:
             yield from self._on_change(self)
         if state.error is None:
-            yield from self.flush(timeout)  # acks for PING and SETTINGS
+            yield from self._flush_replies(timeout)  # acks for PING and SETTINGS
 
     def _lost(self, error: TransportError) -> Flow:
         """The socket failed: fail every stream with `error`, wake them, tell the pool."""

@@ -26,16 +26,23 @@ trips. Sending is bounded by the peer's windows and frame size: `send_data` retu
 framed, and the stream appears in `touched` when a WINDOW_UPDATE lets it send again.
 
 GOAWAY (RFC 9113 section 6.8): streams above the last stream id were never processed; they end
-with a `StreamReset` marked `retryable`, so the shell resends them on a new connection. Streams
-at or below it run to completion (h2 on its own would reject every frame after GOAWAY; its state
-machine is told to keep receiving). A RST_STREAM with REFUSED_STREAM is retryable too (section
-8.7). Any connection error (a protocol violation, EOF, a flood) fails every open stream with the
-same `RemoteProtocolError`, so no waiter hangs.
+with a `StreamReset` marked `retryable` (its error carries the `refused` mark), so the engine
+resends them on another connection. Streams at or below it run to completion (h2 on its own
+would reject every frame after GOAWAY; its state machine is told to keep receiving). A
+RST_STREAM with REFUSED_STREAM is retryable too (section 8.7). Any connection error (a protocol
+violation, EOF, a failed write, a flood) fails every stream that has not finished with a
+`TransportError`, so no waiter hangs; a stream whose response already ended, or that was
+already refused, keeps that outcome (a server that closes right after its last response, or
+after GOAWAY, loses nobody's response).
 
 Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the
-HPACK decoder; h2 caps CONTINUATION frames per header block; control frames that carry no
-response progress (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, RST_STREAM, empty DATA) are counted
-and more than `MAX_CONTROL_FRAMES` in a row is a flood. Every h2 exception is mapped here, once.
+HPACK decoder; h2 caps CONTINUATION frames per header block; control frames that nothing we sent
+explains and that carry no response progress (PING, SETTINGS, PRIORITY, RST_STREAM on a stream we
+do not have, empty DATA, WINDOW_UPDATE returning more credit than our DATA used) are counted, and
+more than `MAX_CONTROL_FRAMES` in a row is a flood. A WINDOW_UPDATE that gives back credit our own
+DATA used is an answer, not a flood: lighttpd sends one per 16 KiB of an upload before it
+responds (nghttp2 and h2o likewise bound only the work a peer causes unprompted). Every h2
+exception is mapped here, once.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ import hpack
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
 from .pool import Action, PoolConnection, PoolState
+from .resend import refused_error
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -70,7 +78,6 @@ __all__ = [
     "SettingsChanged",
     "StreamEvent",
     "pool_actions",
-    "StreamRefused",
     "StreamReset",
     "ResponseProgress",
     "request_headers",
@@ -124,11 +131,6 @@ class StreamReset:
     retryable: bool = False
 
 
-class StreamRefused(RemoteProtocolError):
-    """The server did not process the stream (GOAWAY above its last id, REFUSED_STREAM, or a
-    stream limit it lowered): the request may be sent again on another connection."""
-
-
 class ResponseProgress(BodyBuffer):
     """What one request has received so far; both shells apply a stream's events to it."""
 
@@ -142,7 +144,7 @@ class ResponseProgress(BodyBuffer):
         self.trailers: list[tuple[bytes, bytes]] = []
 
     def apply(self, events: list[StreamEvent]) -> None:
-        """File the events; a reset raises its error (a `StreamRefused` when retryable)."""
+        """File the events; a reset raises its error (`refused_error` when retryable)."""
         for event in events:
             kind = type(event)
             if kind is DataReceived:
@@ -215,13 +217,25 @@ class _CachingDecoder(hpack.Decoder):
 
 
 class _Stream:
-    __slots__ = ("answered", "body_sent", "events", "failed", "reused", "trailers", "unacked")
+    __slots__ = (
+        "answered",
+        "body_sent",
+        "events",
+        "finished",
+        "owed",
+        "reused",
+        "trailers",
+        "unacked",
+    )
 
     def __init__(self, reused: bool) -> None:
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
-        self.failed = False  # reset as malformed: frames still in flight are dropped
+        # Its outcome is queued (StreamEnded or a StreamReset): later frames and connection
+        # failures are dropped, so a finished response is never turned into an error.
+        self.finished = False
+        self.owed = 0  # DATA bytes we sent that the peer has not credited back yet
         # What a stale-connection retry needs to know: opened after another stream completed,
         # any response frame seen, any body byte framed.
         self.reused = reused
@@ -325,6 +339,8 @@ class Http2State:
         self._streams: dict[int, _Stream] = {}
         self._blocked: set[int] = set()  # streams waiting for send window
         self._control_frames = 0
+        self._owed = 0  # connection-level DATA bytes sent and not yet credited back
+        self.served = False  # the server answered a stream or named one processed in GOAWAY
         self.error: TransportError | None = None
         self.completed_streams = 0  # streams whose response ended: later ones reuse the conn
         self.goaway: GoAwayReceived | None = None
@@ -370,7 +386,7 @@ class Http2State:
         if self.error is not None:
             raise self.error
         if self.goaway is not None:
-            raise StreamRefused("The HTTP/2 connection received GOAWAY: no new streams.")
+            raise refused_error("The HTTP/2 connection received GOAWAY: no new streams.")
         conn = self._conn
         sid: int = conn.get_next_available_stream_id()
         headers = request_headers(method, scheme, authority, path, fields)
@@ -378,7 +394,7 @@ class Http2State:
             conn.send_headers(sid, headers, end_stream=end_stream)
         except h2.exceptions.TooManyStreamsError as exc:
             # The peer lowered its limit after the pool assigned this stream.
-            raise StreamRefused(f"The server allows no more streams now: {exc}") from exc
+            raise refused_error(f"The server allows no more streams now: {exc}") from exc
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
         self._streams[sid] = _Stream(self.completed_streams > 0)
@@ -414,9 +430,11 @@ class Http2State:
                 break  # the server reset it: its StreamReset tells the waiter why
             sent += size
         if sent:
+            self._owed += sent
             stream = self._streams.get(sid)
             if stream is not None:
                 stream.body_sent = True
+                stream.owed += sent
         return sent
 
     def end_stream(self, sid: int) -> None:
@@ -512,20 +530,27 @@ class Http2State:
     # ---------------------------------------------------------------------------- internals
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
+        """File `event` for `sid`; None (dropped) when the stream is unknown or finished."""
         stream = self._streams.get(sid)
-        if stream is None or stream.failed:
+        if stream is None or stream.finished:
             return None
         stream.events.append(event)
         touched.add(sid)
-        if type(event) is not StreamReset:
+        kind = type(event)
+        if kind is StreamReset:
+            stream.finished = True
+        else:
             stream.answered = True
+            if kind is StreamEnded:
+                stream.finished = True
         return stream
 
     def _fail(self, error: TransportError, touched: set[int]) -> None:
-        """A connection error: every open stream fails with it; the connection is done."""
+        """A connection error: every stream not yet finished fails with it (each with its own
+        copy, so concurrent flows never share one traceback); the connection is done."""
         self.error = error
         for sid in self._streams:
-            self._queue(sid, StreamReset(error), touched)
+            self._queue(sid, StreamReset(type(error)(*error.args)), touched)
         self._blocked.clear()
 
     def _control_frame(self, touched: set[int]) -> None:
@@ -541,6 +566,7 @@ class Http2State:
 
     def _on_response(self, event: h2.events.ResponseReceived, touched: set[int]) -> None:
         self._control_frames = 0
+        self.served = True
         sid = event.stream_id or 0
         try:
             head = _response_head(event.headers or ())
@@ -553,7 +579,6 @@ class Http2State:
         """RFC 9113 section 8.1.1: a malformed message is a stream error (PROTOCOL_ERROR)."""
         stream = self._queue(sid, StreamReset(error), touched)
         if stream is not None:
-            stream.failed = True
             stream.answered = True
         h2_stream = self._conn.streams.get(sid)
         if h2_stream is not None and not h2_stream.closed:
@@ -580,7 +605,7 @@ class Http2State:
         self._control_frames = 0
         sid = event.stream_id or 0
         stream = self._streams.get(sid)
-        if stream is None:
+        if stream is None or stream.finished:
             return
         trailers = [(name, value) for name, value in event.headers or ()]
         try:
@@ -595,18 +620,20 @@ class Http2State:
     def _on_ended(self, event: h2.events.StreamEnded, touched: set[int]) -> None:
         sid = event.stream_id or 0
         stream = self._streams.get(sid)
-        if stream is not None:
+        if stream is not None and not stream.finished:
             self.completed_streams += 1
             self._queue(sid, StreamEnded(stream.trailers), touched)
 
     def _on_reset(self, event: h2.events.StreamReset, touched: set[int]) -> None:
-        self._control_frame(touched)
         sid = event.stream_id or 0
+        stream = self._streams.get(sid)
+        if stream is None or stream.finished:
+            self._control_frame(touched)  # a stream we no longer wait on: nothing explains it
         code = event.error_code
         name = code.name if isinstance(code, h2.errors.ErrorCodes) else str(code)
         message = f"The server reset HTTP/2 stream {sid}: error code {name}."
         retryable = code == _REFUSED
-        error = StreamRefused(message) if retryable else RemoteProtocolError(message)
+        error = refused_error(message) if retryable else RemoteProtocolError(message)
         self._queue(sid, StreamReset(error, retryable=retryable), touched)
         self._blocked.discard(sid)
 
@@ -619,8 +646,21 @@ class Http2State:
             stream.answered = True  # a 1xx head is a response byte: the request was processed
 
     def _on_window(self, event: h2.events.WindowUpdated, touched: set[int]) -> None:
-        self._control_frame(touched)
         sid = event.stream_id
+        delta = event.delta or 0
+        # Credit for DATA we sent answers our upload (RFC 9113 section 6.9); only credit beyond
+        # it counts towards a flood.
+        if not sid:
+            explained = 0 < delta <= self._owed
+            if explained:
+                self._owed -= delta
+        else:
+            stream = self._streams.get(sid)
+            explained = stream is not None and 0 < delta <= stream.owed
+            if explained:
+                stream.owed -= delta  # type: ignore[union-attr]
+        if not explained:
+            self._control_frame(touched)
         if not sid:
             touched.update(self._blocked)
             self._blocked.clear()
@@ -648,12 +688,14 @@ class Http2State:
         last = event.last_stream_id or 0
         code = int(event.error_code or 0)
         self.goaway = GoAwayReceived(last, code)
-        refused = StreamRefused(
+        if last:
+            self.served = True
+        message = (
             f"The server sent GOAWAY (last stream {last}, error code {code}) before processing"
             " this request."
         )
         for sid in [sid for sid in self._streams if sid > last]:
-            self._queue(sid, StreamReset(refused, retryable=True), touched)
+            self._queue(sid, StreamReset(refused_error(message), retryable=True), touched)
             self._blocked.discard(sid)
             h2_stream = self._conn.streams.get(sid)
             if h2_stream is not None and not h2_stream.closed:

@@ -6,9 +6,12 @@ The pool never opens, closes, reads a clock or waits. A shell drives it and perf
 it returns. The state is **not thread-safe**: a shell that calls it from several threads guards
 every call with one lock, and performs the returned actions outside the lock if it likes.
 
-* ``ticket, actions = pool.acquire(key, now, may_be_http2=...)`` asks for one stream on a
-  connection for ``key`` (a hashable the shell builds from everything that changes a connection:
-  scheme, host, port, TLS settings, client cert, proxy). ``ticket.status`` is then
+* ``ticket, actions = pool.acquire(key, now, may_be_http2=..., fresh=...)`` asks for one stream
+  on a connection for ``key`` (a hashable the shell builds from everything that changes a
+  connection: scheme, host, port, TLS settings, client cert, proxy). ``fresh=True`` asks for a
+  connection opened for it (or one still connecting), never an idle or busy one: the resend of a
+  request whose reused connection turned out dead, since the idle connections opened before it
+  (closed by the same server restart or idle timeout) are likely dead too. ``ticket.status`` is then
   ``READY`` (``ticket.entry`` is an open connection, one stream reserved for this request),
   ``CONNECT`` (a slot is reserved: open ``ticket.entry``, then report ``connected`` or
   ``connect_failed``) or ``WAITING`` (wait for a ``Wake(ticket)`` action; the ticket's status
@@ -171,11 +174,12 @@ class PoolConnection:
 class Ticket:
     """One request's claim on the pool; `waker` is free for the shell's event or future."""
 
-    __slots__ = ("_parked", "_seq", "entry", "key", "may_be_http2", "status", "waker")
+    __slots__ = ("_parked", "_seq", "entry", "fresh", "key", "may_be_http2", "status", "waker")
 
-    def __init__(self, key: Hashable, may_be_http2: bool, seq: int) -> None:
+    def __init__(self, key: Hashable, may_be_http2: bool, seq: int, fresh: bool = False) -> None:
         self.key = key
         self.may_be_http2 = may_be_http2
+        self.fresh = fresh  # only a new connection will do (see acquire)
         self.status = _WAITING
         self.entry: PoolConnection | None = None
         self.waker: object = None
@@ -247,15 +251,15 @@ class PoolState:
     # ----------------------------------------------------------------------------- requests
 
     def acquire(
-        self, key: Hashable, now: float, *, may_be_http2: bool = False
+        self, key: Hashable, now: float, *, may_be_http2: bool = False, fresh: bool = False
     ) -> tuple[Ticket, list[Action]]:
         """Ask for a stream on a connection for `key`; see the ticket's status."""
         if self._closed:
             raise RuntimeError("Cannot acquire a connection: the pool is closed.")
-        ticket = Ticket(key, may_be_http2, self._seq)
+        ticket = Ticket(key, may_be_http2, self._seq, fresh)
         self._seq += 1
         ks = self._keys.get(key)
-        if ks is not None and ks.idle and not ks.spare and not self._any_expired(now):
+        if ks is not None and ks.idle and not ks.spare and not fresh and not self._any_expired(now):
             # The usual keep-alive reuse: the same outcome as below, without the action list
             # and helper calls (no expiry, no spare HTTP/2 stream takes precedence).
             entry = ks.idle.popitem()[0]  # LIFO: the most recently used
@@ -274,7 +278,7 @@ class PoolState:
         if ks is None:
             ks = self._keys[key] = _KeyState()
         else:
-            available = ks.available()
+            available = None if fresh else ks.available()
             if available is not None:
                 self._assign(ticket, available)
                 return ticket, acts
@@ -644,7 +648,7 @@ class PoolState:
                 queue.popleft()
                 continue
             ks = self._keys[ticket.key]
-            entry = ks.available()
+            entry = None if ticket.fresh else ks.available()
             if entry is not None:
                 self._wake_assign(ticket, entry, acts)
             elif ticket.may_be_http2 and ks.connecting is not None:
@@ -658,13 +662,25 @@ class PoolState:
                 return
 
     def _serve_key(self, entry: PoolConnection, acts: list[Action]) -> None:
-        """Give spare streams on `entry` to its key's oldest waiters."""
+        """Give spare streams on `entry` to its key's oldest waiters (not to those that need a
+        fresh connection: they keep their places)."""
         ks = entry._ks
         waiters = ks.waiters
-        while ks.n_waiting and entry.state is _C_READY and entry.active_streams < entry.max_streams:
+        kept: list[Ticket] = []
+        while (
+            ks.n_waiting > len(kept)
+            and entry.state is _C_READY
+            and entry.active_streams < entry.max_streams
+        ):
             ticket = waiters.popleft()
-            if ticket.status is _WAITING:
+            if ticket.status is not _WAITING:
+                continue
+            if ticket.fresh:
+                kept.append(ticket)
+            else:
                 self._wake_assign(ticket, entry, acts)
+        if kept:
+            waiters.extendleft(reversed(kept))
 
     def _any_expired(self, now: float) -> bool:
         """Whether `_lazy_expire(now)` would close anything (the oldest idle is past expiry)."""

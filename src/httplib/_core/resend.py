@@ -3,11 +3,19 @@
 Three cases, each bounded:
 
 * **Stale keep-alive connection** (RFC 9112 section 9.3.1): a reused connection the server had
-  already closed fails before any response byte. The request is resent once on a fresh
-  connection when it is idempotent or its body was not sent, and its body can be replayed.
-  HTTP/2 applies the same rule when the whole connection broke (not just one stream).
+  already closed fails before any response byte. The request is resent when it is idempotent
+  or its body was not sent, and its body can be replayed, on a *fresh* connection (`fresh`):
+  the idle connections opened before the dead one were most likely closed by the same server
+  restart or idle timeout, and one more of them would fail the resend too. A failure on a fresh
+  connection is real and is raised. HTTP/2 applies the same rule when the whole connection
+  broke (not just one stream).
 * **Refused HTTP/2 stream** (RFC 9113 section 8.7): GOAWAY above the stream's id or
-  REFUSED_STREAM means the server never processed it; resent at most `MAX_REFUSED_RETRIES` times.
+  REFUSED_STREAM means the server never processed it, so it is resent every time, on another
+  connection: a server recycling its connections (nginx after `keepalive_requests`, a deploy
+  draining them) may refuse one request more than once under load, and that must cost nothing.
+  Only refusals by a connection that served nothing at all count against
+  `MAX_REFUSED_RETRIES` (a server refusing everything); `MAX_RESENDS` bounds the loop against
+  a livelock, far above what recycling causes.
 * **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`.
 
 These are transport-level recoveries of requests the server never saw; the user-facing retry
@@ -36,9 +44,12 @@ __all__ = [
     "CONNECT_RETRY_ERRORS",
     "IDEMPOTENT_METHODS",
     "MAX_REFUSED_RETRIES",
+    "MAX_RESENDS",
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
+    "is_refused",
+    "refused_error",
 ]
 
 # RFC 9110 section 9.2.2: sending one of these twice has the same effect on the server
@@ -47,9 +58,26 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 # httpx's connect retries: the first retry at once, then 0.5 s doubling (0, 0.5, 1, 2, ...).
 CONNECT_BACKOFF_FACTOR = 0.5
 CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
-# A request the server refused unprocessed is resent on another connection at most this often.
+# Refusals by connections that served no request at all, before the refusal is the outcome.
 MAX_REFUSED_RETRIES = 3
+# Resends of one request in all: a bound against a livelock, never reached by recycling.
+MAX_RESENDS = 100
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
+
+
+def refused_error(message: str) -> RemoteProtocolError:
+    """The error of an HTTP/2 stream the server did not process (GOAWAY above its last id,
+    REFUSED_STREAM, or a stream limit it lowered): a plain `RemoteProtocolError`, since users
+    only ever see httpx's classes, marked so the engine and the retry policy know the request
+    may go again elsewhere."""
+    error = RemoteProtocolError(message)
+    error.httplib_refused = True  # type: ignore[attr-defined]
+    return error
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Whether `exc` came from `refused_error`: the server never processed the request."""
+    return getattr(exc, "httplib_refused", False) is True
 
 
 def mark_response_started(exc: BaseException) -> None:
@@ -79,14 +107,14 @@ def can_retry_stale_connection(
     connection_reused: bool,
     response_started: bool,
     body_sent: bool,
-    retried: bool,
 ) -> bool:
-    """Whether a request that failed on a stale keep-alive connection may be resent once.
+    """Whether a request that failed on a stale keep-alive connection may be resent.
 
-    Only a *reused* connection can be stale (a failure on a fresh one is real), only before any
-    response byte arrived, only once, and never for a non-idempotent request whose body was sent.
+    Only a *reused* connection can be stale (a failure on a fresh one is real, and the resend
+    goes to a fresh one), only before any response byte arrived, and never for a
+    non-idempotent request whose body was sent.
     """
-    if not connection_reused or response_started or retried:
+    if not connection_reused or response_started:
         return False
     return method in IDEMPOTENT_METHODS or not body_sent
 
@@ -94,13 +122,14 @@ def can_retry_stale_connection(
 class Resend:
     """One request's resend allowance across the connections it tries."""
 
-    __slots__ = ("method", "refusals", "replayable", "retried")
+    __slots__ = ("fresh", "method", "refusals", "replayable", "resends")
 
     def __init__(self, plan: RequestPlan) -> None:
         self.method = plan.method
         self.replayable = plan.replayable
-        self.retried = False
-        self.refusals = 0
+        self.refusals = 0  # by connections that had served nothing
+        self.resends = 0
+        self.fresh = False  # the next attempt needs a fresh connection (after a stale one)
 
     def after_http11(
         self, exc: BaseException, *, reused: bool, response_started: bool, body_sent: bool
@@ -117,12 +146,15 @@ class Resend:
         """Whether an HTTP/2 request that raised `exc` may go again on another connection:
         refused unprocessed, or its whole connection broke while it was stale. Ask before the
         stream is closed (the state forgets the stream's facts then)."""
-        from .http2 import StreamRefused
-
-        if isinstance(exc, StreamRefused):
-            if not self.replayable or self.refusals >= MAX_REFUSED_RETRIES:
+        if is_refused(exc):
+            if not self.replayable or self.resends >= MAX_RESENDS:
                 return False
-            self.refusals += 1
+            if not state.served:
+                if self.refusals >= MAX_REFUSED_RETRIES:
+                    return False
+                self.refusals += 1
+            self.resends += 1
+            self.fresh = False
             return True
         if sid is None or state.error is None or not isinstance(exc, _STALE_ERRORS):
             return False
@@ -133,13 +165,13 @@ class Resend:
         return self._stale(reused, answered, body_sent)
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
-        if not can_retry_stale_connection(
+        if self.resends >= MAX_RESENDS or not can_retry_stale_connection(
             self.method,
             connection_reused=reused,
             response_started=response_started,
             body_sent=body_sent,
-            retried=self.retried,
         ):
             return False
-        self.retried = True
+        self.resends += 1
+        self.fresh = True
         return True

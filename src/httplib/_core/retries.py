@@ -57,7 +57,7 @@ from .._exceptions import (
     WriteTimeout,
 )
 from .http11 import DISCONNECTED_BEFORE_RESPONSE
-from .resend import IDEMPOTENT_METHODS, response_had_started
+from .resend import IDEMPOTENT_METHODS, is_refused, response_had_started
 
 if TYPE_CHECKING:  # pragma: no cover
     from random import Random
@@ -89,8 +89,8 @@ def error_kind(exc: BaseException) -> str | None:
         return CONNECT
     if isinstance(exc, (ReadTimeout, WriteTimeout)):
         return TIMEOUT
-    if isinstance(exc, (ReadError, WriteError)):
-        return LOST
+    if isinstance(exc, (ReadError, WriteError)) or is_refused(exc):
+        return LOST  # (a refused HTTP/2 stream was never processed)
     # A connection closed before any byte of response; every other RemoteProtocolError is a
     # malformed response, which a resend would not fix.
     if isinstance(exc, RemoteProtocolError) and str(exc) == DISCONNECTED_BEFORE_RESPONSE:

@@ -49,7 +49,8 @@ def _connection_config(
     ssl_context = shared_ssl_context(verify, cert, trust_env, http2=http2)
     alpn = None
     if isinstance(verify, ssl.SSLContext):
-        alpn = ["http/1.1", "h2"] if http1 and http2 else ["h2"] if http2 else ["http/1.1"]
+        # h2 first: servers that honour the client's order (lighttpd) pick the first they speak.
+        alpn = ["h2", "http/1.1"] if http1 and http2 else ["h2"] if http2 else ["http/1.1"]
     return ConnectionConfig(
         ssl_context,
         uds=uds,

@@ -1,0 +1,317 @@
+"""Servers recycle connections: no request is lost to it.
+
+HTTP/2: a server that sends GOAWAY after a few requests per connection (nginx's
+`keepalive_requests`, a deploy draining connections) refuses the streams above its last stream
+id; under load one request can be refused several times, and every refusal is resent. A
+response that arrived whole survives the server closing right after it (EOF, or a failed write
+of our acknowledgements). An upload that the server credits frame by frame is progress, not a
+control-frame flood. HTTP/1.1: a resend after a dead reused connection goes to a fresh
+connection, never to another idle connection the same restart closed.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import trustme
+
+from httplib._config import Limits
+from httplib._core.effects import READ, WRITE, WRITE_SHIELDED, Flow, Runtime
+from httplib._core.h2_connection import Http2Connection
+from httplib._core.http2 import Http2State, ResponseProgress
+from httplib._core.resend import MAX_REFUSED_RETRIES, is_refused
+from httplib._exceptions import RemoteProtocolError, WriteError
+from servers.h2_peer import run_h2_peer
+from servers.raw import read_request_head, scripted_server
+from transport.transport_harness import Mode, Runner
+
+HEAD = (b"GET", b"http", b"example.test", b"/", [])
+
+
+async def fetch(client: Any, url: str) -> bytes:
+    response, body = await client.get(url)
+    assert response.status_code == 200
+    return body  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------------- end to end, HTTP/2
+
+
+def test_a_server_recycling_every_few_requests_loses_none(run_all: Runner) -> None:
+    """GOAWAY after every 3 requests per connection, 40 requests in flight: most are refused,
+    many more than once, and every one succeeds on a later connection."""
+    with run_h2_peer(goaway_after=3) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport(http1=False, http2=True)
+            paths = [f"/r{i}" for i in range(40)]
+            bodies = await mode.gather([lambda p=p: fetch(client, peer.url + p) for p in paths])
+            assert bodies == [p.encode() for p in paths]
+            await client.close()
+
+        run_all(case)
+        # 40 requests at 3 per connection: at least 14 connections, so many were refused
+        # more than MAX_REFUSED_RETRIES times (the old fixed cap).
+        assert peer.connections >= 14
+
+
+def test_an_upload_credited_frame_by_frame_is_not_a_flood(run: Runner) -> None:
+    """lighttpd gives back each DATA frame's credit at once (2 WINDOW_UPDATEs per 16 KiB, over
+    a thousand for 8 MiB) before it answers: they answer our DATA, so they are no flood."""
+    with run_h2_peer(credit_each_frame=True) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport(http1=False, http2=True)
+            response = await client.send("POST", peer.url + "/upload", content=b"u" * (8 << 20))
+            assert await client.read(response) == b"8388608"
+            await client.close()
+
+        run(case)
+
+
+# ------------------------------------------------------------------- the state, frame by frame
+
+
+def _server() -> h2.connection.H2Connection:
+    server = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None)
+    )
+    server.initiate_connection()
+    return server
+
+
+def _open(state: Http2State, server: h2.connection.H2Connection, streams: int) -> list[int]:
+    """Handshake both sides and open `streams` GETs; the server has seen them all."""
+    server.receive_data(state.initiate())
+    state.receive_data(server.data_to_send())
+    sids = [state.start_request(*HEAD, end_stream=True) for _ in range(streams)]
+    server.receive_data(state.data_to_send())
+    return sids
+
+
+def _answer(server: h2.connection.H2Connection, sid: int, body: bytes) -> None:
+    server.send_headers(sid, [(b":status", b"200"), (b"content-length", b"%d" % len(body))])
+    server.send_data(sid, body, end_stream=True)
+
+
+def test_a_close_right_after_the_last_response_keeps_it() -> None:
+    """The response and the EOF arrive before the request's flow takes its events (another
+    flow was reading): the response is complete, so the EOF fails nobody's request but the
+    unanswered one."""
+    state, server = Http2State(), _server()
+    done, unanswered = _open(state, server, 2)
+    _answer(server, done, b"whole")
+    state.receive_data(server.data_to_send())
+    touched, _ = state.receive_data(b"")
+    assert touched == {unanswered}
+    progress = ResponseProgress()
+    progress.apply(state.take(done))
+    assert progress.head is not None
+    assert progress.head.status_code == 200
+    assert (b"".join(progress.take()), progress.ended) == (b"whole", True)
+    [reset] = state.take(unanswered)
+    assert isinstance(reset.error, RemoteProtocolError)  # type: ignore[union-attr]
+
+
+def test_a_refused_stream_stays_refused_when_the_connection_then_breaks() -> None:
+    """GOAWAY refuses stream 3 (resendable); the close that follows does not turn it into a
+    plain failure."""
+    state, server = Http2State(), _server()
+    first, second = _open(state, server, 2)
+    server.close_connection(last_stream_id=first)
+    state.receive_data(server.data_to_send())
+    state.receive_data(b"")
+    [refusal] = state.take(second)
+    assert refusal.retryable
+    assert is_refused(refusal.error)
+    assert type(refusal.error) is RemoteProtocolError  # type: ignore[union-attr]
+    assert state.served  # it named stream 1 processed
+
+
+def test_a_server_that_served_nothing_is_not_served() -> None:
+    """GOAWAY(last 0) on a connection that answered nothing: those refusals are the ones
+    `MAX_REFUSED_RETRIES` bounds."""
+    state, server = Http2State(), _server()
+    _open(state, server, 1)
+    server.close_connection(last_stream_id=0)
+    state.receive_data(server.data_to_send())
+    assert not state.served
+    assert MAX_REFUSED_RETRIES >= 1
+
+
+def test_window_updates_beyond_our_data_still_count_as_a_flood() -> None:
+    """Credit for DATA we never sent explains nothing: a WINDOW_UPDATE flood is cut off."""
+    from hyperframe.frame import WindowUpdateFrame
+
+    from httplib._core.http2 import MAX_CONTROL_FRAMES
+
+    state, server = Http2State(), _server()
+    [sid] = _open(state, server, 1)
+    flood = WindowUpdateFrame(0, window_increment=1).serialize() * (MAX_CONTROL_FRAMES + 10)
+    touched, _ = state.receive_data(flood)
+    assert sid in touched
+    assert isinstance(state.error, RemoteProtocolError)
+    assert "flood" in str(state.error)
+
+
+# ------------------------------------------------------- the connection's flows, effect by effect
+
+
+class _Script:
+    """Performs a flow's effects by hand: READ returns the next scripted bytes, WRITE hands the
+    bytes to the server's h2 state, or fails once `fail_writes` is set."""
+
+    def __init__(self, server: h2.connection.H2Connection) -> None:
+        self.server = server
+        self.reads: list[bytes] = []
+        self.fail_writes = False
+
+    def run(self, flow: Flow) -> Any:
+        result: Any = None
+        error: BaseException | None = None
+        for _ in range(100):  # every flow here takes a handful of effects
+            try:
+                effect = flow.send(result) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            result, error = None, None
+            kind = effect[0]
+            if kind in (WRITE, WRITE_SHIELDED):
+                if self.fail_writes:
+                    error = WriteError("Connection closed")
+                else:
+                    self.server.receive_data(effect[2])
+            elif kind == READ:
+                result = self.reads.pop(0)
+            else:
+                raise AssertionError(f"unexpected effect {effect!r}")
+        raise AssertionError("the flow did not finish")
+
+
+def _runtime() -> Runtime:
+    return Runtime(
+        lock=threading.Lock(),
+        new_waker=threading.Event,
+        wake=threading.Event.set,
+        clock=time.monotonic,
+        probe_after=1.0,
+    )
+
+
+def _no_change(conn: Http2Connection) -> Iterator[Any]:
+    return iter(())
+
+
+def test_a_whole_response_survives_a_failed_acknowledgement() -> None:
+    """The server answers, pings and closes: writing the PING's acknowledgement fails. The
+    response had arrived whole, so the request succeeds; the connection is done."""
+    server = _server()
+    script = _Script(server)
+    conn = Http2Connection(None, _runtime(), _no_change)
+    script.reads.append(server.data_to_send())
+    script.run(conn.handshake(5.0))
+    progress = ResponseProgress()
+    sid = script.run(conn.start(HEAD, None, None, 5.0, progress))
+    server.clear_outbound_data_buffer()
+    _answer(server, sid, b"complete")
+    server.ping(b"12345678")
+    script.reads.append(server.data_to_send())
+    script.fail_writes = True
+    script.run(conn.receive(sid, progress, 5.0))
+    assert progress.head is not None
+    assert progress.head.status_code == 200
+    assert (b"".join(progress.take()), progress.ended) == (b"complete", True)
+    assert isinstance(conn.state.error, WriteError)
+    assert conn.state.is_draining
+
+
+# ----------------------------------------------------------------------- end to end, HTTP/1.1
+
+
+class _Reloading:
+    """HTTP/1.1 keep-alive server; after `reload()`, every connection accepted before it closes
+    on its next request without answering (the old workers of a graceful restart)."""
+
+    def __init__(self, connections: int) -> None:
+        self.generation = 0
+        self._together = threading.Barrier(connections, timeout=10)
+
+    def handler(self, conn: socket.socket) -> None:
+        born = self.generation
+        pending = b""
+        first = True
+        while True:
+            head, pending = read_request_head(conn, pending)
+            if not head or born < self.generation:
+                return  # closed unanswered
+            if first and born == 0:
+                self._together.wait()  # the first requests hold until all connections exist
+                first = False
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def reload(self) -> None:
+        self.generation += 1
+
+
+def test_a_resend_after_a_restart_goes_to_a_fresh_connection(run: Runner) -> None:
+    """Four idle connections die in one restart. The first request after it finds one dead and
+    is resent on a new connection, not on another of the dead idle ones."""
+    server_script = _Reloading(4)
+    with scripted_server(server_script.handler) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport(limits=Limits(max_keepalive_connections=4))
+            warm = await mode.gather([lambda: fetch(client, server.url) for _ in range(4)])
+            assert warm == [b"ok"] * 4
+            assert server.connections_accepted == 4
+            server_script.reload()
+            for _ in range(3):
+                assert await fetch(client, server.url + "/after") == b"ok"
+            assert server.connections_accepted == 5
+            await client.close()
+
+        run(case)
+
+
+# ---------------------------------------------------------------------------------- ALPN
+
+
+def test_http2_is_offered_first_with_the_users_ssl_context(
+    run: Runner, tls_ca: trustme.CA, client_ssl_context: ssl.SSLContext
+) -> None:
+    """Servers that honour the client's ALPN order (lighttpd) speak HTTP/2 only when "h2" comes
+    first; the list is read off the ClientHello as the server received it."""
+    hellos: list[bytes] = []
+
+    def record(conn: Any, direction: str, version: Any, kind: Any, msg: Any, data: bytes) -> None:
+        if direction == "read" and data[:1] == b"\x01":  # handshake type 1: ClientHello
+            hellos.append(data)
+
+    server_ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1").configure_cert(server_ssl_context)
+    server_ssl_context._msg_callback = record  # type: ignore[attr-defined]
+
+    def handler(conn: socket.socket) -> None:
+        head, _ = read_request_head(conn)
+        if head:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    with scripted_server(handler, ssl_context=server_ssl_context) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport(verify=client_ssl_context, http2=True)
+            assert await fetch(client, server.url) == b"ok"
+            await client.close()
+
+        run(case)
+    assert hellos
+    # RFC 7301 section 3.1: the protocol list, each name prefixed by its length, in order.
+    assert all(b"\x02h2\x08http/1.1" in hello for hello in hellos)
