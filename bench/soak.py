@@ -80,6 +80,7 @@ class Result:
     problems: list[str] = field(default_factory=list)  # what failed the case
     notes: list[str] = field(default_factory=list)
     listed: bool = False  # named in the expected-failure list
+    tracebacks: dict[str, str] = field(default_factory=dict)  # first one per failure message
     verdict: str = ""  # PASS, FAIL, XFAIL (expected), SKIP, ERROR
 
 
@@ -155,6 +156,7 @@ def run_case(
         return result
     result.requests = int(out["requests"])
     result.failures = Counter(out["failures"])
+    result.tracebacks = out["tracebacks"]
     result.rate = result.requests / float(out["elapsed"])
     result.rss_warm, result.rss_end = int(out["rss_warm"]), int(out["rss_end"])
     result.fd_base, result.fd_end = int(out["fd_base"]), int(out["fd_end"])
@@ -229,6 +231,9 @@ def main() -> int:
         help=f"expected-failure list (--ci uses {EXPECTED_FILE.name})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs)")
+    parser.add_argument(
+        "--tracebacks", action="store_true", help="print where each distinct failure was raised"
+    )
     args = parser.parse_args()
     profile = CI if args.ci else LONG
     if args.reloads is not None:
@@ -286,6 +291,10 @@ def main() -> int:
                         judge(result, expected)
                         results.append(result)
                         print_row(result)
+                        if args.tracebacks:
+                            for message, text in result.tracebacks.items():
+                                print(f"      first traceback of {message!r}:")
+                                print("        " + text.rstrip().replace("\n", "\n        "))
             except ServerError as exc:
                 print(f"ERROR {name}: {exc}", flush=True)
                 results.append(Result(name, verdict="ERROR", problems=[str(exc)]))

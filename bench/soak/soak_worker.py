@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class Progress:
         self.total = total
         self.done = 0
         self.failures: Counter[str] = Counter()
+        self.tracebacks: dict[str, str] = {}
         self.by_kind: Counter[str] = Counter()
         self.sample_every = max(1, total // 40)
         self.samples: list[tuple[int, int]] = []  # (requests done, RSS)
@@ -79,6 +81,12 @@ class Progress:
             {total // 4 + (i + 1) * (total * 3 // 4) // (reloads + 1) for i in range(reloads)}
         )
         self.lock = threading.Lock()
+
+    def first_traceback(self, problem: str, exc: BaseException) -> None:
+        """Keeps where each distinct failure was raised, once (the orchestrator's
+        --tracebacks prints them), with its chain of causes."""
+        if problem not in self.tracebacks:
+            self.tracebacks[problem] = "".join(traceback.format_exception(exc)[-40:])
 
     def record(self, kind: str, problem: str | None) -> None:
         with self.lock:
@@ -143,6 +151,7 @@ def run_threads(spec: dict[str, Any], progress: Progress, meta: dict[str, Any]) 
                     problem = f"spoke {r.http_version}, expected {want}"
             except Exception as exc:  # every failure is counted by type and message
                 problem = describe(exc)
+                progress.first_traceback(problem, exc)
             progress.record(kind, problem)
 
     start = time.perf_counter()
@@ -176,6 +185,7 @@ async def run_async(
                     problem = f"spoke {r.http_version}, expected {want}"
             except Exception as exc:  # every failure is counted by type and message
                 problem = describe(exc)
+                progress.first_traceback(problem, exc)
             progress.record(kind, problem)
 
     start = time.perf_counter()
@@ -219,6 +229,7 @@ def main() -> None:
     out.update(
         requests=progress.done,
         failures=dict(progress.failures.most_common()),
+        tracebacks=progress.tracebacks,
         kinds=dict(progress.by_kind),
         rss_warm=progress.rss_peaks()[0],
         rss_end=progress.rss_peaks()[1],
