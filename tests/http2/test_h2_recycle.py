@@ -121,6 +121,30 @@ def test_a_close_right_after_the_last_response_keeps_it() -> None:
     assert isinstance(reset.error, RemoteProtocolError)  # type: ignore[union-attr]
 
 
+def test_a_failed_write_fails_only_the_streams_still_sending() -> None:
+    """The server closed after sending: our write fails, but its last frames are still buffered
+    on our side. The upload still sending fails; the download reads on to its end."""
+    state, server = Http2State(), _server()
+    server.receive_data(state.initiate())
+    state.receive_data(server.data_to_send())
+    download = state.start_request(*HEAD, end_stream=True)
+    upload = state.start_request(b"POST", b"http", b"example.test", b"/up", [], end_stream=False)
+    server.receive_data(state.data_to_send())
+    server.send_headers(download, [(b":status", b"200")])
+    server.send_data(download, b"first")
+    state.receive_data(server.data_to_send())
+    assert state.write_failed(WriteError("Connection closed")) == {upload}
+    [reset] = state.take(upload)
+    assert isinstance(reset.error, WriteError)  # type: ignore[union-attr]
+    server.send_data(download, b" second", end_stream=True)
+    state.receive_data(server.data_to_send())
+    state.receive_data(b"")  # then the EOF
+    progress = ResponseProgress()
+    progress.apply(state.take(download))
+    assert (b"".join(progress.take()), progress.ended) == (b"first second", True)
+    assert state.data_to_send() == b""  # nothing is written after a failed write
+
+
 def test_a_refused_stream_stays_refused_when_the_connection_then_breaks() -> None:
     """GOAWAY refuses stream 3 (resendable); the close that follows does not turn it into a
     plain failure."""
@@ -229,7 +253,7 @@ def test_a_whole_response_survives_a_failed_acknowledgement() -> None:
     assert progress.head is not None
     assert progress.head.status_code == 200
     assert (b"".join(progress.take()), progress.ended) == (b"complete", True)
-    assert isinstance(conn.state.error, WriteError)
+    assert isinstance(conn.state.write_error, WriteError)
     assert conn.state.is_draining
 
 

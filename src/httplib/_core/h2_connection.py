@@ -177,11 +177,11 @@ class Http2Connection:
             with lock:
                 self._writing = False
             if isinstance(exc, TransportError):
-                yield from self._lost(exc)
+                yield from self._write_lost(exc)
             elif self._runtime.interruptible_writes:
                 # Interrupted mid-write (KeyboardInterrupt in a blocking sendall): the peer may
-                # have half a frame, so no stream can trust the connection any more.
-                yield from self._lost(WriteError("A write was interrupted mid-frame."))
+                # have half a frame, so nothing more may be sent on the connection.
+                yield from self._write_lost(WriteError("A write was interrupted mid-frame."))
             raise
 
     def goodbye(self) -> Flow:
@@ -189,7 +189,7 @@ class Http2Connection:
         off by a failure (RFC 9113 section 6.8); skipped when the connection is broken or another
         flow is mid-write. Never raises an I/O error."""
         with self._lock:
-            if self._writing or self.state.error is not None:
+            if self._writing or self.state.is_broken:
                 return
             out = self.state.close()
             if not out:
@@ -299,6 +299,18 @@ class Http2Connection:
         with self._lock:
             pop = self._waiters.pop
             touched = self.state.connection_lost(error)
+            woken = [
+                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
+            ]
+        self._wake(woken)
+        yield from self._on_change(self)
+
+    def _write_lost(self, error: TransportError) -> Flow:
+        """A write failed: the streams still sending fail with `error` (the others read on, see
+        `Http2State.write_failed`); wake them, tell the pool the connection is draining."""
+        with self._lock:
+            pop = self._waiters.pop
+            touched = self.state.write_failed(error)
             woken = [
                 waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
             ]

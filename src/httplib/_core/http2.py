@@ -30,10 +30,12 @@ with a `StreamReset` marked `retryable` (its error carries the `refused` mark), 
 resends them on another connection. Streams at or below it run to completion (h2 on its own
 would reject every frame after GOAWAY; its state machine is told to keep receiving). A
 RST_STREAM with REFUSED_STREAM is retryable too (section 8.7). Any connection error (a protocol
-violation, EOF, a failed write, a flood) fails every stream that has not finished with a
-`TransportError`, so no waiter hangs; a stream whose response already ended, or that was
-already refused, keeps that outcome (a server that closes right after its last response, or
-after GOAWAY, loses nobody's response).
+violation, EOF, a flood) fails every stream that has not finished with a `TransportError`, so
+no waiter hangs; a stream whose response already ended, or that was already refused, keeps that
+outcome (a server that closes right after its last response, or after GOAWAY, loses nobody's
+response). A failed *write* (`write_failed`) is not a failed read: what the server sent before
+closing may still be buffered on our side, so only the streams still sending their request fail,
+and the others read on until their end or the EOF.
 
 Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the
 HPACK decoder; h2 caps CONTINUATION frames per header block; control frames that nothing we sent
@@ -224,11 +226,13 @@ class _Stream:
         "finished",
         "owed",
         "reused",
+        "sending",
         "trailers",
         "unacked",
     )
 
-    def __init__(self, reused: bool) -> None:
+    def __init__(self, reused: bool, sending: bool) -> None:
+        self.sending = sending  # the request's END_STREAM is not sent yet
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
@@ -341,7 +345,8 @@ class Http2State:
         self._control_frames = 0
         self._owed = 0  # connection-level DATA bytes sent and not yet credited back
         self.served = False  # the server answered a stream or named one processed in GOAWAY
-        self.error: TransportError | None = None
+        self.error: TransportError | None = None  # the connection is dead for every stream
+        self.write_error: TransportError | None = None  # it can no longer send (see module doc)
         self.completed_streams = 0  # streams whose response ended: later ones reuse the conn
         self.goaway: GoAwayReceived | None = None
         self.max_streams = DEFAULT_MAX_STREAMS
@@ -352,7 +357,12 @@ class Http2State:
     @property
     def is_draining(self) -> bool:
         """True after GOAWAY or a connection error: the connection takes no new streams."""
-        return self.goaway is not None or self.error is not None
+        return self.goaway is not None or self.error is not None or self.write_error is not None
+
+    @property
+    def is_broken(self) -> bool:
+        """True once a read or a write on the connection failed."""
+        return self.error is not None or self.write_error is not None
 
     @property
     def open_streams(self) -> int:
@@ -369,7 +379,11 @@ class Http2State:
         return conn.data_to_send()
 
     def data_to_send(self) -> bytes:
-        """Frames waiting to be written (HEADERS, DATA, WINDOW_UPDATE, acks, RST_STREAM)."""
+        """Frames waiting to be written (HEADERS, DATA, WINDOW_UPDATE, acks, RST_STREAM);
+        nothing once a write failed (what is queued then can never be sent)."""
+        if self.write_error is not None:
+            self._conn.clear_outbound_data_buffer()
+            return b""
         return self._conn.data_to_send()
 
     def start_request(
@@ -387,6 +401,8 @@ class Http2State:
             raise self.error
         if self.goaway is not None:
             raise refused_error("The HTTP/2 connection received GOAWAY: no new streams.")
+        if self.write_error is not None:
+            raise refused_error("The HTTP/2 connection can no longer send: no new streams.")
         conn = self._conn
         sid: int = conn.get_next_available_stream_id()
         headers = request_headers(method, scheme, authority, path, fields)
@@ -397,7 +413,7 @@ class Http2State:
             raise refused_error(f"The server allows no more streams now: {exc}") from exc
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
-        self._streams[sid] = _Stream(self.completed_streams > 0)
+        self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
         return sid
 
     def send_window(self, sid: int) -> int:
@@ -414,8 +430,9 @@ class Http2State:
 
         0 means the stream waits for a WINDOW_UPDATE: it will be in `touched` when one comes.
         """
-        if self.error is not None:
-            raise self.error
+        error = self.error or self.write_error
+        if error is not None:
+            raise type(error)(*error.args)
         conn = self._conn
         sent = 0
         total = len(data)
@@ -439,6 +456,9 @@ class Http2State:
 
     def end_stream(self, sid: int) -> None:
         """The request body is complete."""
+        stream = self._streams.get(sid)
+        if stream is not None:
+            stream.sending = False
         try:
             self._conn.end_stream(sid)
         except h2.exceptions.StreamClosedError:
@@ -463,7 +483,7 @@ class Http2State:
 
     def close(self) -> bytes:
         """GOAWAY(NO_ERROR) for a clean close; the bytes to write before closing the socket."""
-        if self.error is None:
+        if not self.is_broken:
             try:
                 self._conn.close_connection()
             except h2.exceptions.ProtocolError:
@@ -499,6 +519,19 @@ class Http2State:
         touched: set[int] = set()
         if self.error is None:
             self._fail(error, touched)
+        return touched
+
+    def write_failed(self, error: TransportError) -> set[int]:
+        """The shell's write failed: nothing more can be sent, so the streams still sending
+        their request fail with `error`; the others read on. Returns the stream ids to wake."""
+        touched: set[int] = set()
+        if self.is_broken:
+            return touched
+        self.write_error = error
+        for sid, stream in self._streams.items():
+            if stream.sending:
+                self._queue(sid, StreamReset(type(error)(*error.args)), touched)
+        self._blocked.clear()
         return touched
 
     def has_events(self, sid: int) -> bool:

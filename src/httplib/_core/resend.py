@@ -156,7 +156,7 @@ class Resend:
             self.resends += 1
             self.fresh = False
             return True
-        if sid is None or state.error is None or not isinstance(exc, _STALE_ERRORS):
+        if sid is None or not state.is_broken or not isinstance(exc, _STALE_ERRORS):
             return False
         facts = state.stream_facts(sid)
         if facts is None or not self.replayable:
