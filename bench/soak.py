@@ -116,6 +116,7 @@ def run_case(
         "requests": requests,
         "concurrency": concurrency,
         "reloads": profile.reloads,
+        "client": args.client,
         "ca_file": str(ca_file),
         "meta": str(meta),
         "timeout": 30.0,
@@ -232,6 +233,12 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs)")
     parser.add_argument(
+        "--client",
+        choices=("httplib", "httpx"),
+        default="httplib",
+        help="httpx runs the same cases through httpx, as a reference (report only)",
+    )
+    parser.add_argument(
         "--tracebacks", action="store_true", help="print where each distinct failure was raised"
     )
     args = parser.parse_args()
@@ -266,7 +273,8 @@ def main() -> int:
             path.chmod(0o755 if path.is_dir() else 0o644)
         (workdir / "www").chmod(0o755)
         print(
-            f"soak: httplib {httplib.__version__}, {'CI' if args.ci else 'long'} form, "
+            f"soak: client {args.client} (httplib {httplib.__version__}), "
+            f"{'CI' if args.ci else 'long'} form, "
             f"{profile.async_concurrency} in flight (async), {profile.threads} threads, "
             f"{profile.reloads} reloads per case",
             flush=True,
