@@ -362,4 +362,9 @@ def summarise(results: list[Result], elapsed: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The servers and the running worker were stopped on the way out (finally blocks).
+        print("soak: interrupted", file=sys.stderr)
+        sys.exit(130)
