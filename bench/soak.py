@@ -117,6 +117,7 @@ def run_case(
         "concurrency": concurrency,
         "reloads": profile.reloads,
         "client": args.client,
+        "upload": server.upload_path,
         "ca_file": str(ca_file),
         "meta": str(meta),
         "timeout": 30.0,

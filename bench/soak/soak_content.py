@@ -17,6 +17,12 @@ TEXT = "gz/text.txt"  # served gzip-encoded: every server compresses text/plain
 
 # One request in 11 is a 1 MiB body (the issue's mix); the rest are small bodies, gzip and 404s.
 MIX = ("big", "small", "gzip", "small", "404", "small", "gzip", "small", "404", "small", "gzip")
+# Where the server has an endpoint that reads a request body and answers with its length, one
+# request in UPLOAD_EVERY is an 8 MiB POST: a server acknowledging it with a WINDOW_UPDATE per
+# 16 KiB (lighttpd) sends more than 500 of them before it answers.
+UPLOAD_EVERY = 100
+UPLOAD_SIZE = 8 << 20
+UPLOAD_BODY = bytes(range(256)) * (UPLOAD_SIZE // 256)
 
 
 def write_files(www: Path) -> dict[str, dict[str, object]]:
@@ -35,8 +41,10 @@ def write_files(www: Path) -> dict[str, dict[str, object]]:
     return meta
 
 
-def plan(index: int) -> tuple[str, str, dict[str, str]]:
-    """The index-th request: (kind, path, headers)."""
+def plan(index: int, upload: str | None = None) -> tuple[str, str, dict[str, str]]:
+    """The index-th request: (kind, path, headers); `upload` is the server's upload path."""
+    if upload is not None and index % UPLOAD_EVERY == UPLOAD_EVERY // 2:
+        return "upload", upload, {}
     kind = MIX[index % len(MIX)]
     if kind == "big":
         return kind, "/" + BIG, {}
@@ -52,6 +60,10 @@ def check(
     kind: str, status: int, headers: dict[str, str], body: bytes, meta: dict[str, dict[str, object]]
 ) -> str | None:
     """None when the response is right, else what is wrong with it (a failure of the run)."""
+    if kind == "upload":
+        if status != 200 or body.strip() != str(UPLOAD_SIZE).encode():
+            return f"upload answered {status} {body[:40]!r}, expected 200 {UPLOAD_SIZE}"
+        return None
     if kind == "404":
         return None if status == 404 else f"status {status} for a missing file, expected 404"
     if status != 200:

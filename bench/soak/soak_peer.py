@@ -7,7 +7,8 @@ RFC 9113 section 6.8 says they were not processed and the client may send them a
 another connection. Once the last answer is sent the connection closes the lingering way (a
 FIN, then the client's late frames are dropped until it closes, at most 2 s). SIGHUP (the
 soak's reload) drains every open connection the same way at once. h2 over TLS (ALPN h2) and h2c with
-prior knowledge, on 127.0.0.1 only; files come from <dir>/www as for the other servers.
+prior knowledge, on 127.0.0.1 only; files come from <dir>/www as for the other servers;
+a POST is answered with the length of its body once all of it arrived.
 
     python soak_peer.py DIR PLAIN_PORT TLS_PORT
 """
@@ -60,6 +61,7 @@ class Conn(asyncio.Protocol):
         self.last_stream: int | None = None  # set once GOAWAY went out
         self.highest = 0
         self.pending: dict[int, memoryview] = {}
+        self.uploads: dict[int, int] = {}  # stream id -> request body bytes so far
         self.transport: asyncio.Transport | None = None
         self.linger: asyncio.TimerHandle | None = None
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
@@ -90,17 +92,25 @@ class Conn(asyncio.Protocol):
             return
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
-                self.request(event.stream_id, dict(event.headers))
+                self.request(event.stream_id, dict(event.headers), event.stream_ended is not None)
             elif isinstance(event, h2.events.DataReceived):
+                # Credit back at once, as a server reading the body does (a WINDOW_UPDATE per
+                # DATA frame here, which is what a flood check must not count).
                 self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                if event.stream_id in self.uploads:
+                    self.uploads[event.stream_id] += len(event.data)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id in self.uploads:
+                size = self.uploads.pop(event.stream_id)
+                self.respond(event.stream_id, [(b":status", b"200")], str(size).encode())
             elif isinstance(event, h2.events.StreamReset):
                 self.pending.pop(event.stream_id, None)
+                self.uploads.pop(event.stream_id, None)
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self.transport.close()
                 return
         self.flush()
 
-    def request(self, stream_id: int, headers: dict[bytes, bytes]) -> None:
+    def request(self, stream_id: int, headers: dict[bytes, bytes], ended: bool) -> None:
         self.highest = max(self.highest, stream_id)
         if self.last_stream is not None and stream_id > self.last_stream:
             Conn.stats["unanswered"] += 1
@@ -108,6 +118,9 @@ class Conn(asyncio.Protocol):
         self.answered += 1
         if self.answered == self.goaway_after:
             self.goaway()
+        if not ended:
+            self.uploads[stream_id] = 0  # answered with the body's length once it all arrived
+            return
         path = headers.get(b":path", b"/").decode()
         body = self.files.get(path)
         fields = [(b":status", b"200" if body is not None else b"404")]
@@ -116,6 +129,9 @@ class Conn(asyncio.Protocol):
         elif b"gzip" in headers.get(b"accept-encoding", b"") and path.endswith(".txt"):
             body = gzip.compress(body, compresslevel=1)
             fields.append((b"content-encoding", b"gzip"))
+        self.respond(stream_id, fields, body)
+
+    def respond(self, stream_id: int, fields: list[tuple[bytes, bytes]], body: bytes) -> None:
         fields.append((b"content-length", str(len(body)).encode()))
         self.h2.send_headers(stream_id, fields)
         self.pending[stream_id] = memoryview(body)
@@ -153,7 +169,8 @@ class Conn(asyncio.Protocol):
                 self.h2.end_stream(stream_id)
                 del self.pending[stream_id]
         self.transport.write(self.h2.data_to_send())
-        if self.last_stream is not None and not self.pending and self.linger is None:
+        done = not self.pending and not self.uploads
+        if self.last_stream is not None and done and self.linger is None:
             self.linger_close()
 
     def linger_close(self) -> None:

@@ -43,6 +43,20 @@ def which(*candidates: str) -> str | None:
     return None
 
 
+# A CGI program for the servers that run one: reads the whole body, answers with its length.
+UPLOAD_CGI = """#!/bin/sh
+n=$(wc -c)
+printf 'Status: 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s' "$n"
+"""
+
+
+def write_upload_cgi(workdir: Path) -> None:
+    (workdir / "cgi").mkdir(mode=0o755, exist_ok=True)
+    script = workdir / "cgi" / "upload.sh"
+    script.write_text(UPLOAD_CGI)
+    script.chmod(0o755)
+
+
 class ServerError(RuntimeError):
     """A server that is installed did not start or reload: the soak fails, with its log."""
 
@@ -52,6 +66,8 @@ class Server:
     protocols: tuple[str, ...] = ("h1", "h2", "h2c")
     template = ""
     port_names: tuple[str, ...] = ("H1", "TLS")
+    # A path that reads a POST body and answers with its length (None: no such endpoint).
+    upload_path: str | None = None
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir / self.name
@@ -99,6 +115,9 @@ class Server:
         return None
 
     def render(self) -> Path:
+        if self.upload_path and self.upload_path.startswith("/cgi/"):
+            write_upload_cgi(self.workdir)
+        (self.workdir / "tmp").mkdir(exist_ok=True)
         text = (HERE / self.template).read_text()
         subs = {"DIR": str(self.workdir), **self.substitutions()}
         subs.update({f"PORT_{k}": str(v) for k, v in self.ports.items()})
@@ -190,6 +209,7 @@ class Server:
 class Nginx(Server):
     name = "nginx"
     template = "nginx.conf"
+    upload_path = "/upload"  # `return` after nginx read and dropped the body
     port_names = ("H1", "TLS", "H2C")  # nginx 1.22 cannot mix h2c and HTTP/1.1 on one port
 
     def binary(self) -> str | None:
@@ -204,7 +224,6 @@ class Nginx(Server):
         return ".".join(map(str, self.version_tuple()))
 
     def substitutions(self) -> dict[str, str]:
-        (self.workdir / "tmp").mkdir(exist_ok=True)
         new = self.version_tuple() >= (1, 25, 1)  # `http2 on;` replaced `listen ... http2`
         return {
             "USER": "user root;" if ROOT_USER else "",
@@ -249,6 +268,8 @@ class H2O(Server):
 class Apache(Server):
     name = "apache2"
     template = "apache2.conf"
+    # No upload endpoint: mod_cgid restarts its daemon on a graceful restart and answers 503
+    # meanwhile, a loss on the server's side that no client can avoid.
 
     def binary(self) -> str | None:
         return which("apache2", "/usr/sbin/apache2", "httpd")
@@ -329,6 +350,7 @@ class Caddy(Server):
 class Lighttpd(Server):
     name = "lighttpd"
     template = "lighttpd.conf"
+    upload_path = "/cgi/upload.sh"
 
     def binary(self) -> str | None:
         return which("lighttpd", "/usr/sbin/lighttpd")
@@ -360,6 +382,7 @@ class GoawayPeer(Server):
 
     name = "goaway-peer"
     protocols = ("h2", "h2c")
+    upload_path = "/upload"
     port_names = ("H1", "TLS")
 
     def binary(self) -> str | None:

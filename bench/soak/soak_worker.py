@@ -148,14 +148,18 @@ def run_threads(spec: dict[str, Any], progress: Progress, meta: dict[str, Any]) 
                 index = next(counter, None)
             if index is None:
                 return
-            kind, path, headers = soak_content.plan(index)
+            kind, path, headers = soak_content.plan(index, spec["upload"])
             try:
-                r = client.get(path, headers=headers)
+                if kind == "upload":
+                    body = soak_content.UPLOAD_BODY
+                    r = client.request("POST", path, content=body, headers=headers)
+                else:
+                    r = client.request("GET", path, headers=headers)
                 problem = soak_content.check(kind, r.status_code, dict(r.headers), r.content, meta)
                 if problem is None and r.http_version != want:
                     problem = f"spoke {r.http_version}, expected {want}"
             except Exception as exc:  # every failure is counted by type and message
-                problem = describe(exc)
+                problem = f"{kind}: {describe(exc)}"
                 progress.first_traceback(problem, exc)
             progress.record(kind, problem)
 
@@ -182,14 +186,18 @@ async def run_async(
     async def work() -> None:
         # No lock needed: tasks take indices between awaits, on one thread.
         for index in counter:
-            kind, path, headers = soak_content.plan(index)
+            kind, path, headers = soak_content.plan(index, spec["upload"])
             try:
-                r = await client.get(path, headers=headers)
+                if kind == "upload":
+                    body = soak_content.UPLOAD_BODY
+                    r = await client.request("POST", path, content=body, headers=headers)
+                else:
+                    r = await client.request("GET", path, headers=headers)
                 problem = soak_content.check(kind, r.status_code, dict(r.headers), r.content, meta)
                 if problem is None and r.http_version != want:
                     problem = f"spoke {r.http_version}, expected {want}"
             except Exception as exc:  # every failure is counted by type and message
-                problem = describe(exc)
+                problem = f"{kind}: {describe(exc)}"
                 progress.first_traceback(problem, exc)
             progress.record(kind, problem)
 
