@@ -134,7 +134,8 @@ def _lines() -> list[Scenario]:
 
 
 # httpx cannot finish 2,000 in flight within a minute (issue 15): the scale rows run the clients
-# that can.
+# that can, every one with its timeouts off (a request queues for a slot far longer than a
+# default pool timeout).
 SCALE_CLIENTS = ("httplib", "aiohttp", "httpx2")
 
 

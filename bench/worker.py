@@ -230,7 +230,11 @@ def async_op(client: Any, job: Job, check: Check, source: UploadSource | None = 
 def _config(job: Job) -> ClientConfig:
     sc = job.scenario
     return ClientConfig(
-        job.ca_file, http2=sc.http2, max_connections=sc.max_connections, proxy=job.proxy
+        job.ca_file,
+        http2=sc.http2,
+        max_connections=sc.max_connections,
+        proxy=job.proxy,
+        no_timeouts=sc.mode == "scale",
     )
 
 

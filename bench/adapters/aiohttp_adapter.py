@@ -21,8 +21,10 @@ class _Async:
         if cfg.max_connections is not None:
             kwargs["limit"] = cfg.max_connections
         # A session-wide proxy, as aiohttp's docs show (`ClientSession(proxy=...)`).
-        proxy = {"proxy": cfg.proxy} if cfg.proxy is not None else {}
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(**kwargs), **proxy)
+        extra: dict[str, Any] = {"proxy": cfg.proxy} if cfg.proxy is not None else {}
+        if cfg.no_timeouts:
+            extra["timeout"] = aiohttp.ClientTimeout(total=None)
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(**kwargs), **extra)
 
     async def get(self, url: str) -> tuple[int, bytes]:
         async with self.session.get(url) as r:

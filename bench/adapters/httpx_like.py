@@ -37,6 +37,8 @@ def _kwargs(lib: ModuleType, cfg: ClientConfig, armed: bool = False) -> dict[str
         kwargs["http2"] = True
     if cfg.proxy is not None:
         kwargs["proxy"] = cfg.proxy
+    if cfg.no_timeouts:
+        kwargs["timeout"] = None
     if cfg.max_connections is not None:
         n = cfg.max_connections
         kwargs["limits"] = lib.Limits(max_connections=n, max_keepalive_connections=n)
