@@ -136,6 +136,26 @@ async def _async_phase(op: AsyncOp, concurrency: int, duration: float, win: Wind
     await asyncio.gather(*(loop() for _ in range(concurrency)))
 
 
+async def run_scale(op: AsyncOp, count: int) -> Window:
+    """`count` requests started at once on one client; the window is until the last answers.
+
+    A short warm-up (100 requests) opens the first connections and loads lazy imports; the rest
+    (queueing for pool slots, opening connections) is what is measured. Latency is per request.
+    """
+    await asyncio.gather(*(op() for _ in range(min(100, count))))
+    win = Window(ops=count)
+
+    async def timed() -> None:
+        start = time.perf_counter()
+        win.nbytes += await op()
+        win.latencies.append(time.perf_counter() - start)
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(timed() for _ in range(count)))
+    win.elapsed, win.cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return win
+
+
 async def run_bursts(op: AsyncOp, size: int, warmup: float, duration: float) -> Window:
     """Repeated bursts of `size` concurrent requests; latency is a burst's completion time.
 

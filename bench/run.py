@@ -86,6 +86,8 @@ def static_answer(client: ClientSpec, sc: Scenario) -> dict[str, Any] | None:
     """The answer known without running anything, or None when the pair must be measured."""
     if client.only and sc.id not in client.only:
         return {"status": "skip"}
+    if sc.clients and client.name not in sc.clients:
+        return {"status": "skip"}
     if sc.mode == "import":
         return None if client.modules else {"status": "skip"}
     if client.ceiling and sc.mode == "create":
@@ -97,7 +99,7 @@ def static_answer(client: ClientSpec, sc: Scenario) -> dict[str, Any] | None:
             if client.ceiling
             else {"status": "unsupported", "note": "asyncio only"}
         )
-    if sc.mode in ("async", "burst") and not client.asyncio:
+    if sc.mode in ("async", "burst", "scale") and not client.asyncio:
         return (
             {"status": "skip"}
             if client.ceiling

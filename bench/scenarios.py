@@ -10,6 +10,12 @@ MIB = 1024 * KIB
 # Served files: name -> size. The bytes are pseudo-random from a fixed seed (see server.py), so
 # compression cannot flatter anyone and checksums are stable across runs.
 PAYLOADS: dict[str, int] = {"1k": KIB, "100k": 100 * KIB, "1m": MIB, "64m": 64 * MIB}
+# Text payloads: name -> size. NDJSON of 90-byte lines (89 characters and a newline), the shape
+# of event and LLM token streams read with `iter_lines()`.
+NDJSON_LINE = 90
+TEXT_PAYLOADS: dict[str, int] = {"50m.ndjson": NDJSON_LINE * 555_556}  # 50 MB
+# Requests in flight in a scale row during a smoke run (a full run uses the row's own number).
+SMOKE_SCALE = 1000
 
 
 @dataclass(frozen=True)
@@ -19,8 +25,10 @@ class Scenario:
     id: str
     group: int  # the scenario's number in the bench issue
     title: str
-    mode: str  # "sync" | "async" | "threads" | "burst" | "create" | "import"
-    op: str = "get"  # "get" (read whole) | "stream" | "post"
+    mode: str  # "sync" | "async" | "threads" | "burst" | "scale" | "create" | "import"
+    # "get" (read whole) | "stream" | "lines" (iter_lines) | "post" (bytes) | "post_file" (an
+    # open file) | "post_gen" (a generator of 64 KiB pieces, with Content-Length set)
+    op: str = "get"
     scheme: str = "http"  # "http" | "https" (HTTP/1.1 over TLS) | "h2" (HTTP/2 over TLS)
     path: str = "/1k"
     upload: int = 0  # bytes POSTed by op == "post"
@@ -28,6 +36,7 @@ class Scenario:
     max_connections: int | None = None  # None: the client's own default limits
     unit: str = "req/s"  # "req/s" | "MB/s" | "clients/s" | "ms"
     proxy: bool = False  # through the local forward proxy (nginx, the same for every client)
+    clients: tuple[str, ...] = ()  # the only clients that run it (empty: every client)
 
     @property
     def http2(self) -> bool:
@@ -87,6 +96,68 @@ def _uploads() -> list[Scenario]:
     return out
 
 
+def _big_uploads() -> list[Scenario]:
+    """64 MiB uploads from an open file and from a generator, sync and async."""
+    out: list[Scenario] = []
+    for mode in ("sync", "async"):
+        for op, source in (("post_file", "from a file object"), ("post_gen", "from a generator")):
+            if mode == "async" and op == "post_file":
+                source += " (read in 64 KiB pieces by an async generator where not supported)"
+            out.append(
+                Scenario(
+                    f"{op}_64m_{mode}",
+                    4,
+                    f"{mode} POST 64 MiB {source}",
+                    mode,
+                    op,
+                    path="/upload",
+                    upload=64 * MIB,
+                    unit="MB/s",
+                )
+            )
+    return out
+
+
+def _lines() -> list[Scenario]:
+    return [
+        Scenario(
+            f"lines_ndjson_{mode}",
+            3,
+            f"{mode} GET 50 MB NDJSON (90-byte lines), read with iter_lines",
+            mode,
+            "lines",
+            path="/50m.ndjson",
+            unit="MB/s",
+        )
+        for mode in ("sync", "async")
+    ]
+
+
+# httpx cannot finish 2,000 in flight within a minute (issue 15): the scale rows run the clients
+# that can, every one with its timeouts off (a request queues for a slot far longer than a
+# default pool timeout).
+SCALE_CLIENTS = ("httplib", "aiohttp", "httpx2")
+
+
+def _scale() -> list[Scenario]:
+    out: list[Scenario] = []
+    for n, label in ((10_000, "10k"), (100_000, "100k")):
+        for limit in (None, 1000):
+            out.append(
+                Scenario(
+                    f"scale_{label}_" + ("default" if limit is None else f"c{limit}"),
+                    12,
+                    f"{n:,} GET 1 KiB in flight at once on one async client, "
+                    + ("default limits" if limit is None else f"max_connections={limit}"),
+                    "scale",
+                    concurrency=n,
+                    max_connections=limit,
+                    clients=SCALE_CLIENTS,
+                )
+            )
+    return out
+
+
 def _async_get() -> list[Scenario]:
     out = [Scenario("get_1k_async_c1", 2, "async GET 1 KiB, 1 in flight", "async")]
     for n in (16, 128):
@@ -117,6 +188,8 @@ SCENARIOS: list[Scenario] = [
     *_async_get(),
     *_downloads(),
     *_uploads(),
+    *_big_uploads(),
+    *_lines(),
     Scenario(
         "pool_pressure",
         5,
@@ -178,6 +251,7 @@ SCENARIOS: list[Scenario] = [
         max_connections=16,
         proxy=True,
     ),
+    *_scale(),
     Scenario("create_1000", 9, "create and close 1,000 clients", "create", unit="clients/s"),
     Scenario("import", 10, "import time of the package", "import", unit="ms"),
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from scenarios import PAYLOADS
+from scenarios import NDJSON_LINE, PAYLOADS, TEXT_PAYLOADS
 
 NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 
@@ -59,7 +59,22 @@ def write_payloads(www: Path) -> dict[str, dict[str, object]]:
         data = random.Random(f"httplib-bench-{name}").randbytes(size)
         (www / name).write_bytes(data)
         meta[name] = {"size": size, "sha256": hashlib.sha256(data).hexdigest()}
+    for name, size in TEXT_PAYLOADS.items():
+        data = ndjson(size)
+        (www / name).write_bytes(data)
+        meta[name] = {"size": size, "sha256": hashlib.sha256(data).hexdigest()}
     return meta
+
+
+def ndjson(size: int) -> bytes:
+    """`size` bytes of distinct JSON objects, one per `NDJSON_LINE`-byte line."""
+    assert size % NDJSON_LINE == 0, size
+    lines = (
+        (b'{"seq":%d,"event":"delta","text":"token %d"}' % (i, i % 997)).ljust(NDJSON_LINE - 1)
+        + b"\n"
+        for i in range(size // NDJSON_LINE)
+    )
+    return b"".join(lines)
 
 
 def make_certs(workdir: Path) -> tuple[Path, Path, Path]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import random
 import resource
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -27,10 +29,13 @@ from harness import (
     WrongResponse,
     run_async,
     run_bursts,
+    run_scale,
     run_sync,
     run_threads,
 )
-from scenarios import BY_ID, Scenario
+from scenarios import BY_ID, NDJSON_LINE, SMOKE_SCALE, Scenario
+
+UPLOAD_PIECE = 64 * 1024  # a generator upload's piece size
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Job:
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Job:
         sc = BY_ID[raw["scenario"]]
-        if sc.op == "post":
+        if sc.op.startswith("post"):
             size, sha = len(str(sc.upload)), ""
         else:
             meta = raw["payloads"][sc.path.lstrip("/")]
@@ -94,6 +99,16 @@ class Check:
                 raise WrongResponse(f"{job.url}: body checksum mismatch")
         return len(job.upload) or len(body)
 
+    def lines(self, status: int, count: int, chars: int) -> int:
+        """An NDJSON body read line by line: every line, each without its newline."""
+        want = self.job.size // NDJSON_LINE
+        if status != 200 or count != want or chars != want * (NDJSON_LINE - 1):
+            raise WrongResponse(
+                f"{self.job.url}: status {status}, {count} lines of {chars} characters, "
+                f"want {want} of {want * (NDJSON_LINE - 1)}"
+            )
+        return self.job.size
+
     def sink(self) -> tuple[Sink, Any]:
         """A sink for streamed chunks and the function that validates the total."""
         digest = hashlib.sha256() if self._want_full() else None
@@ -114,8 +129,44 @@ class Check:
         return sink, finish
 
 
-def sync_op(client: Any, job: Job, check: Check) -> SyncOp:
+class UploadSource:
+    """The upload bytes as a file on disk and as 64 KiB pieces (made once, before timing)."""
+
+    def __init__(self, body: bytes) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="bench-upload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        self.pieces = [body[i : i + UPLOAD_PIECE] for i in range(0, len(body), UPLOAD_PIECE)]
+        self.length = len(body)
+
+    def close(self) -> None:
+        os.unlink(self.path)
+
+
+def _unsupported(client: Any, method: str) -> None:
+    if not hasattr(client, method):
+        raise Unsupported(f"no {method.replace('_', ' ')} in this client")
+
+
+def sync_op(client: Any, job: Job, check: Check, source: UploadSource | None = None) -> SyncOp:
     url, op = job.url, job.scenario.op
+    if op == "lines":
+        _unsupported(client, "lines")
+        return lambda: check.lines(*client.lines(url))
+    if op == "post_file":
+        assert source is not None
+        _unsupported(client, "post_file")
+
+        def post_file() -> int:
+            with open(source.path, "rb") as f:
+                return check.body(*client.post_file(url, f, source.length))
+
+        return post_file
+    if op == "post_gen":
+        assert source is not None
+        _unsupported(client, "post_gen")
+        pieces = source.pieces
+        return lambda: check.body(*client.post_gen(url, lambda: iter(pieces), source.length))
     if op == "stream":
 
         def stream() -> int:
@@ -129,8 +180,32 @@ def sync_op(client: Any, job: Job, check: Check) -> SyncOp:
     return lambda: check.body(*client.get(url))
 
 
-def async_op(client: Any, job: Job, check: Check) -> AsyncOp:
+def async_op(client: Any, job: Job, check: Check, source: UploadSource | None = None) -> AsyncOp:
     url, op = job.url, job.scenario.op
+    if op == "lines":
+        _unsupported(client, "lines")
+
+        async def lines() -> int:
+            return check.lines(*(await client.lines(url)))
+
+        return lines
+    if op in ("post_file", "post_gen"):
+        assert source is not None
+        _unsupported(client, op)
+        send = getattr(client, op)
+        pieces = source.pieces
+
+        async def agen() -> Any:
+            for piece in pieces:
+                yield piece
+
+        async def post_upload() -> int:
+            if op == "post_gen":
+                return check.body(*(await send(url, agen, source.length)))
+            with open(source.path, "rb") as f:
+                return check.body(*(await send(url, f, source.length)))
+
+        return post_upload
     if op == "stream":
 
         async def stream() -> int:
@@ -155,7 +230,11 @@ def async_op(client: Any, job: Job, check: Check) -> AsyncOp:
 def _config(job: Job) -> ClientConfig:
     sc = job.scenario
     return ClientConfig(
-        job.ca_file, http2=sc.http2, max_connections=sc.max_connections, proxy=job.proxy
+        job.ca_file,
+        http2=sc.http2,
+        max_connections=sc.max_connections,
+        proxy=job.proxy,
+        no_timeouts=sc.mode == "scale",
     )
 
 
@@ -164,29 +243,37 @@ def run_sync_job(adapter: Adapter, job: Job) -> Window:
     if sc.mode == "threads" and (reason := adapter.thread_safe()):
         raise Unsupported(reason)
     client = adapter.open_sync(_config(job))
+    source = UploadSource(job.upload) if sc.op in ("post_file", "post_gen") else None
     try:
         if sc.http2 and (version := client.http_version(job.url)) != "HTTP/2":
             raise adapter.gap(f"negotiated {version}, not HTTP/2")
-        op = sync_op(client, job, Check(job))
+        op = sync_op(client, job, Check(job), source)
         if sc.mode == "threads":
             return run_threads(op, sc.concurrency, job.warmup, job.duration)
         return run_sync(op, job.warmup, job.duration)
     finally:
         client.close()
+        if source is not None:
+            source.close()
 
 
 async def run_async_job(adapter: Adapter, job: Job) -> Window:
     sc = job.scenario
     client = await adapter.open_async(_config(job))
+    source = UploadSource(job.upload) if sc.op in ("post_file", "post_gen") else None
     try:
         if sc.http2 and (version := await client.http_version(job.url)) != "HTTP/2":
             raise adapter.gap(f"negotiated {version}, not HTTP/2")
-        op = async_op(client, job, Check(job))
+        op = async_op(client, job, Check(job), source)
         if sc.mode == "burst":
             return await run_bursts(op, sc.concurrency, job.warmup, job.duration)
+        if sc.mode == "scale":
+            return await run_scale(op, SMOKE_SCALE if job.verify_all else sc.concurrency)
         return await run_async(op, sc.concurrency, job.warmup, job.duration)
     finally:
         await client.close()
+        if source is not None:
+            source.close()
 
 
 def rss_mib() -> float:
@@ -254,6 +341,10 @@ def measure(adapter: Adapter, job: Job) -> dict[str, Any]:
         return win.summary()
     with asyncio.Runner(loop_factory=adapter.loop_factory) as runner:
         win = runner.run(run_async_job(adapter, job))
+    if sc.mode == "scale":
+        n = win.ops
+        note = f"{n:,} in flight in {win.elapsed:.2f} s"
+        return {**win.summary(), "note": note}
     if sc.mode == "burst":
         failed = sum(win.errors.values())
         out = win.summary(requests_per_op=sc.concurrency)

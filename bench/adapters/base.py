@@ -31,6 +31,9 @@ class ClientConfig:
     http2: bool = False
     max_connections: int | None = None
     proxy: str | None = None  # an http:// forward proxy every request goes through
+    # No client-side timeouts (the scale rows: a request may queue for a pool slot far longer
+    # than a default pool or connect timeout while tens of thousands are in flight).
+    no_timeouts: bool = False
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)

@@ -8,10 +8,13 @@ turn from "not yet" into numbers as soon as `Client`/`AsyncClient` land, with no
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from adapters.base import Adapter, ClientConfig, NotYet, Sink, Unsupported
+
+PIECE = 64 * 1024  # an async file upload's read size
 
 
 def armed_policies(lib: ModuleType) -> dict[str, Any]:
@@ -34,6 +37,8 @@ def _kwargs(lib: ModuleType, cfg: ClientConfig, armed: bool = False) -> dict[str
         kwargs["http2"] = True
     if cfg.proxy is not None:
         kwargs["proxy"] = cfg.proxy
+    if cfg.no_timeouts:
+        kwargs["timeout"] = None
     if cfg.max_connections is not None:
         n = cfg.max_connections
         kwargs["limits"] = lib.Limits(max_connections=n, max_keepalive_connections=n)
@@ -56,6 +61,24 @@ class _Sync:
 
     def post(self, url: str, body: bytes) -> tuple[int, bytes]:
         r = self.client.post(url, content=body)
+        return r.status_code, r.content
+
+    def lines(self, url: str) -> tuple[int, int, int]:
+        count = chars = 0
+        with self.client.stream("GET", url) as r:
+            for line in r.iter_lines():
+                count += 1
+                chars += len(line)
+            return int(r.status_code), count, chars
+
+    def post_file(self, url: str, f: IO[bytes], length: int) -> tuple[int, bytes]:
+        r = self.client.post(url, content=f)
+        return r.status_code, r.content
+
+    def post_gen(
+        self, url: str, pieces: Callable[[], Iterator[bytes]], length: int
+    ) -> tuple[int, bytes]:
+        r = self.client.post(url, content=pieces(), headers={"Content-Length": str(length)})
         return r.status_code, r.content
 
     def http_version(self, url: str) -> str:
@@ -81,6 +104,29 @@ class _Async:
 
     async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
         r = await self.client.post(url, content=body)
+        return r.status_code, r.content
+
+    async def lines(self, url: str) -> tuple[int, int, int]:
+        count = chars = 0
+        async with self.client.stream("GET", url) as r:
+            async for line in r.aiter_lines():
+                count += 1
+                chars += len(line)
+            return int(r.status_code), count, chars
+
+    async def post_file(self, url: str, f: IO[bytes], length: int) -> tuple[int, bytes]:
+        # An AsyncClient takes no blocking file: the file is read by an async generator.
+        async def pieces() -> AsyncIterator[bytes]:
+            while piece := f.read(PIECE):
+                yield piece
+
+        return await self.post_gen(url, pieces, length)
+
+    async def post_gen(
+        self, url: str, pieces: Callable[[], AsyncIterator[bytes]], length: int
+    ) -> tuple[int, bytes]:
+        headers = {"Content-Length": str(length)}
+        r = await self.client.post(url, content=pieces(), headers=headers)
         return r.status_code, r.content
 
     async def http_version(self, url: str) -> str:

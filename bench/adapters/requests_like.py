@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
 from adapters.base import Adapter, ClientConfig, Sink, Unsupported
 
@@ -45,6 +46,26 @@ class _Sync:
     def post(self, url: str, body: bytes) -> tuple[int, bytes]:
         r = self.session.post(url, data=body)
         return int(r.status_code), r.content
+
+    def lines(self, url: str) -> tuple[int, int, int]:
+        # Lines as requests hands them out: bytes, split on \r and \n.
+        count = chars = 0
+        with self.session.get(url, stream=True) as r:
+            for line in r.iter_lines(CHUNK):
+                count += 1
+                chars += len(line)
+            return int(r.status_code), count, chars
+
+    def post_file(self, url: str, f: IO[bytes], length: int) -> tuple[int, bytes]:
+        r = self.session.post(url, data=f)
+        return int(r.status_code), r.content
+
+    def post_gen(
+        self, url: str, pieces: Callable[[], Iterator[bytes]], length: int
+    ) -> tuple[int, bytes]:
+        # requests sends a generator chunked even with a Content-Length header given (both
+        # headers, which nginx refuses); the bench server's answer needs the length.
+        raise Unsupported("a generator body is always sent chunked")
 
     def http_version(self, url: str) -> str:
         r = self.session.get(url)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 import urllib3
 
@@ -35,6 +36,17 @@ class _Sync:
 
     def post(self, url: str, body: bytes) -> tuple[int, bytes]:
         r = self.pool.request("POST", url, body=body)
+        return r.status, r.data
+
+    def post_file(self, url: str, f: IO[bytes], length: int) -> tuple[int, bytes]:
+        r = self.pool.request("POST", url, body=f, headers={"Content-Length": str(length)})
+        return r.status, r.data
+
+    def post_gen(
+        self, url: str, pieces: Callable[[], Iterator[bytes]], length: int
+    ) -> tuple[int, bytes]:
+        headers = {"Content-Length": str(length)}
+        r = self.pool.request("POST", url, body=pieces(), headers=headers)
         return r.status, r.data
 
     def http_version(self, url: str) -> str:

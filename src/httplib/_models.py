@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import codecs
 import datetime
+import itertools
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._content import ByteStream, encode_request, encode_response
 from ._cookies import Cookies
@@ -743,7 +744,15 @@ class Response:
 
     def iter_lines(self) -> Iterator[str]:
         """The body's text line by line, without the line endings."""
-        yield from _run(self.iter_text(), _Pipeline(LineDecoder()))
+        return _Lines.over(self._line_batches())
+
+    def _line_batches(self) -> Iterator[list[str]]:
+        """The lines of each decoded chunk, split in one `splitlines` call per chunk."""
+        decoder = LineDecoder()
+        decode = decoder.decode
+        for text in self.iter_text():
+            yield decode(text)
+        yield decoder.flush()
 
     def close(self) -> None:
         """Release the connection; the rest of the body is no longer available."""
@@ -850,12 +859,19 @@ class Response:
 
     async def aiter_lines(self) -> AsyncIterator[str]:
         """Async twin of `iter_lines()`."""
-        lines = _arun(self.aiter_text(), _Pipeline(LineDecoder()))
+        # One async generator between the caller and each chunk's lines: every extra layer
+        # is paid once per line, and lines are short (NDJSON, server-sent events).
+        decoder = LineDecoder()
+        decode = decoder.decode
+        texts = self.aiter_text()
         try:
-            async for line in lines:
-                yield line
+            async for text in texts:
+                for line in decode(text):
+                    yield line
         finally:
-            await _aclose_iterator(lines)
+            await _aclose_iterator(texts)
+        for line in decoder.flush():
+            yield line
 
     async def aclose(self) -> None:
         """Async twin of `close()`."""
@@ -916,6 +932,32 @@ class _Capped:
 
     def joined(self) -> bytes:
         return b"".join(self.parts)
+
+
+class _Lines(itertools.chain[str]):
+    """`iter_lines()`: each chunk's lines walked in C, so a line costs no generator resume.
+
+    `close()` behaves as closing httpx's generator: no further line, even of the chunk being
+    walked, and the body iterators are finalised now rather than at garbage collection.
+    """
+
+    _batches: Iterator[list[str]]
+    _walking: list[str]
+
+    @classmethod
+    def over(cls, batches: Iterator[list[str]]) -> _Lines:
+        def tracked() -> Iterator[list[str]]:
+            for batch in batches:
+                lines._walking = batch
+                yield batch
+
+        lines = cast("_Lines", cls.from_iterable(tracked()))
+        lines._batches, lines._walking = batches, []
+        return lines
+
+    def close(self) -> None:
+        self._walking.clear()  # the chain's iterator over this list is now exhausted
+        _close_iterator(self._batches)
 
 
 def _close_iterator(iterator: Iterator[Any]) -> None:

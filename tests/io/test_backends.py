@@ -6,6 +6,7 @@ fixture (conftest.py) runs it on every runtime, the blocking backend through a t
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -182,6 +183,53 @@ def test_tcp_socket_options_are_applied(run: Run) -> None:
             stream = await backend.connect(endpoint, 5)
             sock = stream.get_extra_info("socket")
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)
+            await stream.aclose()
+
+        run(case)
+
+
+def test_what_the_server_sent_before_closing_is_read_after_a_failed_write(
+    run: Run,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """An HTTP/2 server closes right after its last frames; our next write draws its reset and
+    fails. The frames it sent are still in our socket buffer and must be readable (trio's
+    SSLStream refuses every read once a write failed; the backend reads around it)."""
+    closed = threading.Event()
+
+    def last_words(conn: socket.socket) -> None:
+        read_until(conn, b"request")
+        conn.sendall(b"last words")
+        conn.close()  # a FIN; our next write draws the reset
+        closed.set()
+
+    with scripted_server(last_words, ssl_context=server_ssl_context) as server:
+
+        async def case(backend: Any) -> None:
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            stream = await plain.start_tls(client_ssl_context, "localhost", 5)
+            await stream.write(b"request", timeout=5)
+            assert closed.wait(5)
+            # One turn of the loop first: asyncio and uvloop read as data arrives, so the last
+            # words sit in the protocol's buffer, as they do in a client (a send that fails in
+            # the very turn they arrive is asyncio's transport's to lose). The blocking socket
+            # and trio read only when asked: their kernel buffer holds them.
+            await backend.sleep(0)
+            failed = None
+            for _ in range(100):  # the reset lands after a write or two
+                try:
+                    await stream.write(b"x" * 1024, timeout=5)
+                except httplib.WriteError as exc:
+                    failed = exc
+                    break
+                await backend.sleep(0)  # (asyncio reports a failed send on its next turn)
+            assert isinstance(failed, httplib.WriteError)
+            received = b""
+            with contextlib.suppress(httplib.ReadError):  # the reset, after the data
+                while chunk := await stream.read(65536, timeout=5):
+                    received += chunk
+            assert received == b"last words"
             await stream.aclose()
 
         run(case)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from httplib._content import (
     CHUNK_SIZE,
+    FILE_READ_SIZE,
     AsyncIteratorByteStream,
     ByteStream,
     IteratorByteStream,
@@ -251,14 +252,15 @@ def test_async_iterator_stream_rejects_sync_source_with_a_hint() -> None:
 
 
 def test_file_content_has_length_and_is_read_in_chunks() -> None:
-    data = bytes(range(256)) * 1000
+    data = bytes(range(256)) * 2100
     file = RecordingFile(data)
     headers, stream = encode_request(content=file)
     assert headers == {"Content-Length": str(len(data))}
     chunks = list(stream)  # type: ignore[arg-type]
     assert b"".join(chunks) == data
-    assert max(len(chunk) for chunk in chunks) <= CHUNK_SIZE
-    assert set(file.read_sizes) == {CHUNK_SIZE}
+    assert len(chunks) == 3
+    assert max(len(chunk) for chunk in chunks) <= FILE_READ_SIZE
+    assert set(file.read_sizes) == {FILE_READ_SIZE}
 
 
 def test_seekable_file_content_replays_from_its_start_position(tmp_path: Path) -> None:

@@ -509,10 +509,16 @@ class TextDecoder:
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
+# In ASCII text only these end a line besides `\n` (`\x85`, `\u2028` and `\u2029` are not
+# ASCII); text with none of them splits on `\n` alone, which scans faster than `splitlines`.
+_ASCII_BREAKS_BUT_LF = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+
+
 class LineDecoder:
     """Text to lines with `str.splitlines` semantics, however the text is chunked.
 
     A `\\r` ending a chunk is held back: the next chunk may open with the `\\n` of a `\\r\\n`.
+    Each chunk is split in one call (`str.split` or `str.splitlines`), never line by line.
     """
 
     def __init__(self) -> None:
@@ -528,14 +534,18 @@ class LineDecoder:
             text = text[:-1]
         if not text:
             return []
-        lines = text.splitlines()
-        unterminated = text[-1] not in _LINE_BREAKS
-        if self._partial:
+        if text.isascii() and not any(brk in text for brk in _ASCII_BREAKS_BUT_LF):
+            lines = text.split("\n")  # the last item is what follows the last newline
+            rest = lines.pop()
+        else:
+            lines = text.splitlines()
+            rest = "" if text[-1] in _LINE_BREAKS else lines.pop()
+        if self._partial and lines:
             self._partial.append(lines[0])
             lines[0] = "".join(self._partial)
             self._partial = []
-        if unterminated:
-            self._partial.append(lines.pop())
+        if rest:
+            self._partial.append(rest)
         return lines
 
     def flush(self) -> list[str]:

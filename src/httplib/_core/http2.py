@@ -310,6 +310,12 @@ def _check_fields(fields: list[tuple[bytes, bytes]]) -> None:
         raise RemoteProtocolError("Malformed HTTP/2 response: CR, LF or NUL in a field value.")
 
 
+def _copy(error: TransportError) -> TransportError:
+    """A fresh instance of a connection's error for each stream it fails, so flows raising it
+    concurrently never share (and extend) one traceback."""
+    return type(error)(*error.args)
+
+
 def _connection_error(exc: Exception) -> RemoteProtocolError:
     return RemoteProtocolError(f"HTTP/2 protocol error from the server: {exc}")
 
@@ -347,6 +353,9 @@ class Http2State:
         self.served = False  # the server answered a stream or named one processed in GOAWAY
         self.error: TransportError | None = None  # the connection is dead for every stream
         self.write_error: TransportError | None = None  # it can no longer send (see module doc)
+        # The connection went away under us (EOF, a failed read or write), as opposed to the
+        # server breaking the protocol: only then may unanswered requests count as stale.
+        self.cut_off = False
         self.completed_streams = 0  # streams whose response ended: later ones reuse the conn
         self.goaway: GoAwayReceived | None = None
         self.max_streams = DEFAULT_MAX_STREAMS
@@ -432,7 +441,7 @@ class Http2State:
         """
         error = self.error or self.write_error
         if error is not None:
-            raise type(error)(*error.args)
+            raise _copy(error)
         conn = self._conn
         sent = 0
         total = len(data)
@@ -472,7 +481,7 @@ class Http2State:
             return
         conn = self._conn
         if stream.unacked:
-            conn.acknowledge_received_data(stream.unacked, sid)
+            self._acknowledge(stream, sid, stream.unacked)
         h2_stream = conn.streams.get(sid)
         if h2_stream is not None and not h2_stream.closed and self.error is None:
             conn.reset_stream(sid, _CANCEL)
@@ -501,9 +510,24 @@ class Http2State:
         stream.events.clear()
         if stream.unacked:
             unacked, stream.unacked = stream.unacked, 0
-            if self.error is None:
-                self._conn.acknowledge_received_data(unacked, sid)
+            self._acknowledge(stream, sid, unacked)
         return events
+
+    def _acknowledge(self, stream: _Stream, sid: int, size: int) -> None:
+        """Give `size` bytes of window back (RFC 9113 section 6.9), except where no stream can
+        use it: on a broken connection, or after GOAWAY once no stream is left unfinished. The
+        server closes right after its last stream; a WINDOW_UPDATE written into that close
+        draws a reset, and on trio's TLS stream a failed write also fails every later read, so
+        responses still unread in our socket buffer would be lost."""
+        if self.is_broken:
+            return
+        if (
+            self.goaway is not None
+            and stream.finished
+            and all(other.finished for other in self._streams.values())
+        ):
+            return
+        self._conn.acknowledge_received_data(size, sid)
 
     def stream_facts(self, sid: int) -> tuple[bool, bool, bool] | None:
         """For a stale-connection retry: whether stream `sid` was opened on a reused connection,
@@ -518,6 +542,7 @@ class Http2State:
         with `error`; returns the stream ids to wake."""
         touched: set[int] = set()
         if self.error is None:
+            self.cut_off = True
             self._fail(error, touched)
         return touched
 
@@ -528,9 +553,10 @@ class Http2State:
         if self.is_broken:
             return touched
         self.write_error = error
+        self.cut_off = True
         for sid, stream in self._streams.items():
             if stream.sending:
-                self._queue(sid, StreamReset(type(error)(*error.args)), touched)
+                self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
         return touched
 
@@ -545,6 +571,7 @@ class Http2State:
         if self.error is not None:
             return touched, conn_events
         if not data:
+            self.cut_off = True
             self._fail(RemoteProtocolError("Server disconnected"), touched)
             return touched, conn_events
         try:
@@ -583,7 +610,7 @@ class Http2State:
         copy, so concurrent flows never share one traceback); the connection is done."""
         self.error = error
         for sid in self._streams:
-            self._queue(sid, StreamReset(type(error)(*error.args)), touched)
+            self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
 
     def _control_frame(self, touched: set[int]) -> None:

@@ -8,7 +8,10 @@ Three cases, each bounded:
   the idle connections opened before the dead one were most likely closed by the same server
   restart or idle timeout, and one more of them would fail the resend too. A failure on a fresh
   connection is real and is raised. HTTP/2 applies the same rule when the whole connection
-  broke (not just one stream).
+  broke (not just one stream), counting a connection that had answered other streams as
+  reused: a server restart cuts a new connection's unanswered streams too, while a server that
+  breaks the connection on our request alone has answered nothing. At most
+  `MAX_STALE_RESENDS` such resends per request.
 * **Refused HTTP/2 stream** (RFC 9113 section 8.7): GOAWAY above the stream's id or
   REFUSED_STREAM means the server never processed it, so it is resent every time, on another
   connection: a server recycling its connections (nginx after `keepalive_requests`, a deploy
@@ -45,6 +48,7 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "MAX_REFUSED_RETRIES",
     "MAX_RESENDS",
+    "MAX_STALE_RESENDS",
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
@@ -62,6 +66,9 @@ CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
 MAX_REFUSED_RETRIES = 3
 # Resends of one request in all: a bound against a livelock, never reached by recycling.
 MAX_RESENDS = 100
+# Resends after a dead connection: one restart costs one; more would repeat a request that
+# may itself be what breaks the server.
+MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
 
 
@@ -122,13 +129,14 @@ def can_retry_stale_connection(
 class Resend:
     """One request's resend allowance across the connections it tries."""
 
-    __slots__ = ("fresh", "method", "refusals", "replayable", "resends")
+    __slots__ = ("fresh", "method", "refusals", "replayable", "resends", "stale")
 
     def __init__(self, plan: RequestPlan) -> None:
         self.method = plan.method
         self.replayable = plan.replayable
         self.refusals = 0  # by connections that had served nothing
         self.resends = 0
+        self.stale = 0  # resends after a dead connection
         self.fresh = False  # the next attempt needs a fresh connection (after a stale one)
 
     def after_http11(
@@ -156,16 +164,18 @@ class Resend:
             self.resends += 1
             self.fresh = False
             return True
-        if sid is None or not state.is_broken or not isinstance(exc, _STALE_ERRORS):
+        if sid is None or not state.cut_off or not isinstance(exc, _STALE_ERRORS):
             return False
         facts = state.stream_facts(sid)
         if facts is None or not self.replayable:
             return False
         reused, answered, body_sent = facts
-        return self._stale(reused, answered, body_sent)
+        return self._stale(reused or state.served, answered, body_sent)
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
-        if self.resends >= MAX_RESENDS or not can_retry_stale_connection(
+        if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:
+            return False
+        if not can_retry_stale_connection(
             self.method,
             connection_reused=reused,
             response_started=response_started,
@@ -173,5 +183,6 @@ class Resend:
         ):
             return False
         self.resends += 1
+        self.stale += 1
         self.fresh = True
         return True

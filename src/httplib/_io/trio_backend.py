@@ -52,7 +52,7 @@ def _seconds(timeout: float | None) -> float:
 class TrioStream(SocketExtraInfo):
     """A trio `SocketStream` or `SSLStream` with per-call timeouts."""
 
-    __slots__ = ("_stream",)
+    __slots__ = ("_stream", "_write_failed")
 
     def __init__(
         self,
@@ -60,9 +60,12 @@ class TrioStream(SocketExtraInfo):
         addresses: tuple[Any, Any] | None = None,
     ) -> None:
         self._stream = stream
+        self._write_failed = False
         self._capture_addresses(None if addresses else self._socket(), addresses)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._write_failed:
+            return await self._read_after_failed_write(max_bytes, timeout)
         try:
             with trio.fail_after(_seconds(timeout)):
                 return bytes(await self._stream.receive_some(max_bytes))
@@ -83,7 +86,42 @@ class TrioStream(SocketExtraInfo):
             trio.BrokenResourceError,
             trio.ClosedResourceError,
         ) as exc:
+            self._write_failed = isinstance(self._stream, trio.SSLStream)
             raise_mapped(exc, WRITE)
+
+    async def _read_after_failed_write(self, max_bytes: int, timeout: float | None) -> bytes:
+        """Read a TLS stream whose write failed. trio then refuses every read of the SSLStream,
+        but a server that closed after its last frames (HTTP/2 after GOAWAY) left them in our
+        socket buffer, and our write into the close drew its reset: the other runtimes still
+        read them. So decrypt from the transport here, through the stream's own TLS object
+        (nothing is written any more). Reads `_ssl_object`/`_incoming`, trio's SSLStream
+        internals; without them, the read fails as before."""
+        tls: Any = self._stream
+        ssl_object = getattr(tls, "_ssl_object", None)
+        incoming = getattr(tls, "_incoming", None)
+        if ssl_object is None or incoming is None:
+            raise ReadError("The TLS stream failed on a write; it cannot be read any more.")
+        try:
+            with trio.fail_after(_seconds(timeout)):
+                while True:
+                    try:
+                        return bytes(ssl_object.read(max_bytes))
+                    except ssl.SSLWantReadError:
+                        pass
+                    except ssl.SSLZeroReturnError:
+                        return b""  # close_notify
+                    data = await tls.transport_stream.receive_some()
+                    if not data:
+                        return b""  # EOF without close_notify, as https_compatible reads it
+                    incoming.write(data)
+        except (
+            OSError,
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio.BusyResourceError,
+        ) as exc:
+            raise_mapped(exc, READ)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None

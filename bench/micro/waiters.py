@@ -1,0 +1,88 @@
+"""What a request waiting for a pool slot costs in memory (issue 15, scale rows).
+
+Starts a keep-alive server in a separate process that holds every response until released,
+fires N requests at one `AsyncClient` (default limits: 100 connections, so N - 100 wait for a
+slot), snapshots tracemalloc once all are started and prints the bytes per waiting request,
+grouped by line (`--by lineno`) or by file. Run:
+
+    python bench/micro/waiters.py [--requests 10000] [--by lineno|filename] [--top 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import multiprocessing
+import socket
+import tracemalloc
+
+import httplib
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def serve(sock: socket.socket, release: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                await asyncio.get_running_loop().run_in_executor(None, release.wait)
+                writer.write(RESPONSE)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, sock=sock)
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+async def run(url: str, n: int, by: str, top: int, release: object) -> None:
+    async with httplib.AsyncClient(timeout=None) as client:
+        await client.get(url)  # lazy imports and one connection, outside the measure
+        release.clear()  # type: ignore[attr-defined]
+        gc.collect()
+        tracemalloc.start(1)
+        before = tracemalloc.take_snapshot()
+        tasks = [asyncio.create_task(client.get(url)) for _ in range(n)]
+        for _ in range(20):  # let every task run to its wait
+            await asyncio.sleep(0.05)
+        after = tracemalloc.take_snapshot()
+        stats = after.compare_to(before, by)
+        total = sum(stat.size_diff for stat in stats)
+        waiting = n - 100
+        print(f"{n} requests, ~{waiting} waiting: {total / n:.0f} bytes per request")
+        for stat in stats[:top]:
+            per = f"{stat.size_diff / n:8.0f} B/req {stat.count_diff / n:6.2f} blocks/req"
+            print(f"{per}  {stat.traceback}")
+        tracemalloc.stop()
+        release.set()  # type: ignore[attr-defined]
+        results = await asyncio.gather(*tasks)
+        assert all(r.status_code == 200 for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--by", default="lineno")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    sock = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    release = multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(sock, release), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    release.set()
+    try:
+        asyncio.run(_warm_then_run(url, args, release))
+    finally:
+        server.terminate()
+
+
+async def _warm_then_run(url: str, args: argparse.Namespace, release: object) -> None:
+    await run(url, args.requests, args.by, args.top, release)
+
+
+if __name__ == "__main__":
+    main()
