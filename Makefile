@@ -74,7 +74,7 @@ bench-smoke: bench-setup
 # Owned by bench/soak.py (see bench/README.md, "Soak"): zero failed requests, intact bodies,
 # flat RSS and no leaked fds while nginx, h2o, Apache, Caddy, lighttpd and a scripted GOAWAY
 # peer recycle and reload connections under every runtime and protocol. `soak` is the long form
-# (~200,000 requests); `soak-ci` the bounded one CI runs, which honours
+# (~280,000 requests, ~10 min on 2 cores); `soak-ci` the bounded one CI runs, which honours
 # bench/soak/expected-failures.txt. bench/soak/setup.sh installs the servers (apt-get, idempotent).
 SOAK_ARGS ?=
 

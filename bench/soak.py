@@ -55,7 +55,7 @@ class Profile:
         return self.requests["*"] if got is None else got
 
 
-# The long form: ~200,000 requests; the load (200 in flight, 16 threads).
+# The long form: ~280,000 requests; the load (200 in flight, 16 threads).
 LONG = Profile({"nginx": 8000, "goaway-peer": 5000, "*": 3000}, 200, 16, 3, 900.0, 32.0)
 # The bounded form for CI: every case at the same load, fewer requests, two reloads per case.
 # nginx over HTTP/1.1 gets more: with 200 connections its RSS plateaus only after ~3,000
