@@ -94,16 +94,15 @@ def _view(name: str) -> types.ModuleType:
     target = importlib.import_module(MODULES[name])
     public = importlib.import_module("httplib")
     module = types.ModuleType(name, target.__doc__)
-    setattr(module, MARKER, MODULES[name])
+    namespace = vars(module)
+    namespace[MARKER] = MODULES[name]
     if name == "httpx":
         # Eager for the public names, so `dir(httpx)` and `from httpx import *` list them.
-        for attr in public.__all__:
-            setattr(module, attr, getattr(public, attr))
-        module.__all__ = list(public.__all__)
-        module.__version__ = HTTPX_API_VERSION
-        module.__title__ = "httpx"
+        namespace.update({attr: getattr(public, attr) for attr in public.__all__})
+        namespace.update(__all__=list(public.__all__), __version__=HTTPX_API_VERSION)
+        namespace["__title__"] = "httpx"
     elif hasattr(target, "__all__"):
-        module.__all__ = list(target.__all__)
+        namespace["__all__"] = list(target.__all__)
 
     def __getattr__(attr: str) -> Any:
         # PEP 562: only for names the view does not hold itself.
@@ -121,9 +120,9 @@ def _view(name: str) -> types.ModuleType:
             f" {attr!r}"
         )
 
-    module.__getattr__ = __getattr__  # type: ignore[method-assign]
-    module.__dir__ = lambda: sorted(  # type: ignore[method-assign]
-        set(vars(module)) | {n for n in dir(target) if not n.startswith("__")}
+    namespace["__getattr__"] = __getattr__
+    namespace["__dir__"] = lambda: sorted(
+        set(namespace) | {n for n in dir(target) if not n.startswith("__")}
     )
     return module
 

@@ -51,6 +51,10 @@ from ._types import AsyncByteStream, AuthTypes, EventHook, SyncByteStream
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 
+# A class whose `_transport_for_url` is not this one (a subclass's, or respx's patch) routes
+# every request through it, as httpx does.
+_DEFAULT_ROUTE = _BaseClient._transport_for_url
+
 
 # ---------------------------------------------------------------------------------------------
 # Client: performs the flow's effects by calling.
@@ -59,7 +63,10 @@ __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 def _send_single(client: Client, request: Request) -> Response:
     if not isinstance(request.stream, SyncByteStream):
         raise RuntimeError("Attempted to send an async request with a sync Client instance.")
-    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
+    if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
+        transport = client._transport
+    else:
+        transport = client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = transport.handle_request(request)
@@ -209,7 +216,10 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
 async def _asend_single(client: AsyncClient, request: Request) -> Response:
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
-    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
+    if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
+        transport = client._transport
+    else:
+        transport = client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = await transport.handle_async_request(request)
