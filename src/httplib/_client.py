@@ -47,7 +47,21 @@ from ._io.async_driver import running_under_trio
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
-from ._types import AsyncByteStream, AuthTypes, EventHook, SyncByteStream
+from ._types import (
+    AsyncByteStream,
+    AuthTypes,
+    CookieTypes,
+    EventHook,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    SyncByteStream,
+    TimeoutTypes,
+)
+from ._urls import URL
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 
@@ -352,6 +366,32 @@ class AsyncClient(
                 f"{transport!r}; use Client for sync transports."
             )
         return transport
+
+    async def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Build a request from the arguments merged with the client's settings, and send it."""
+        # `async def`, not the shared method returning a coroutine: respx (and other mocking
+        # tools) tell the async client by `inspect.iscoroutinefunction(client.request)`.
+        return await Methods.request(
+            self, method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     async def send(
         self,
