@@ -69,3 +69,11 @@ bench: bench-setup
 
 bench-smoke: bench-setup
 	$(BENCH_PY) bench/run.py --smoke $(BENCH_ARGS)
+
+# --- httpx's users on httplib ---
+# Real libraries' own test suites (thirdparty/run.py: starlette, ollama, httpx-sse, pinned), run
+# on httpx and then on httplib through alias_httpx(); fails if a test passing on httpx does not
+# pass on httplib. Its own venv (thirdparty/.venv); ~1 min once installed.
+.PHONY: compat
+compat:
+	$(PYTHON) thirdparty/run.py
