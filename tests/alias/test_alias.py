@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -246,23 +247,32 @@ def test_transport_for_url_gives_the_mounted_transport_for_openai() -> None:
         )
 
 
-def test_init_transport_hooks_build_what_a_subclass_returns() -> None:
-    # httpx's own hooks, overridden by clients that wrap every transport (as ollama's and the
-    # Stainless SDKs' subclasses do to set defaults).
-    built: list[str] = []
+def test_init_transport_hooks_wrap_what_super_builds_as_hishel_does() -> None:
+    # hishel's CacheClient overrides both hooks to wrap the transport super() builds in its
+    # caching transport; the client must route through what the overrides return.
+    class Wrapper(httplib.BaseTransport):
+        def __init__(self, inner: httplib.BaseTransport) -> None:
+            self.inner = inner
 
-    class Wrapping(httplib.Client):
-        def _init_transport(self, **kwargs: object) -> httplib.BaseTransport:  # type: ignore[override]
-            built.append("direct")
-            return httplib.MockTransport(lambda request: httplib.Response(200, text="direct"))
+        def handle_request(self, request: httplib.Request) -> httplib.Response:
+            response = self.inner.handle_request(request)
+            response.headers["X-Wrapped"] = "yes"
+            return response
 
-        def _init_proxy_transport(self, proxy: object, **kwargs: object) -> httplib.BaseTransport:  # type: ignore[override]
-            built.append("proxy")
-            return httplib.MockTransport(lambda request: httplib.Response(200, text="proxied"))
+    class CacheClient(httplib.Client):
+        def _init_transport(self, *args: Any, **kwargs: Any) -> httplib.BaseTransport:
+            return Wrapper(super()._init_transport(*args, **kwargs))
 
-    with Wrapping(proxy="http://127.0.0.1:3128") as client:
-        assert client.get("http://example.org/").text == "proxied"
-    assert built == ["direct", "proxy"]
+        def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httplib.BaseTransport:
+            return Wrapper(super()._init_proxy_transport(*args, **kwargs))
+
+    mock = httplib.MockTransport(lambda request: httplib.Response(200, text="ok"))
+    with CacheClient(transport=mock) as client:
+        assert client.get("http://example.org/").headers["X-Wrapped"] == "yes"
+    with CacheClient(proxy="http://127.0.0.1:3128") as client:
+        routed = client._transport_for_url(httplib.URL("http://example.org/"))
+        assert isinstance(routed, Wrapper)
+        assert isinstance(routed.inner, httplib.HTTPTransport)
 
 
 def test_response_content_is_unset_until_read_as_httpx_cache_checks() -> None:
