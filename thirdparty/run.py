@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,6 +26,7 @@ import venv
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -63,8 +65,19 @@ def sdist(suite: Suite) -> Path:
     found = [p for p in CACHE.glob("*.tar.gz") if p.name.lower().startswith(prefix.lower())]
     if not found:
         CACHE.mkdir(exist_ok=True)
-        sh(PY, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-           "--dest", CACHE, f"{suite.name}=={suite.version}")  # fmt: skip
+        sh(
+            PY,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+            CACHE,
+            f"{suite.name}=={suite.version}",
+        )
         found = [p for p in CACHE.glob("*.tar.gz") if p.name.lower().startswith(prefix.lower())]
     return found[0]
 
@@ -86,13 +99,24 @@ def ensure_venv() -> None:
 
 def install_httplib() -> None:
     """This checkout's httplib, as a wheel (so its `.pth` hook is the one users get)."""
-    sh(PY, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-       "--force-reinstall", REPO)  # fmt: skip
+    sh(
+        PY,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--force-reinstall",
+        REPO,
+    )
 
 
 def environment(alias: bool) -> dict[str, str]:
     drop = {"HTTPLIB_ALIAS_HTTPX", "OLLAMA_HOST", "PYTHONPATH"}
-    env = {k: v for k, v in os.environ.items() if k not in drop and not k.lower().endswith("_proxy")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in drop and not k.lower().endswith("_proxy")
+    }
     if alias:
         env["HTTPLIB_ALIAS_HTTPX"] = "1"
     return env
@@ -102,11 +126,14 @@ def check_alias_switch() -> None:
     """The variable must be what decides: httpx without it, httplib with it."""
     probe = "import httpx, httplib; print(httpx.Client is httplib.Client)"
     for alias, expected in ((False, "False"), (True, "True")):
-        out = subprocess.run([PY, "-c", probe], env=environment(alias), capture_output=True,
-                             text=True, check=True).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            [PY, "-c", probe], env=environment(alias), capture_output=True, text=True, check=True
+        ).stdout.strip()
         if out != expected:
-            sys.exit(f"compat: HTTPLIB_ALIAS_HTTPX={int(alias)} gave httpx.Client is httplib"
-                     f".Client == {out}; the .pth hook is not doing its job")  # fmt: skip
+            sys.exit(
+                f"compat: HTTPLIB_ALIAS_HTTPX={int(alias)} gave httpx.Client is httplib"
+                f".Client == {out}; the .pth hook is not doing its job"
+            )
 
 
 def outcomes(report: Path) -> dict[str, str]:
@@ -129,8 +156,17 @@ def run_suite(suite: Suite, source: Path, alias: bool) -> tuple[dict[str, str], 
     report.unlink(missing_ok=True)
     started = time.monotonic()
     subprocess.run(
-        [PY, "-m", "pytest", suite.tests, "-q", "-p", "no:cacheprovider",
-         f"--junitxml={report}", *suite.pytest_args],  # fmt: skip
+        [
+            PY,
+            "-m",
+            "pytest",
+            suite.tests,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            *suite.pytest_args,
+        ],
         cwd=source,
         env=environment(alias),
         timeout=RUN_TIMEOUT,
@@ -144,8 +180,10 @@ def run_suite(suite: Suite, source: Path, alias: bool) -> tuple[dict[str, str], 
 
 
 def count(results: dict[str, str]) -> dict[str, int]:
-    return {kind: sum(1 for v in results.values() if v == kind) for kind in
-            ("passed", "failed", "skipped")}  # fmt: skip
+    return {
+        kind: sum(1 for v in results.values() if v == kind)
+        for kind in ("passed", "failed", "skipped")
+    }
 
 
 def main() -> int:
@@ -154,30 +192,37 @@ def main() -> int:
     install_httplib()
     check_alias_switch()
     WORK.mkdir(exist_ok=True)
-    summary = []
+    summary: list[dict[str, Any]] = []
     regressions: list[str] = []
     for suite in SUITES:
         with tarfile.open(sdist(suite)) as archive:
-            top = archive.getnames()[0].split("/")[0]
+            source = WORK / archive.getnames()[0].split("/")[0]
+            shutil.rmtree(source, ignore_errors=True)  # a fresh tree: no files of a past run
             archive.extractall(WORK, filter="data")
-        source = WORK / top
         on_httpx, t_httpx = run_suite(suite, source, alias=False)
         on_httplib, t_httplib = run_suite(suite, source, alias=True)
-        lost = sorted(t for t, v in on_httpx.items() if v == "passed" and on_httplib.get(t) != "passed")
+        c_httpx, c_httplib = count(on_httpx), count(on_httplib)
+        lost = sorted(
+            t for t, v in on_httpx.items() if v == "passed" and on_httplib.get(t) != "passed"
+        )
         regressions += [f"{suite.name}: {t} ({on_httplib.get(t, 'missing')})" for t in lost]
-        if count(on_httpx)["passed"] == 0:
+        if c_httpx["passed"] == 0:
             regressions.append(f"{suite.name}: no test passed on httpx; the suite did not run")
         row = {
-            "suite": f"{suite.name}=={suite.version}", "kind": suite.why,
-            "httpx": count(on_httpx), "httplib": count(on_httplib),
+            "suite": f"{suite.name}=={suite.version}",
+            "kind": suite.why,
+            "httpx": c_httpx,
+            "httplib": c_httplib,
             "seconds": {"httpx": round(t_httpx, 1), "httplib": round(t_httplib, 1)},
             "passes_only_on_httplib": sorted(
                 t for t, v in on_httplib.items() if v == "passed" and on_httpx.get(t) != "passed"
             ),
-        }  # fmt: skip
+        }
         summary.append(row)
-        print(f"compat: {row['suite']:<20} httpx {_fmt(row['httpx'])} ({t_httpx:.1f} s)"
-              f" | httplib {_fmt(row['httplib'])} ({t_httplib:.1f} s)")  # fmt: skip
+        print(
+            f"compat: {row['suite']:<20} httpx {_fmt(c_httpx)} ({t_httpx:.1f} s)"
+            f" | httplib {_fmt(c_httplib)} ({t_httplib:.1f} s)"
+        )
     (WORK / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"compat: {time.monotonic() - started:.0f} s in all")
     if regressions:
