@@ -62,6 +62,15 @@ LAZY = frozenset({"httpx._main"})
 # Set on every view, so a second call (and the error for a foreign httpx) can tell ours apart.
 MARKER = "__httplib_alias__"
 
+# httplib's own public names, which httpx does not have: they keep reporting `httplib`.
+HTTPLIB_ONLY = frozenset(
+    {
+        "alias_httpx", "BearerAuth", "CircuitBreaker", "CircuitOpenError", "ContentTooLarge",
+        "OAuth2ClientCredentials", "OAuth2Error", "OAuth2RefreshToken", "RateLimit",
+        "RateLimitTimeout", "Retry", "RetryBudget",
+    }
+)  # fmt: skip
+
 _lock = threading.Lock()
 
 
@@ -127,6 +136,17 @@ def _view(name: str) -> types.ModuleType:
     return module
 
 
+def _report_as_httpx() -> None:
+    """httpx's names report `httpx` as their module, as under httpx: a traceback reads
+    `httpx.ReadTimeout: ...`, which pytest-httpx's tests (and log filters) match on. Pickles
+    name `httpx.URL`, which the alias resolves."""
+    public = importlib.import_module("httplib")
+    for name in public.__all__:
+        obj = getattr(public, name)
+        if name not in HTTPLIB_ONLY and isinstance(obj, type | types.FunctionType):
+            obj.__module__ = "httpx"
+
+
 def _is_view(module: object) -> bool:
     return isinstance(module, types.ModuleType) and MARKER in vars(module)
 
@@ -155,6 +175,7 @@ def alias_httpx() -> None:
             )
         if not any(isinstance(finder, AliasFinder) for finder in sys.meta_path):
             sys.meta_path.insert(0, AliasFinder())
+            _report_as_httpx()
         for name in MODULES:
             if name not in LAZY:
                 importlib.import_module(name)

@@ -139,6 +139,33 @@ def test_third_party_code_subclasses_catches_and_checks_httplib_s_classes(
     assert out.split() == ["caught", "404", "async", "200", "1"]
 
 
+def test_httpx_s_names_report_httpx_as_their_module_and_httplib_s_own_keep_theirs() -> None:
+    # pytest-httpx's tests match `httpx.TimeoutException: ...` in a traceback; a pickle names
+    # `httpx.URL`, which must load back.
+    own = set(httplib.__all__) - set(httpx.__all__) - {"FunctionAuth"}
+    assert own == _alias.HTTPLIB_ONLY
+    out = run_python(
+        """
+        import pickle, traceback
+        import httplib
+        httplib.alias_httpx()
+        import httpx
+        try:
+            raise httpx.ReadTimeout("slow")
+        except httpx.TimeoutException:
+            print(traceback.format_exc().splitlines()[-1])
+        print(httpx.Client.__module__, httpx.get.__module__, httplib.Retry.__module__)
+        url = pickle.loads(pickle.dumps(httpx.URL("https://example.org/a")))
+        print(type(url) is httplib.URL, url)
+        """
+    )
+    assert out.splitlines() == [
+        "httpx.ReadTimeout: slow",
+        "httpx httpx httplib",
+        "True https://example.org/a",
+    ]
+
+
 def test_a_second_call_changes_nothing_and_a_fresh_import_is_aliased_again() -> None:
     out = run_python(
         """
@@ -192,11 +219,12 @@ def test_the_pth_hook_turns_the_alias_on_only_when_the_variable_is_1(
         site.addsitedir({str(tmp_path)!r})
         aliased = "httplib._alias" in sys.modules
         import httpx
-        print(aliased, httpx.Client.__module__)
+        print(aliased, hasattr(httpx, "__httplib_alias__"), hasattr(httpx, "__file__"))
         """,
         env={} if value is None else {"HTTPLIB_ALIAS_HTTPX": value},
     )
-    assert out.split() == [str(aliased), "httplib" if aliased else "httpx"]
+    # The real httpx is a file on disk; the alias's view is not.
+    assert out.split() == [str(aliased), str(aliased), str(not aliased)]
 
 
 def test_the_pth_hook_is_a_single_import_line() -> None:
