@@ -71,9 +71,9 @@ bench-smoke: bench-setup
 	$(BENCH_PY) bench/run.py --smoke $(BENCH_ARGS)
 
 # --- httpx's users on httplib ---
-# Real libraries' own test suites (thirdparty/run.py: starlette, ollama, httpx-sse, pinned), run
-# on httpx and then on httplib through alias_httpx(); fails if a test passing on httpx does not
-# pass on httplib. Its own venv (thirdparty/.venv); ~1 min once installed.
+# Real libraries' own test suites (thirdparty/run.py: starlette, ollama, httpx-sse, pytest-httpx,
+# pinned), run on httpx and then on httplib through alias_httpx(); fails if a gating suite's test
+# passing on httpx does not pass on httplib. Its own venv (thirdparty/.venv); ~1 min installed.
 .PHONY: compat
 compat:
 	$(PYTHON) thirdparty/run.py

@@ -257,6 +257,19 @@ def test_a_transport_for_url_patched_onto_the_class_routes_existing_clients() ->
         client.close()
 
 
+def test_uri_reference_gives_the_parsed_components_as_httpx_does_for_respx() -> None:
+    # respx's URL patterns read `url._uri_reference.path` to tell `https://host` (no path)
+    # from `https://host/`; httpx.URL.path says "/" for both.
+    fields = ("scheme", "userinfo", "host", "port", "path", "query", "fragment")
+    for text in (
+        "https://api.example.org",
+        "https://api.example.org/",
+        "http://u:p@h:8080/a%20b?q=1#f",
+    ):
+        ours, theirs = httplib.URL(text)._uri_reference, httpx.URL(text)._uri_reference
+        assert [getattr(ours, f) for f in fields] == [getattr(theirs, f) for f in fields], text
+
+
 def test_async_request_is_a_coroutine_function_for_respx() -> None:
     # respx picks its sync or async handler by `inspect.iscoroutinefunction(client.request)`.
     import inspect
