@@ -347,6 +347,7 @@ class AsyncClient(
     """
 
     _default_transport = AsyncHTTPTransport
+    _caller_depth = 3  # `request` below is an async def around the shared one
 
     @staticmethod
     def _clock() -> float:
