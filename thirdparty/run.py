@@ -6,9 +6,9 @@
 `HTTPLIB_ALIAS_HTTPX=1`, which the wheel's `.pth` hook turns into `httplib.alias_httpx()` at
 interpreter start-up. httplib is built from this checkout and reinstalled on every run.
 
-A test of a gating suite that passes on httpx and does not pass on httplib fails the run; so
-does a suite that ran no test. pytest-httpx is counted but does not gate: its differences are
-the documented gaps (httpx's User-Agent string, httpcore's pool). The suites need no network:
+A test that passes on httpx and does not pass on httplib fails the run, beyond a suite's count
+of known differences (none, except pytest-httpx's 54, the documented gaps: httpx's User-Agent
+string, httpcore's pool); so does a suite that ran no test. The suites need no network:
 starlette's TestClient runs the app in process, ollama's tests serve on loopback
 (pytest-httpserver), httpx-sse's and pytest-httpx's answer from mock transports.
 Per-suite counts go to stdout and `thirdparty/.work/results.json`.
@@ -47,9 +47,9 @@ class Suite:
     why: str  # what kind of httpx user it stands for
     tests: str = "tests"
     pytest_args: list[str] = field(default_factory=list)
-    # False: its differences are known and documented (docs/alias.md); they are listed, and
-    # counted, but do not fail the run.
-    gate: bool = True
+    # How many tests may pass on httpx and not on httplib: differences that are known and
+    # documented (docs/alias.md). More than that fails the run.
+    known_differences: int = 0
 
 
 SUITES = [
@@ -59,7 +59,8 @@ SUITES = [
     Suite("httpx-sse", "0.4.3", "SSE helper", pytest_args=["-o", "addopts=-rxXs"]),
     # Its tests compare the default User-Agent (`python-httpx/0.28.1`, httplib keeps its own)
     # and read proxy URLs out of httpcore's pool; both are documented gaps.
-    Suite("pytest-httpx", "0.35.0", "mocking helper (patches HTTPTransport)", gate=False),
+    # 44 + 10: lower this when a gap closes.
+    Suite("pytest-httpx", "0.35.0", "mocking helper (patches HTTPTransport)", known_differences=54),
 ]
 
 
@@ -214,17 +215,17 @@ def main() -> int:
             t for t, v in on_httpx.items() if v == "passed" and on_httplib.get(t) != "passed"
         )
         lines = [f"{suite.name}: {t} ({on_httplib.get(t, 'missing')})" for t in lost]
-        if suite.gate:
+        if len(lines) > suite.known_differences:
             regressions += lines
         elif lines:
             print(f"compat: {suite.name}: {len(lines)} known differences (docs/alias.md), e.g.")
-            print("\n".join(f"  {line}" for line in lines[:5]))
+            print("\n".join(f"  {line}" for line in lines[:3]))
         if c_httpx["passed"] == 0:
             regressions.append(f"{suite.name}: no test passed on httpx; the suite did not run")
         row = {
             "suite": f"{suite.name}=={suite.version}",
             "kind": suite.why,
-            "gate": suite.gate,
+            "known_differences": suite.known_differences,
             "httpx": c_httpx,
             "httplib": c_httplib,
             "seconds": {"httpx": round(t_httpx, 1), "httplib": round(t_httplib, 1)},
