@@ -88,3 +88,12 @@ soak: $(STAMP) soak-setup
 
 soak-ci: $(STAMP) soak-setup
 	$(BIN)/python bench/soak.py --ci $(SOAK_ARGS)
+
+# --- httpx's users on httplib ---
+# Real libraries' own test suites (thirdparty/run.py: starlette, ollama, httpx-sse, pytest-httpx,
+# pinned), run on httpx and then on httplib through alias_httpx(); fails if a test passing on
+# httpx does not pass on httplib, beyond a suite's documented differences. Own venv
+# (thirdparty/.venv): ~1 min once installed, ~2 min building it.
+.PHONY: compat
+compat:
+	$(PYTHON) thirdparty/run.py

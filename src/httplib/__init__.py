@@ -99,6 +99,18 @@ class _Command:
 main = _Command()
 
 
+def alias_httpx() -> None:
+    """Make `import httpx` anywhere in this process give httplib's objects (docs/alias.md).
+
+    Call it once at start-up, before anything imports httpx; later calls do nothing. Raises
+    RuntimeError if httpx itself was imported first. The machinery (an import hook and module
+    views) loads here, on the call: `import httplib` never imports it, nor httpx.
+    """
+    from ._alias import alias_httpx as install
+
+    install()
+
+
 __title__ = "httplib"
 __description__ = "A fast, robust HTTP client for Python with httpx's API, sync and async."
 __version__ = "0.1.0"
@@ -107,6 +119,7 @@ __all__ = [
     "__description__",
     "__title__",
     "__version__",
+    "alias_httpx",
     "ASGITransport",
     "AsyncBaseTransport",
     "AsyncByteStream",

@@ -47,9 +47,27 @@ from ._io.async_driver import running_under_trio
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
-from ._types import AsyncByteStream, AuthTypes, EventHook, SyncByteStream
+from ._types import (
+    AsyncByteStream,
+    AuthTypes,
+    CookieTypes,
+    EventHook,
+    HeaderTypes,
+    QueryParamTypes,
+    RequestContent,
+    RequestData,
+    RequestExtensions,
+    RequestFiles,
+    SyncByteStream,
+    TimeoutTypes,
+)
+from ._urls import URL
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
+
+# A class whose `_transport_for_url` is not this one (a subclass's, or respx's patch) routes
+# every request through it, as httpx does.
+_DEFAULT_ROUTE = _BaseClient._transport_for_url
 
 
 # ---------------------------------------------------------------------------------------------
@@ -59,7 +77,10 @@ __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 def _send_single(client: Client, request: Request) -> Response:
     if not isinstance(request.stream, SyncByteStream):
         raise RuntimeError("Attempted to send an async request with a sync Client instance.")
-    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
+    if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
+        transport = client._transport
+    else:
+        transport = client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = transport.handle_request(request)
@@ -209,7 +230,10 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
 async def _asend_single(client: AsyncClient, request: Request) -> Response:
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
-    transport = client._transport if client._unrouted else client._transport_for_url(request.url)
+    if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
+        transport = client._transport
+    else:
+        transport = client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
         response = await transport.handle_async_request(request)
@@ -323,6 +347,7 @@ class AsyncClient(
     """
 
     _default_transport = AsyncHTTPTransport
+    _caller_depth = 3  # `request` below is an async def around the shared one
 
     @staticmethod
     def _clock() -> float:
@@ -342,6 +367,32 @@ class AsyncClient(
                 f"{transport!r}; use Client for sync transports."
             )
         return transport
+
+    async def request(
+        self,
+        method: str,
+        url: URL | str,
+        *,
+        content: RequestContent | None = None,
+        data: RequestData | None = None,
+        files: RequestFiles | None = None,
+        json: Any | None = None,
+        params: QueryParamTypes | None = None,
+        headers: HeaderTypes | None = None,
+        cookies: CookieTypes | None = None,
+        auth: AuthTypes | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        extensions: RequestExtensions | None = None,
+    ) -> Response:
+        """Build a request from the arguments merged with the client's settings, and send it."""
+        # `async def`, not the shared method returning a coroutine: respx (and other mocking
+        # tools) tell the async client by `inspect.iscoroutinefunction(client.request)`.
+        return await Methods.request(
+            self, method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
 
     async def send(
         self,

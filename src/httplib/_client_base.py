@@ -223,11 +223,10 @@ class _BaseClient(Generic[T]):
         self._mounts: Mounts[T] = Mounts(
             {key: None if t is None else self._checked_transport(t) for key, t in routes.items()}
         )
-        # Mounts are fixed, so without any every request takes the default transport, unless a
-        # subclass routes by its own `_transport_for_url`.
-        self._unrouted = (
-            not self._mounts and type(self)._transport_for_url is _BaseClient._transport_for_url
-        )
+        # Mounts are fixed, so without any every request takes the default transport, unless the
+        # class routes by its own `_transport_for_url`: checked per request (`_client.py`),
+        # since respx's `using="httpx"` mocker patches it onto the class after clients exist.
+        self._unrouted = not self._mounts
 
     def _get_proxy_map(
         self, proxy: ProxyTypes | None, allow_env_proxies: bool

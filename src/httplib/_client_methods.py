@@ -43,6 +43,8 @@ class Methods(Generic[R, S]):
     """
 
     build_request: Callable[..., Request]
+    # Frames between `request` and its caller, for warnings: AsyncClient wraps it in one more.
+    _caller_depth = 2
 
     def send(
         self,
@@ -81,7 +83,7 @@ class Methods(Generic[R, S]):
     ) -> R:
         """Build a request from the arguments merged with the client's settings, and send it."""
         if cookies is not None:
-            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=2)
+            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=self._caller_depth)
         request = self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,

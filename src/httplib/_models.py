@@ -369,7 +369,7 @@ class Response:
     is_closed = False
     is_stream_consumed = False
     _num_bytes_downloaded = 0
-    _content: bytes | None = None
+    _body: bytes | None = None  # the whole body once read; httpx names it `_content` (below)
     _text: str | None = None
     _encoding: str | None = None
     _cookies: Cookies | None = None
@@ -511,11 +511,28 @@ class Response:
 
     # -- body as a whole ----------------------------------------------------------------------
 
+    # httpx keeps the read body in `_content` and leaves it unset until then; libraries test
+    # `hasattr(response, "_content")` for "was the body read" (httpx-cache before storing a
+    # response), set it to give a response a body, or delete it to have the stream read again.
+    @property
+    def _content(self) -> bytes:
+        if self._body is None:
+            raise AttributeError("'Response' object has no attribute '_content'")
+        return self._body
+
+    @_content.setter
+    def _content(self, value: bytes) -> None:
+        self._body = value
+
+    @_content.deleter
+    def _content(self) -> None:
+        self._body = None
+
     @property
     def content(self) -> bytes:
-        if self._content is None:
+        if self._body is None:
             raise ResponseNotRead()
-        return self._content
+        return self._body
 
     @property
     def text(self) -> str:
@@ -533,8 +550,8 @@ class Response:
             if encoding is None or not _is_known_encoding(encoding):
                 if isinstance(self.default_encoding, str):
                     encoding = self.default_encoding
-                elif self._content is not None:
-                    encoding = self.default_encoding(self._content)
+                elif self._body is not None:
+                    encoding = self.default_encoding(self._body)
             self._encoding = encoding or "utf-8"
         return self._encoding
 
@@ -619,7 +636,7 @@ class Response:
         if body is not None:
             self.is_stream_consumed = True
             self._num_bytes_downloaded = len(body)
-            self._content = body
+            self._body = body
         return body
 
     def _content_length(self) -> int | None:
@@ -649,7 +666,7 @@ class Response:
         `ContentTooLarge` and closes the response, having held at most the cap plus one
         decoded piece (`MAX_DECODED_PIECE`).
         """
-        if self._content is None:
+        if self._body is None:
             limit = self._max_content_size
             early = self._read_without_waiting(limit)
             if early is not None:
@@ -659,7 +676,7 @@ class Response:
                 return early
             chunks = self.iter_raw() if self._is_identity() else self.iter_bytes()
             if limit is None:
-                self._content = b"".join(chunks)
+                self._body = b"".join(chunks)
             else:
                 kept = _Capped(limit)
                 for part in chunks:
@@ -667,8 +684,8 @@ class Response:
                         _close_iterator(chunks)
                         self.close()  # early: the connection is dropped, not drained
                         raise self._too_large(limit)
-                self._content = kept.joined()
-        return self._content
+                self._body = kept.joined()
+        return self._body
 
     def _read_without_waiting(self, limit: int | None) -> bytes | ContentTooLarge | None:
         """What `read()` can settle before reading from the stream (the caller then closes
@@ -678,14 +695,14 @@ class Response:
             return self._too_large(limit)
         body = self._take_arrived()
         if body is not None and limit is not None and len(body) > limit:
-            self._content = None
+            self._body = None
             return self._too_large(limit)
         return body
 
     def _discard_needs_reading(self, limit: int) -> bool:
         """Whether `_discard` must read anything: not when the body was read or closed, has
         already arrived, or announces more than `limit` (it is cut off unread)."""
-        if self._content is not None or self.is_stream_consumed or self.is_closed:
+        if self._body is not None or self.is_stream_consumed or self.is_closed:
             return False
         length = self._content_length()
         return not ((length is not None and length > limit) or self._take_arrived() is not None)
@@ -708,7 +725,7 @@ class Response:
                     _close_iterator(raw)
                     return
             if self._is_identity():
-                self._content = kept.joined()
+                self._body = kept.joined()
         finally:
             self.close()
 
@@ -730,8 +747,8 @@ class Response:
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body with Content-Encoding undone, in `chunk_size` pieces."""
-        if self._content is not None:
-            yield from _slices(self._content, chunk_size)
+        if self._body is not None:
+            yield from _slices(self._body, chunk_size)
         elif chunk_size is None and self._is_identity():
             yield from self.iter_raw()
         else:
@@ -767,7 +784,7 @@ class Response:
 
     async def aread(self) -> bytes:
         """Async twin of `read()`."""
-        if self._content is None:
+        if self._body is None:
             limit = self._max_content_size
             early = self._read_without_waiting(limit)
             if early is not None:
@@ -777,7 +794,7 @@ class Response:
                 return early
             chunks = self.aiter_raw() if self._is_identity() else self.aiter_bytes()
             if limit is None:
-                self._content = b"".join([part async for part in chunks])
+                self._body = b"".join([part async for part in chunks])
             else:
                 kept = _Capped(limit)
                 async for part in chunks:
@@ -785,8 +802,8 @@ class Response:
                         await _aclose_iterator(chunks)
                         await self.aclose()
                         raise self._too_large(limit)
-                self._content = kept.joined()
-        return self._content
+                self._body = kept.joined()
+        return self._body
 
     async def _adiscard(self, limit: int) -> None:
         """Async twin of `_discard()`."""
@@ -800,7 +817,7 @@ class Response:
                     await _aclose_iterator(raw)
                     return
             if self._is_identity():
-                self._content = kept.joined()
+                self._body = kept.joined()
         finally:
             await self.aclose()
 
@@ -827,8 +844,8 @@ class Response:
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
         """Async twin of `iter_bytes()`."""
-        if self._content is not None:
-            for piece in _slices(self._content, chunk_size):
+        if self._body is not None:
+            for piece in _slices(self._body, chunk_size):
                 yield piece
             return
         if chunk_size is None and self._is_identity():

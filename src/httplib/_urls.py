@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from ._types import QueryParamTypes
-from ._urlparse import parse_url, replace_components, resolve_reference
+from ._urlparse import ParsedURL, parse_url, replace_components, resolve_reference
 from ._utils import primitive_value_to_str
 
 __all__ = ["URL", "QueryParams", "RawURL"]
@@ -95,6 +95,12 @@ class URL:
         self._host: str | None = None
         self._netloc: bytes | None = None
         self._raw_path: bytes | None = None
+
+    @property
+    def _uri_reference(self) -> ParsedURL:
+        """httpx's name for the parsed components (`.path` escaped, `""` when empty): respx
+        reads it to tell `https://host` from `https://host/`."""
+        return self._parsed
 
     @property
     def scheme(self) -> str:

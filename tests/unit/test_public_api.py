@@ -110,6 +110,7 @@ def test_token_auth_names_are_exported_and_not_httpx_s(name: str) -> None:
 def test_all_is_httpx_s_names_plus_httplib_s_own() -> None:
     # (FunctionAuth is httpx's too, though not in its __all__; ContentTooLarge is a body limit.)
     own = {*RESILIENCE, *TOKEN_AUTH, "Retry", "RetryBudget", "FunctionAuth", "ContentTooLarge"}
+    own.add("alias_httpx")  # the process-wide alias (docs/alias.md)
     assert set(httplib.__all__) == set(HTTPX_NAMES) | own
 
 
