@@ -346,7 +346,8 @@ def mapped_exception(
             best, target = source, candidate
     if target is None or isinstance(exc, target):
         return None
-    message = str(exc) or type(exc).__name__
+    # (trio's BrokenResourceError says nothing itself; the OSError it wraps says what happened)
+    message = str(exc) or str(exc.__cause__ or "") or type(exc).__name__
     if issubclass(target, RequestError):
         return target(message, request=request)
     return target(message)

@@ -243,3 +243,25 @@ def test_network_stream_answers_after_the_server_closed(fault: Fault) -> None:
 
         fault.with_client(async_script if fault.is_async else sync_script)
         assert server.connections_accepted == 2
+
+
+def test_a_close_mid_upload_without_an_answer_is_a_disconnect(fault: Fault) -> None:
+    """The server reads the head and closes without answering or reading the upload (a
+    reload): our body write fails, and the outcome is the missing answer, the same on every
+    runtime: `RemoteProtocolError`, not the broken pipe of our own write. A POST whose body
+    went out may have been acted on, so it is not resent."""
+
+    def handler(conn: socket.socket) -> None:
+        head, _ = read_request_head(conn)
+        if b"/ok " in head:
+            conn.sendall(OK)
+
+    with scripted_server(handler) as server:
+        fault.expect(
+            RemoteProtocolError,
+            server.url + "/up",
+            method="POST",
+            content=b"x" * (8 << 20),
+            then=server.url + "/ok",
+            match="without sending a response",
+        )

@@ -339,3 +339,25 @@ def test_http2_is_offered_first_with_the_users_ssl_context(
     assert hellos
     # RFC 7301 section 3.1: the protocol list, each name prefixed by its length, in order.
     assert all(b"\x02h2\x08http/1.1" in hello for hello in hellos)
+
+
+def test_an_upload_above_goaway_s_last_stream_goes_again_at_once(run: Runner) -> None:
+    """An 8 MiB upload waiting for send window on a stream the server's GOAWAY left
+    unprocessed is resent on a new connection at once, not after the write timeout."""
+    with run_h2_peer(goaway_after=1, answer_after=2) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport(http1=False, http2=True)
+
+            async def upload() -> bytes:
+                response = await client.send("POST", peer.url + "/upload", content=b"u" * (8 << 20))
+                return await client.read(response)  # type: ignore[no-any-return]
+
+            started = time.monotonic()
+            first, uploaded = await mode.gather([lambda: fetch(client, peer.url + "/a"), upload])
+            assert (first, uploaded) == (b"/a", b"8388608")
+            assert time.monotonic() - started < 5  # the transport's write timeout is 10 s
+            await client.close()
+
+        run(case)
+        assert peer.connections >= 2

@@ -233,3 +233,30 @@ def test_what_the_server_sent_before_closing_is_read_after_a_failed_write(
             await stream.aclose()
 
         run(case)
+
+
+def test_closing_a_stream_the_server_already_closed_is_quiet(
+    run: Run,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """The exchange gives a connection back (and closes it) after the server closed it: no
+    error from the runtime's transport, however often it is closed."""
+    with scripted_server(greet_then_close, ssl_context=server_ssl_context) as server:
+
+        async def case(backend: Any) -> None:
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            stream = await plain.start_tls(client_ssl_context, "localhost", 5)
+            received = b""
+            for _ in range(10):
+                chunk = await stream.read(65536, timeout=5)
+                if not chunk:
+                    break
+                received += chunk
+            assert received == b"bye"
+            await backend.sleep(0)  # (asyncio finishes closing its side in the next turns)
+            await backend.sleep(0)
+            await stream.aclose()
+            await stream.aclose()
+
+        run(case)

@@ -33,7 +33,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .. import _logging as log
-from .._exceptions import PoolTimeout, TimeoutException, WriteError
+from .._exceptions import (
+    PoolTimeout,
+    ReadError,
+    RemoteProtocolError,
+    TimeoutException,
+    WriteError,
+)
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -50,6 +56,7 @@ from .effects import (
     Runtime,
 )
 from .exchange import Http11Connection, Http11Exchange
+from .http11 import DISCONNECTED_BEFORE_RESPONSE
 from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
@@ -353,6 +360,7 @@ class Engine:
         `Resend` that allowed it."""
         ex = Http11Body(self, pool, ticket, plan, conn)
         stream = conn.stream
+        write_failed = False
         try:
             try:
                 yield (WRITE, stream, ex.first_write(), plan.write_timeout)
@@ -373,10 +381,15 @@ class Engine:
                 # whole body (RFC 9112 section 9.5 lets it); its answer is the outcome, as in
                 # httpcore. When none comes, the read's own error says why. The connection
                 # is not reused: our side of the exchange never finished.
-                pass
+                write_failed = True
             while ex.head is None:
                 ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
-        except BaseException as exc:
+        except BaseException as raised:
+            exc = raised
+            if write_failed and type(exc) is ReadError and not ex.response_started:
+                # The server closed while we wrote: whether the kernel then reports our read
+                # as a reset or as an EOF is a race; the outcome is the same missing answer.
+                exc = RemoteProtocolError(DISCONNECTED_BEFORE_RESPONSE)
             yield from ex._give_back(False)
             if ex.response_started:
                 mark_response_started(exc)
@@ -389,6 +402,8 @@ class Engine:
                 body_sent=ex.body_sent,
             ):
                 return resend
+            if exc is not raised:
+                raise exc from raised
             raise
         # Even when the whole body came with the head, the connection stays with the response
         # until it is read to the end or closed (as in httpx): a pool limit then means the same

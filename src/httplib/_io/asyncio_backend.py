@@ -223,7 +223,9 @@ class AsyncioStream:
 
     def _at_eof(self) -> bytes:
         error = self._protocol.error
-        if error is not None:
+        # A broken pipe is our *write* failing (the peer had closed): for reading, that is the
+        # end of what the server sent, and the exchange says what the EOF means there.
+        if error is not None and not isinstance(error, BrokenPipeError):
             raise_mapped(error, READ)
         return b""
 
@@ -333,7 +335,14 @@ class AsyncioStream:
         task resumes, so a loop stopped right after a request cannot leave the socket to the
         garbage collector. (uvloop closes the descriptor inside abort() itself.)
         """
-        self._transport.abort()
+        if self._protocol.lost:
+            return  # closed already
+        try:
+            self._transport.abort()
+        except AttributeError:
+            # asyncio's transports detach their loop once closed; one that finished closing
+            # without our protocol hearing of it fails inside abort() (seen in the soak).
+            return
         if not self._protocol.lost:
             await asyncio.sleep(0)
 
