@@ -66,6 +66,7 @@ __all__ = ["Engine", "Http2Body", "Http11Body", "ResponseParts"]
 _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
+_POOL_TIMED_OUT = "Timed out waiting for a connection from the pool."
 
 # Status, raw header list, extensions for `Response(...)`, and the body flow.
 ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body"]
@@ -95,7 +96,20 @@ class Engine:
                 fresh = resend is not None and resend.fresh
                 pool, ticket, acts, conn = self._acquire(plan, fresh)
                 if conn is None:  # (the usual keep-alive reuse needs no generator for this)
-                    pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts, fresh)
+                    waited = False
+                    if ticket.status is _WAITING and not acts:
+                        # Waiting for a slot, written here: a queued request holds this
+                        # frame and its waker, no more generators (issue 15's scale rows).
+                        try:
+                            if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
+                                raise PoolTimeout(_POOL_TIMED_OUT)
+                        except BaseException:
+                            yield from self.release(pool, ticket, False)
+                            raise
+                        waited = True
+                    pool, ticket, conn = yield from self._checkout(
+                        plan, pool, ticket, acts, fresh, waited
+                    )
                 if type(conn) is Http11Connection:
                     parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
                 else:
@@ -202,29 +216,35 @@ class Engine:
         ticket: Ticket,
         acts: list[Action],
         fresh: bool = False,
+        waited: bool = False,
     ) -> Flow:
         """A connection for a ticket `_acquire` could not serve at once: after probing,
-        connecting or waiting for a slot (asking the pool again when that came to nothing)."""
+        connecting or waiting for a slot (asking the pool again when that came to nothing).
+        `waited`: the ticket's first wait is over already (`send` waits itself)."""
         while True:
             try:
                 if acts:
                     yield from self.perform(acts)
-                conn = yield from self._use_ticket(plan, pool, ticket)
+                conn = yield from self._use_ticket(plan, pool, ticket, waited)
             except BaseException:
                 yield from self.release(pool, ticket, False)
                 raise
             if conn is not None:
                 return pool, ticket, conn
+            waited = False
             pool, ticket, acts, conn = self._acquire(plan, fresh)
             if conn is not None:
                 return pool, ticket, conn
 
-    def _use_ticket(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
-        """Wait, connect or take the reserved connection; None means ask the pool again."""
+    def _use_ticket(
+        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, waited: bool = False
+    ) -> Flow:
+        """Wait (unless `waited`), connect or take the reserved connection; None means ask the
+        pool again."""
         status = ticket.status
-        if status is _WAITING:
+        if status is _WAITING and not waited:
             if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
-                raise PoolTimeout("Timed out waiting for a connection from the pool.")
+                raise PoolTimeout(_POOL_TIMED_OUT)
             status = ticket.status
         if status is _CONNECT:
             return (yield from self._connect(plan, pool, ticket))
