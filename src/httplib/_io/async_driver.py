@@ -92,7 +92,7 @@ class AsyncDriver:
         self._perform: tuple[Performer, ...] = ()
         # What a performer may return for `run` to await besides a coroutine: the backend's
         # future (a waker it times itself), when it has one.
-        self._future_type: type = _NoFuture
+        self._future_type: type[Any] = _NoFuture
         self._respond = self._response
 
     def _start(self) -> Engine:
