@@ -214,15 +214,29 @@ class AsyncioStream:
         if not protocol.chunks:
             if protocol.eof:
                 return self._at_eof()
-            waiter = protocol.start_wait("read", timeout)
+            # `start_wait("read", ...)` and `end_wait` written out: every response waits here.
+            loop = protocol.loop
+            waiter = protocol.read_waiter = loop.create_future()
+            if timeout is None:
+                protocol.read_deadline = None
+            else:
+                deadline = protocol.read_deadline = loop.time() + timeout
+                if protocol.timer is None or protocol.timer_at > deadline:
+                    protocol._arm(deadline)
             try:
                 await waiter
             except TimeoutError as exc:
                 raise_mapped(exc, READ)
             finally:
-                protocol.end_wait("read", waiter)
+                if protocol.read_waiter is waiter:
+                    protocol.read_waiter = protocol.read_deadline = None
             if not protocol.chunks:
                 return self._at_eof()
+        chunk = protocol.chunks[0]
+        if len(chunk) <= max_bytes and not protocol.paused_reading:  # (`take`'s usual case)
+            protocol.chunks.popleft()
+            protocol.buffered -= len(chunk)
+            return chunk
         return protocol.take(max_bytes)
 
     def _at_eof(self) -> bytes:
