@@ -507,7 +507,13 @@ class AsyncioBackend:
         """The WRITE effect without a coroutine when the transport buffers the bytes; a drain
         to await only when the transport asked its writer to pause (`pause_writing`)."""
         stream: AsyncioStream = effect[1]
-        if effect[2] and stream.write_nowait(effect[2]):
+        data = effect[2]
+        if type(stream) is AsyncioStream:  # (`write_nowait` written out: every request's head)
+            protocol, transport = stream._protocol, stream._transport
+            if data and protocol.error is None and not transport.is_closing():
+                transport.write(data)
+                return stream.drain(effect[3]) if protocol.paused_writing else None
+        if data and stream.write_nowait(data):
             return stream.drain(effect[3])
         return None
 
