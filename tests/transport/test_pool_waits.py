@@ -8,8 +8,8 @@ import pytest
 
 from httplib._config import Limits
 from httplib._exceptions import PoolTimeout
-from transport.test_pool import routed
 from servers.raw import scripted_server
+from transport.test_pool import routed
 from transport.transport_harness import Mode, Runner, timeouts
 
 
