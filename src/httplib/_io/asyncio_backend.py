@@ -79,6 +79,11 @@ class _ByteProtocol(asyncio.Protocol):
         self.timer: asyncio.Handle | None = None
         self.timer_at = 0.0
         self.lost = False  # connection_lost ran: the socket is closed
+        # The loop's clock: asyncio's own loops read `time.monotonic` (called directly, it
+        # costs no Python frame per timed read); any other loop (uvloop) is asked.
+        self.clock: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
@@ -93,7 +98,11 @@ class _ByteProtocol(asyncio.Protocol):
         if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
             self.paused_reading = True
             self.transport.pause_reading()
-        self._wake_reader()
+        waiter = self.read_waiter  # (`_wake_reader` written out: every response comes here)
+        if waiter is not None:
+            self.read_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -220,7 +229,7 @@ class AsyncioStream:
             if timeout is None:
                 protocol.read_deadline = None
             else:
-                deadline = protocol.read_deadline = loop.time() + timeout
+                deadline = protocol.read_deadline = protocol.clock() + timeout
                 if protocol.timer is None or protocol.timer_at > deadline:
                     protocol._arm(deadline)
             try:
