@@ -15,6 +15,10 @@ CEILING = {
     "burst": "raw-asyncio",
 }
 
+# A client named "<name>-uvloop" runs on uvloop: its ceiling is the raw client on uvloop.
+UVLOOP_SUFFIX = "-uvloop"
+UVLOOP_CEILING = "raw-uvloop"
+
 
 def rate(row: dict[str, Any], unit: str) -> float | None:
     value = row.get(RATE_KEY[unit]) if row["status"] == "ok" else None
@@ -36,11 +40,14 @@ def add_ratios(doc: dict[str, Any]) -> None:
         ours_rate = rate(ours, unit) if ours else None
         ceiling_row = by_client.get(CEILING.get(sc["mode"], ""))
         ceiling_rate = rate(ceiling_row, unit) if ceiling_row else None
+        uvloop_row = by_client.get(UVLOOP_CEILING)
+        uvloop_rate = rate(uvloop_row, unit) if uvloop_row else None
         for row in sc["rows"]:
             value = rate(row, unit)
             row["rate"] = value
             row["vs_httplib"] = speed_ratio(value, ours_rate, unit)
-            row["of_ceiling"] = speed_ratio(value, ceiling_rate, unit)
+            on_uvloop = row["client"].endswith(UVLOOP_SUFFIX)
+            row["of_ceiling"] = speed_ratio(value, uvloop_rate if on_uvloop else ceiling_rate, unit)
 
 
 def _num(value: float | None, digits: int = 3) -> str:

@@ -51,6 +51,14 @@ class ClientSpec:
         return str(VENVS[self.venv] / "bin" / "python")
 
 
+UVLOOP_ROWS = (
+    "get_1k_async_c1",
+    "get_1k_async_c16",
+    "get_1k_async_c100",
+    "get_1k_async_c128",
+    "https_async_c16",
+    "h1_tls_c100",
+)
 CLIENTS: list[ClientSpec] = [
     ClientSpec("httplib", "project", ("httplib",), sync=True, asyncio=True),
     # The same client with retries, a total deadline, a rate limit and a circuit breaker
@@ -64,6 +72,10 @@ CLIENTS: list[ClientSpec] = [
         asyncio=True,
         only=("get_1k_sync", "get_1k_async_c1"),
     ),
+    # httplib and aiohttp on uvloop (what uvicorn[standard] turns on), beside raw-uvloop, on
+    # the async rows of one or many requests in flight (issue 15).
+    ClientSpec("httplib-uvloop", "project", (), sync=False, asyncio=True, only=UVLOOP_ROWS),
+    ClientSpec("aiohttp-uvloop", "peers", (), sync=False, asyncio=True, only=UVLOOP_ROWS),
     ClientSpec("httpx", "peers", ("httpx",), sync=True, asyncio=True),
     ClientSpec("httpx2", "peers", ("httpx2",), sync=True, asyncio=True),
     ClientSpec("aiohttp", "peers", ("aiohttp",), sync=False, asyncio=True),

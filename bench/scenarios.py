@@ -160,7 +160,7 @@ def _scale() -> list[Scenario]:
 
 def _async_get() -> list[Scenario]:
     out = [Scenario("get_1k_async_c1", 2, "async GET 1 KiB, 1 in flight", "async")]
-    for n in (16, 128):
+    for n in (16, 100, 128):
         out.append(
             Scenario(
                 f"get_1k_async_c{n}_default",

@@ -17,6 +17,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "httpx": ("adapters.httpx_like", "httpx"),
     "httpx2": ("adapters.httpx_like", "httpx2"),
     "aiohttp": ("adapters.aiohttp_adapter", ""),
+    "httplib-uvloop": ("adapters.httpx_like", "httplib:uvloop"),
+    "aiohttp-uvloop": ("adapters.aiohttp_adapter", "uvloop"),
     "requests": ("adapters.requests_like", "requests"),
     "niquests": ("adapters.requests_like", "niquests"),
     "urllib3": ("adapters.urllib3_adapter", ""),

@@ -76,5 +76,11 @@ class Aiohttp(Adapter):
         await aiohttp.ClientSession().close()
 
 
-def load(_: str) -> Aiohttp:
-    return Aiohttp()
+def load(loop: str) -> Aiohttp:
+    """aiohttp on asyncio's default loop, or on uvloop when `loop` says so."""
+    adapter = Aiohttp()
+    if loop == "uvloop":
+        import uvloop
+
+        adapter.loop_factory = uvloop.new_event_loop
+    return adapter

@@ -168,5 +168,13 @@ class HttpxLike(Adapter):
 
 
 def load(name: str) -> HttpxLike:
+    """`module[:armed|:uvloop]`: the library, with its policies armed or on uvloop."""
     module, _, variant = name.partition(":")
-    return HttpxLike(importlib.import_module(module), ours=module == "httplib", armed=bool(variant))
+    adapter = HttpxLike(
+        importlib.import_module(module), ours=module == "httplib", armed=variant == "armed"
+    )
+    if variant == "uvloop":
+        import uvloop
+
+        adapter.loop_factory = uvloop.new_event_loop
+    return adapter

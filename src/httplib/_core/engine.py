@@ -55,6 +55,7 @@ from .effects import (
     Flow,
     Runtime,
 )
+from .events import ResponseReceived
 from .exchange import Http11Connection, Http11Exchange
 from .http11 import DISCONNECTED_BEFORE_RESPONSE
 from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
@@ -73,6 +74,7 @@ __all__ = ["Engine", "Http2Body", "Http11Body", "ResponseParts"]
 _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
+_POOL_TIMED_OUT = "Timed out waiting for a connection from the pool."
 
 # Status, raw header list, extensions for `Response(...)`, and the body flow.
 ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body"]
@@ -102,14 +104,64 @@ class Engine:
                 fresh = resend is not None and resend.fresh
                 pool, ticket, acts, conn = self._acquire(plan, fresh)
                 if conn is None:  # (the usual keep-alive reuse needs no generator for this)
-                    pool, ticket, conn = yield from self._checkout(plan, pool, ticket, acts, fresh)
-                if type(conn) is Http11Connection:
-                    parts = yield from self._send_http11(plan, pool, ticket, conn, resend)
-                else:
+                    waited = False
+                    if ticket.status is _WAITING and not acts:
+                        # Waiting for a slot, written here: a queued request holds this
+                        # frame and its waker, no more generators (issue 15's scale rows).
+                        try:
+                            if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
+                                raise PoolTimeout(_POOL_TIMED_OUT)
+                        except BaseException:
+                            yield from self.release(pool, ticket, False)
+                            raise
+                        waited = True
+                    pool, ticket, conn = yield from self._checkout(
+                        plan, pool, ticket, acts, fresh, waited
+                    )
+                if type(conn) is not Http11Connection:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
-                if type(parts) is not Resend:
-                    return parts
-                resend = parts  # it may go again: on another connection
+                    if type(parts) is not Resend:
+                        return parts
+                    resend = parts  # it may go again: on another connection
+                    continue
+                # One HTTP/1.1 exchange up to the response head, written here rather than in a
+                # generator of its own: this is every request's path (issue 9's per-request
+                # cost). A failure may let it go again (`_http11_failed`).
+                ex = Http11Body(self, pool, ticket, plan, conn)
+                stream = conn.stream
+                write_failed = False
+                try:
+                    try:
+                        yield (WRITE, stream, ex.first_write(), plan.write_timeout)
+                        if plan.inline is None:
+                            yield from self._write_body(ex, stream, plan)
+                    except WriteError:
+                        # A server may answer (413, 401, a redirect) and close without reading
+                        # the whole body (RFC 9112 section 9.5 lets it); its answer is the
+                        # outcome, as in httpcore. When none comes, the read's own error says
+                        # why. The connection is not reused: our side never finished.
+                        write_failed = True
+                    while ex.head is None:
+                        ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
+                except BaseException as exc:
+                    outcome = yield from self._http11_failed(plan, ex, exc, resend, write_failed)
+                    if type(outcome) is Resend:
+                        resend = outcome
+                        continue
+                    if outcome is exc:
+                        raise
+                    raise outcome from exc
+                # Even when the whole body came with the head, the connection stays with the
+                # response until it is read to the end or closed (as in httpx): a pool limit
+                # then means the same thing whatever the server's write sizes, and a streamed
+                # response keeps its slot.
+                head = ex.head
+                extensions = {
+                    "http_version": head.http_version,
+                    "reason_phrase": head.reason,
+                    "network_stream": stream,
+                }
+                return head.status_code, head.headers, extensions, ex
         except TimeoutException as exc:
             renamed = deadline_error(plan, exc)
             if renamed is exc:
@@ -189,8 +241,16 @@ class Engine:
         if status is not _READY or acts:
             return pool, ticket, acts, None
         conn = ticket.entry.handle  # type: ignore[union-attr]
-        if type(conn) is Http11Connection and self._closed_while_idle(conn, now) is not False:
-            return pool, ticket, acts, None  # (`_checkout` probes it, or replaces it)
+        if type(conn) is Http11Connection:
+            # (`_closed_while_idle` written out: every reuse asks) `_checkout` probes it, or
+            # replaces it.
+            runtime = self.runtime
+            peek = runtime.peek
+            if peek is not None:
+                if peek(conn.stream):
+                    return pool, ticket, acts, None
+            elif conn.needs_probe(now, runtime.probe_after):
+                return pool, ticket, acts, None
         return pool, ticket, acts, conn
 
     def _closed_while_idle(self, conn: Http11Connection, now: float) -> bool | None:
@@ -209,29 +269,35 @@ class Engine:
         ticket: Ticket,
         acts: list[Action],
         fresh: bool = False,
+        waited: bool = False,
     ) -> Flow:
         """A connection for a ticket `_acquire` could not serve at once: after probing,
-        connecting or waiting for a slot (asking the pool again when that came to nothing)."""
+        connecting or waiting for a slot (asking the pool again when that came to nothing).
+        `waited`: the ticket's first wait is over already (`send` waits itself)."""
         while True:
             try:
                 if acts:
                     yield from self.perform(acts)
-                conn = yield from self._use_ticket(plan, pool, ticket)
+                conn = yield from self._use_ticket(plan, pool, ticket, waited)
             except BaseException:
                 yield from self.release(pool, ticket, False)
                 raise
             if conn is not None:
                 return pool, ticket, conn
+            waited = False
             pool, ticket, acts, conn = self._acquire(plan, fresh)
             if conn is not None:
                 return pool, ticket, conn
 
-    def _use_ticket(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
-        """Wait, connect or take the reserved connection; None means ask the pool again."""
+    def _use_ticket(
+        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, waited: bool = False
+    ) -> Flow:
+        """Wait (unless `waited`), connect or take the reserved connection; None means ask the
+        pool again."""
         status = ticket.status
-        if status is _WAITING:
+        if status is _WAITING and not waited:
             if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
-                raise PoolTimeout("Timed out waiting for a connection from the pool.")
+                raise PoolTimeout(_POOL_TIMED_OUT)
             status = ticket.status
         if status is _CONNECT:
             return (yield from self._connect(plan, pool, ticket))
@@ -348,73 +414,47 @@ class Engine:
 
     # ------------------------------------------------------------------------------ HTTP/1.1
 
-    def _send_http11(
+    def _write_body(self, ex: Http11Body, stream: Any, plan: RequestPlan) -> Flow:
+        """Stream a body that is not in memory (or too large to join the head's write)."""
+        # (each timeout read when it is used: under a deadline it shrinks)
+        iterator = yield (BODY_ITER, plan.request.stream)
+        try:
+            while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                for buf in ex.frame(chunk):
+                    yield (WRITE, stream, buf, plan.write_timeout)
+        finally:
+            yield (BODY_CLOSE, iterator)
+        tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
+        if tail:
+            yield (WRITE, stream, tail, plan.write_timeout)
+
+    def _http11_failed(
         self,
         plan: RequestPlan,
-        pool: PoolState,
-        ticket: Ticket,
-        conn: Http11Connection,
+        ex: Http11Body,
+        exc: BaseException,
         resend: Resend | None,
+        write_failed: bool,
     ) -> Flow:
-        """One HTTP/1.1 exchange up to the response head; or, when it may go again, the
-        `Resend` that allowed it."""
-        ex = Http11Body(self, pool, ticket, plan, conn)
-        stream = conn.stream
-        write_failed = False
-        try:
-            try:
-                yield (WRITE, stream, ex.first_write(), plan.write_timeout)
-                if plan.inline is None:
-                    # (each timeout read when it is used: under a deadline it shrinks)
-                    iterator = yield (BODY_ITER, plan.request.stream)
-                    try:
-                        while (chunk := (yield (BODY_NEXT, iterator))) is not None:
-                            for buf in ex.frame(chunk):
-                                yield (WRITE, stream, buf, plan.write_timeout)
-                    finally:
-                        yield (BODY_CLOSE, iterator)
-                    tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length
-                    if tail:
-                        yield (WRITE, stream, tail, plan.write_timeout)
-            except WriteError:
-                # A server may answer (413, 401, a redirect) and close without reading the
-                # whole body (RFC 9112 section 9.5 lets it); its answer is the outcome, as in
-                # httpcore. When none comes, the read's own error says why. The connection
-                # is not reused: our side of the exchange never finished.
-                write_failed = True
-            while ex.head is None:
-                ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
-        except BaseException as raised:
-            exc = raised
-            if write_failed and type(exc) is ReadError and not ex.response_started:
-                # The server closed while we wrote: whether the kernel then reports our read
-                # as a reset or as an EOF is a race; the outcome is the same missing answer.
-                exc = RemoteProtocolError(DISCONNECTED_BEFORE_RESPONSE)
-            yield from ex._give_back(False)
-            if ex.response_started:
-                mark_response_started(exc)
-            if resend is None:
-                resend = Resend(plan)
-            if resend.after_http11(
-                exc,
-                reused=ex.reused,
-                response_started=ex.response_started,
-                body_sent=ex.body_sent,
-            ):
-                return resend
-            if exc is not raised:
-                raise exc from raised
-            raise
-        # Even when the whole body came with the head, the connection stays with the response
-        # until it is read to the end or closed (as in httpx): a pool limit then means the same
-        # thing whatever the server's write sizes, and a streamed response keeps its slot.
-        head = ex.head
-        extensions = {
-            "http_version": head.http_version,
-            "reason_phrase": head.reason,
-            "network_stream": stream,
-        }
-        return head.status_code, head.headers, extensions, ex
+        """After an HTTP/1.1 exchange failed with `exc`: give the connection back (closed),
+        and return the `Resend` when the request may go again, else the error to raise."""
+        if write_failed and type(exc) is ReadError and not ex.response_started:
+            # The server closed while we wrote: whether the kernel then reports our read as a
+            # reset or as an EOF is a race; the outcome is the same missing answer.
+            exc = RemoteProtocolError(DISCONNECTED_BEFORE_RESPONSE)
+        yield from ex._give_back(False)
+        if ex.response_started:
+            mark_response_started(exc)
+        if resend is None:
+            resend = Resend(plan)
+        if resend.after_http11(
+            exc,
+            reused=ex.reused,
+            response_started=ex.response_started,
+            body_sent=ex.body_sent,
+        ):
+            return resend
+        return exc
 
     # ------------------------------------------------------------------------------ HTTP/2
 
@@ -498,7 +538,15 @@ class Http11Body(Http11Exchange):
         plan: RequestPlan,
         conn: Http11Connection,
     ) -> None:
-        Http11Exchange.__init__(self, plan, conn)
+        # (Http11Exchange.__init__ written out: one call fewer on every request)
+        self.plan = plan
+        self.conn = conn
+        self.reused = conn.requests > 0
+        conn.requests += 1
+        self.body_sent = False
+        self.head: ResponseReceived | None = None
+        self.chunks: list[bytes] = []
+        self.ended = False
         self._engine = engine
         self._pool = pool
         self._ticket: Ticket | None = ticket
@@ -531,9 +579,14 @@ class Http11Body(Http11Exchange):
     def release(self) -> Flow | None:
         """Give the connection back without a flow when the pool asks for nothing more (the
         usual case, once the body is read); else the flow that performs what it asks."""
-        now = self._engine.clock()
-        acts = self.hand_back(self.finish(now), now)
-        return self._engine.perform(acts) if acts else None
+        ticket, self._ticket = self._ticket, None
+        if ticket is None:
+            return None
+        engine = self._engine
+        now = engine.clock()
+        state = self.conn.state
+        acts = engine.give_back(self._pool, ticket, self.finish(now), state.is_switched, now)
+        return engine.perform(acts) if acts else None
 
     def hand_back(self, reusable: bool, now: float | None = None) -> list[Action]:
         """Give the ticket back now (once); the pool's actions to perform."""

@@ -194,12 +194,9 @@ class RequestPlan:
         self.method: str = request.method
         self.method_bytes = request.method.encode("ascii")
         self.target: bytes = url.raw_path
-        fields = request.headers.raw
-        # Request puts the Host it adds first: the usual case costs one compare, no call.
-        if fields and fields[0][0].lower() == b"host":
-            self.headers = fields
-        else:
-            self.headers = _head_fields(request)
+        # Built when the head is written (`head_fields`): a request queued for a pool slot
+        # holds no copy of its header list (issue 15).
+        self.headers: list[tuple[bytes, bytes]] | None = None
         timeouts = extensions.get("timeout") if extensions else None
         if timeouts is None:
             self.connect_timeout = self.read_timeout = None
@@ -225,7 +222,7 @@ class RequestPlan:
             if tls or proxy.socks:
                 # Tunnelled: a Proxy-Authorization of the user's own would reach the origin
                 # (requests' CVE-2023-32681); the proxy's credentials belong in its `Proxy`.
-                fields = self.headers
+                fields = self.head_fields()
                 if any(name.lower() == b"proxy-authorization" for name, _ in fields):
                     self.headers = [f for f in fields if f[0].lower() != b"proxy-authorization"]
             else:
@@ -233,8 +230,19 @@ class RequestPlan:
                 # 3.2.2; Host is still sent) with the proxy's credentials and headers, over
                 # HTTP/1.1 to the proxy (which consumes them, RFC 9110 section 11.7.2).
                 self.target = b"%s://%s%s" % (url.raw_scheme, url.netloc, self.target)
-                self.headers = [*self.headers, *proxy.headers]
+                self.headers = [*self.head_fields(), *proxy.headers]
                 self.may_be_http2 = False
+
+    def head_fields(self) -> list[tuple[bytes, bytes]]:
+        """The header fields to send, Host first when the request has none (made once)."""
+        fields = self.headers
+        if fields is None:
+            fields = self.request.headers.raw
+            # Request puts the Host it adds first: the usual case costs one compare, no call.
+            if not fields or fields[0][0].lower() != b"host":
+                fields = _head_fields(self.request)
+            self.headers = fields
+        return fields
 
     def uses_http2(self, alpn: str | None) -> bool:
         """Whether to speak HTTP/2 on a fresh connection that negotiated `alpn` (None in clear
@@ -246,7 +254,7 @@ class RequestPlan:
     def http2_head(self) -> tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]:
         """Method, scheme, authority, path and fields for `Http2State.start_request`."""
         url = self.request.url
-        return self.method_bytes, url.raw_scheme, url.netloc, self.target, self.headers
+        return self.method_bytes, url.raw_scheme, url.netloc, self.target, self.head_fields()
 
     def __repr__(self) -> str:
         return f"<RequestPlan {self.method} {self.host}:{self.port}>"

@@ -310,9 +310,15 @@ class PoolState:
             and not self._any_expired(now)
         ):
             # The usual keep-alive return: it goes idle and nobody waits, so nothing else moves.
+            # (`_unplace` then `_place`, written out: a connection in use is never idle.)
             entry.active_streams = 0
-            self._unplace(entry)
-            self._place(entry, now)
+            if entry._slot == _SPARE:
+                del entry._ks.spare[entry]
+            entry.idle_since = now
+            entry._slot = _IDLE
+            self._idle[entry] = None
+            if entry.max_streams > 0:
+                entry._ks.idle[entry] = None
             return []
         acts = self._lazy_expire(now)
         entry.active_streams -= 1

@@ -12,13 +12,13 @@ connection-level HTTP/2 write) runs shielded: trio cancels every await in a canc
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import CoroutineType
 from typing import Any
 
 from .._config import Limits
 from .._core.effects import Effect, Flow
-from .._core.engine import Engine
+from .._core.engine import Engine, ResponseParts
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
 from .streams import AsyncResponseStream, AsyncRuntimeBackend, response_from, with_alpn
@@ -27,6 +27,10 @@ __all__ = ["AsyncDriver", "running_under_trio"]
 
 # A coroutine to await, or the effect's result when it needed no waiting.
 Performer = Callable[[Effect], Any]
+
+
+class _NoFuture:
+    """The future type of a backend that has none: no result is of this type."""
 
 
 def running_under_trio() -> bool:
@@ -69,7 +73,8 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         lambda e: e[1].read(e[2], e[3]),  # READ
         lambda e: e[1].is_readable(),  # PROBE (answered at once)
         lambda e: e[1].aclose(),  # CLOSE (backends close shielded)
-        lambda e: backend.wait(e[1], e[2]),  # WAIT
+        # WAIT: the waker itself to await where the backend times it (asyncio), else a coroutine
+        getattr(backend, "wait_effect", None) or (lambda e: backend.wait(e[1], e[2])),
         lambda e: backend.sleep(e[1]),  # SLEEP
         lambda e: e[1].__aiter__(),  # BODY_ITER (at once)
         body_next,  # BODY_NEXT
@@ -85,6 +90,10 @@ class AsyncDriver:
         self._limits = limits
         self.engine: Engine | None = None
         self._perform: tuple[Performer, ...] = ()
+        # What a performer may return for `run` to await besides a coroutine: the backend's
+        # future (a waker it times itself), when it has one.
+        self._future_type: type[Any] = _NoFuture
+        self._respond = self._response
 
     def _start(self) -> Engine:
         """Pick the runtime on first use: trio when called from trio, else asyncio."""
@@ -98,30 +107,38 @@ class AsyncDriver:
 
             backend = AsyncioBackend()
         self._perform = _performers(backend)
+        self._future_type = getattr(backend, "future_type", _NoFuture)
         self.engine = Engine(self._config, self._limits, backend.runtime())
         return self.engine
 
-    async def run(self, flow: Flow) -> Any:
-        """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
-        perform = self._perform
+    async def run(self, flow: Flow, finish: Callable[[Any], Any] | None = None) -> Any:
+        """Perform `flow`'s effects until it returns; its result (passed through `finish`
+        when given), or the error it lets through."""
+        perform, future_type = self._perform, self._future_type
         send, value, error = flow.send, None, None
         while True:
             try:
                 effect = send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
-                return stop.value
+                return stop.value if finish is None else finish(stop.value)
             try:
                 value = perform[effect[0]](effect)
                 if type(value) is CoroutineType:
+                    value = await value
+                if type(value) is future_type:  # (also when a wrapping coroutine returned it)
                     value = await value
                 error = None
             except BaseException as exc:
                 value, error = None, exc
 
-    async def handle(self, request: Request) -> Response:
-        """Send `request`; the response body is read from the connection as it is iterated."""
+    def handle(self, request: Request) -> Coroutine[Any, Any, Response]:
+        """Send `request` (await the result); the response body is read from the connection
+        as it is iterated. (One coroutine, `run`'s: a request waiting for a pool slot holds
+        as few frames as it can.)"""
         engine = self.engine or self._start()
-        parts = await self.run(engine.send(request))
+        return self.run(engine.send(request), self._respond)
+
+    def _response(self, parts: ResponseParts) -> Response:
         return response_from(parts, AsyncResponseStream(self.run, parts[3]))
 
     async def aclose(self) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import operator
 import ssl
 import sys
@@ -51,6 +53,8 @@ _HANDSHAKE_BACKSTOP = 7 * 24 * 3600.0
 # The stdlib's SSL transport can carry another TLS session (`start_tls` over it) since 3.11,
 # but until 3.11.8 and 3.12.2 an inner session's fatal error (a bad certificate) raised
 # TypeError inside the loop and left the connection hanging (CPython gh-113214).
+# Timed waits kept before the woken ones among them are swept out (see `wait_effect`).
+_COMPACT_MIN = 1024
 _STDLIB_NESTS_TLS = sys.version_info >= (3, 12, 2) or (3, 11, 8) <= sys.version_info < (3, 12)
 
 
@@ -75,6 +79,11 @@ class _ByteProtocol(asyncio.Protocol):
         self.timer: asyncio.Handle | None = None
         self.timer_at = 0.0
         self.lost = False  # connection_lost ran: the socket is closed
+        # The loop's clock: asyncio's own loops read `time.monotonic` (called directly, it
+        # costs no Python frame per timed read); any other loop (uvloop) is asked.
+        self.clock: Callable[[], float] = (
+            time.monotonic if type(loop).time is asyncio.BaseEventLoop.time else loop.time
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
@@ -89,7 +98,11 @@ class _ByteProtocol(asyncio.Protocol):
         if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
             self.paused_reading = True
             self.transport.pause_reading()
-        self._wake_reader()
+        waiter = self.read_waiter  # (`_wake_reader` written out: every response comes here)
+        if waiter is not None:
+            self.read_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -210,15 +223,29 @@ class AsyncioStream:
         if not protocol.chunks:
             if protocol.eof:
                 return self._at_eof()
-            waiter = protocol.start_wait("read", timeout)
+            # `start_wait("read", ...)` and `end_wait` written out: every response waits here.
+            loop = protocol.loop
+            waiter = protocol.read_waiter = loop.create_future()
+            if timeout is None:
+                protocol.read_deadline = None
+            else:
+                deadline = protocol.read_deadline = protocol.clock() + timeout
+                if protocol.timer is None or protocol.timer_at > deadline:
+                    protocol._arm(deadline)
             try:
                 await waiter
             except TimeoutError as exc:
                 raise_mapped(exc, READ)
             finally:
-                protocol.end_wait("read", waiter)
+                if protocol.read_waiter is waiter:
+                    protocol.read_waiter = protocol.read_deadline = None
             if not protocol.chunks:
                 return self._at_eof()
+        chunk = protocol.chunks[0]
+        if len(chunk) <= max_bytes and not protocol.paused_reading:  # (`take`'s usual case)
+            protocol.chunks.popleft()
+            protocol.buffered -= len(chunk)
+            return chunk
         return protocol.take(max_bytes)
 
     def _at_eof(self) -> bytes:
@@ -453,7 +480,21 @@ class AsyncioTlsStream:
 
 
 class AsyncioBackend:
-    """Opens asyncio connections over `_ByteProtocol`."""
+    """Opens asyncio connections over `_ByteProtocol`; times the engine's `WAIT`s."""
+
+    # What `wait_effect` returns, for the driver to await.
+    future_type = asyncio.Future
+
+    def __init__(self) -> None:
+        # Timed `WAIT`s: (deadline, order, waker), earliest first, and one loop timer for the
+        # earliest. A waiting request then costs its waker and this entry, not a coroutine and
+        # a timer handle each (issue 15: 100,000 requests queued for a pool slot).
+        self._waits: list[tuple[float, int, asyncio.Future[bool]]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
+        self._compact_at = _COMPACT_MIN
 
     async def connect(self, endpoint: Endpoint, timeout: float | None = None) -> AsyncioStream:
         """A connected stream to `endpoint`, its options set (asyncio sets TCP_NODELAY itself)."""
@@ -484,9 +525,58 @@ class AsyncioBackend:
         """The WRITE effect without a coroutine when the transport buffers the bytes; a drain
         to await only when the transport asked its writer to pause (`pause_writing`)."""
         stream: AsyncioStream = effect[1]
-        if effect[2] and stream.write_nowait(effect[2]):
+        data = effect[2]
+        if type(stream) is AsyncioStream:  # (`write_nowait` written out: every request's head)
+            protocol, transport = stream._protocol, stream._transport
+            if data and protocol.error is None and not transport.is_closing():
+                transport.write(data)
+                return stream.drain(effect[3]) if protocol.paused_writing else None
+        if data and stream.write_nowait(data):
             return stream.drain(effect[3])
         return None
+
+    def wait_effect(self, effect: tuple[Any, ...]) -> asyncio.Future[bool]:
+        """The WAIT effect as its waker itself, no coroutine: `_wake` resolves it with True,
+        the backend's wait timer with False once `timeout` has passed."""
+        waker: asyncio.Future[bool] = effect[1]
+        timeout = effect[2]
+        if timeout is not None and not waker.done():
+            loop = waker.get_loop()
+            deadline = loop.time() + timeout
+            waits = self._waits
+            if loop is not self._timer_loop:  # (a transport used from a new event loop)
+                self._timer_loop, self._timer = loop, None
+                waits.clear()
+            # Woken and cancelled waits leave their entry behind: drop those that come first
+            # (pool waiters are woken in order), and now and then all of them.
+            while waits and waits[0][2].done():
+                heapq.heappop(waits)
+            if len(waits) >= self._compact_at:
+                waits[:] = [entry for entry in waits if not entry[2].done()]
+                heapq.heapify(waits)
+                self._compact_at = max(_COMPACT_MIN, 2 * len(waits))
+            heapq.heappush(waits, (deadline, next(self._order), waker))
+            if self._timer is None or self._timer_at > deadline:
+                self._arm_wait_timer(loop, deadline)
+        return waker
+
+    def _arm_wait_timer(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(deadline, self._wait_timer)
+        self._timer_at = deadline
+
+    def _wait_timer(self) -> None:
+        """Resolve with False every wait whose deadline has come; re-arm for the next."""
+        self._timer = None
+        now = self._timer_at  # (the loop may run a timer a little early: it is due all the same)
+        waits = self._waits
+        while waits and (waits[0][0] <= now or waits[0][2].done()):
+            waker = heapq.heappop(waits)[2]
+            if not waker.done():
+                waker.set_result(False)
+        if waits and self._timer_loop is not None:
+            self._arm_wait_timer(self._timer_loop, waits[0][0])
 
     def runtime(self) -> Runtime:
         # Probing a Protocol-based stream costs no system call: peek on every reuse.
@@ -499,7 +589,7 @@ class AsyncioBackend:
             peek=operator.methodcaller("is_readable"),
         )
 
-    async def wait(self, waker: asyncio.Future[None], timeout: float | None) -> bool:
+    async def wait(self, waker: asyncio.Future[bool], timeout: float | None) -> bool:
         """Wait until `waker` is woken (True) or `timeout` passes (False)."""
         if timeout is None:
             await waker
@@ -524,16 +614,16 @@ def _loop_nests_tls(loop: asyncio.AbstractEventLoop) -> bool:
     return _STDLIB_NESTS_TLS or not isinstance(loop, asyncio.BaseEventLoop)
 
 
-def _new_future() -> asyncio.Future[None]:
+def _new_future() -> asyncio.Future[bool]:
     return asyncio.get_running_loop().create_future()
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def _wake(future: asyncio.Future[bool]) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(True)
 
 
-def _expire(future: asyncio.Future[None]) -> None:
+def _expire(future: asyncio.Future[bool]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
 
