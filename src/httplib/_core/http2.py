@@ -50,6 +50,7 @@ exception is mapped here, once.
 from __future__ import annotations
 
 import re
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,7 +62,9 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 import hpack
+import hpack.table
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
@@ -122,6 +125,17 @@ _PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
+_STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
+_CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
+# Frame types and flags (RFC 9113 sections 6.2 and 6.10) for the HEADERS we build ourselves.
+_HEADERS, _CONTINUATION = 0x1, 0x9
+_END_STREAM, _END_HEADERS = 0x1, 0x4
+_FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as (high 16, low 8), type, flags, id
+# h2 forgets a closed stream only when it counts open ones; we ask it to once this many
+# closed streams have piled up in its table, so the count is not paid on every request.
+_PRUNE_SLACK = 64
 
 
 @dataclass(slots=True)
@@ -216,6 +230,66 @@ class _CachingDecoder(hpack.Decoder):
                     memo.clear()
                 memo[bytes(data)] = headers
         return list(headers)
+
+
+class _CountingTable(hpack.table.HeaderTable):
+    """HPACK's header table, counting the entries added to it (each one renumbers the
+    dynamic entries, so header blocks encoded before are stale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.adds += 1
+        super().add(name, value)
+
+
+class _CachingEncoder(hpack.Encoder):
+    """HPACK encoding memoized per header list: once every field of a request is in the
+    dynamic table (the second identical request on), encoding it adds nothing and yields the
+    same block every time, until an entry is added or the table is resized."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.header_table: _CountingTable = _CountingTable()
+        self._memo: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+
+    def encode_fields(self, fields: tuple[tuple[bytes, bytes], ...]) -> bytes:
+        """The block for `fields` (plain tuples: none is marked never-indexed)."""
+        memo, table = self._memo, self.header_table
+        if table.resized:  # the block must carry the size update (RFC 7541 section 6.3)
+            memo.clear()
+        else:
+            block = memo.get(fields)
+            if block is not None:
+                return block
+        resized, adds = table.resized, table.adds
+        block = self.encode(fields)
+        if table.adds != adds or len(memo) >= _MEMO_BLOCKS:
+            memo.clear()
+        if not resized and table.adds == adds:
+            memo[fields] = block
+        return block
+
+
+def _header_frames(sid: int, block: bytes, end_stream: bool, max_size: int) -> bytes:
+    """HEADERS (plus CONTINUATIONs past the peer's frame size) carrying `block`."""
+    flags = _END_STREAM if end_stream else 0
+    size = len(block)
+    if size <= max_size:
+        flags |= _END_HEADERS
+        return _FRAME_HEAD.pack(size >> 8, size & 0xFF, _HEADERS, flags, sid) + block
+    out = bytearray()
+    kind = _HEADERS
+    for start in range(0, size, max_size):
+        piece = block[start : start + max_size]
+        last = start + max_size >= size
+        n = len(piece)
+        out += _FRAME_HEAD.pack(n >> 8, n & 0xFF, kind, flags | (_END_HEADERS if last else 0), sid)
+        out += piece
+        kind, flags = _CONTINUATION, 0
+    return bytes(out)
 
 
 class _Stream:
@@ -336,6 +410,7 @@ class Http2State:
         conn = h2.connection.H2Connection(config=config)
         conn.state_machine = _GracefulGoAway()
         conn.decoder = _CachingDecoder(conn.decoder)
+        self._encoder = conn.encoder = _CachingEncoder()
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -415,13 +490,35 @@ class Http2State:
         conn = self._conn
         sid: int = conn.get_next_available_stream_id()
         headers = request_headers(method, scheme, authority, path, fields)
+        # h2's send_headers, less what costs without protecting anything here (outbound
+        # header validation, a scan of every stream per request): the limit of section 5.1.2,
+        # the connection's and the stream's state machines, HPACK (memoized), the frames.
+        streams = conn.streams
+        limit = conn.remote_settings.max_concurrent_streams
+        if len(self._streams) >= limit or len(streams) > len(self._streams) + _PRUNE_SLACK:
+            # Counting open streams is also where h2 forgets closed ones; what we have not
+            # closed ourselves is an upper bound of h2's open streams, so below the limit
+            # the count is only needed now and then.
+            opened = conn.open_outbound_streams
+            if opened + 1 > limit:
+                # The peer lowered its limit after the pool assigned this stream.
+                raise refused_error(
+                    f"The server allows no more streams now: Max outbound streams is {limit},"
+                    f" {opened} open"
+                )
         try:
-            conn.send_headers(sid, headers, end_stream=end_stream)
-        except h2.exceptions.TooManyStreamsError as exc:
-            # The peer lowered its limit after the pool assigned this stream.
-            raise refused_error(f"The server allows no more streams now: {exc}") from exc
+            conn.state_machine.process_input(_SEND_HEADERS)
+            h2_stream = conn._begin_new_stream(sid, _CLIENT_IDS)
+            machine = h2_stream.state_machine
+            machine.process_input(_STREAM_SEND_HEADERS)
+            if end_stream:
+                machine.process_input(_STREAM_SEND_END)
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
+        h2_stream._authority = headers[1][1]
+        h2_stream.request_method = method  # a HEAD response has no body (h2's length check)
+        block = self._encoder.encode_fields(tuple(headers))
+        conn._data_to_send += _header_frames(sid, block, end_stream, conn.max_outbound_frame_size)
         self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
         return sid
 
