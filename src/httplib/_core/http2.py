@@ -65,6 +65,7 @@ import h2.settings
 import h2.stream
 import hpack
 import hpack.table
+import hyperframe.frame
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
@@ -204,6 +205,39 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
             h2.connection.ConnectionInputs.RECV_GOAWAY,
         ): (None, h2.connection.ConnectionState.CLIENT_OPEN),
     }
+
+
+class _Connection(h2.connection.H2Connection):
+    """h2's connection, less the `repr()` of every received frame that h2 builds for its trace
+    log whether or not anything logs (a tenth of the cost of receiving a response)."""
+
+    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        try:
+            frames, events = self._frame_dispatch_table[frame.__class__](frame)
+        except h2.exceptions.StreamClosedError as exc:
+            # RFC 9113 section 5.1: a frame on a stream we reset is a stream error (answer it
+            # with RST_STREAM); on a stream that ended otherwise, a connection error.
+            if not self._stream_is_closed_by_reset(exc.stream_id):
+                raise
+            self._reset_again(exc.stream_id, exc.error_code)
+            return exc._events
+        except h2.exceptions.StreamIDTooLowError as exc:
+            # A stream h2 already forgot: reset by either side is a stream error; ended by
+            # END_STREAM, or closed implicitly, a connection error.
+            if self._stream_is_closed_by_reset(exc.stream_id):
+                self._reset_again(exc.stream_id, h2.errors.ErrorCodes.STREAM_CLOSED)
+                return []
+            if self._stream_is_closed_by_end(exc.stream_id):
+                raise h2.exceptions.StreamClosedError(exc.stream_id) from exc
+            raise
+        if frames:
+            self._prepare_for_sending(frames)
+        return events  # type: ignore[no-any-return]
+
+    def _reset_again(self, sid: int, code: int) -> None:
+        reset = hyperframe.frame.RstStreamFrame(sid)
+        reset.error_code = code
+        self._prepare_for_sending([reset])
 
 
 class _CachingDecoder(hpack.Decoder):
@@ -407,7 +441,7 @@ class Http2State:
             # the checks that protect users (RFC 9113 section 8.2.1) in a few regex scans.
             validate_inbound_headers=False,
         )
-        conn = h2.connection.H2Connection(config=config)
+        conn = _Connection(config=config)
         conn.state_machine = _GracefulGoAway()
         conn.decoder = _CachingDecoder(conn.decoder)
         self._encoder = conn.encoder = _CachingEncoder()
