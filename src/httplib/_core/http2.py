@@ -332,6 +332,7 @@ class _Stream:
         "body_sent",
         "events",
         "finished",
+        "head_unsent",
         "owed",
         "reused",
         "sending",
@@ -341,6 +342,7 @@ class _Stream:
 
     def __init__(self, reused: bool, sending: bool) -> None:
         self.sending = sending  # the request's END_STREAM is not sent yet
+        self.head_unsent = False  # a bodiless request's HEADERS not yet known to be written
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
@@ -457,6 +459,9 @@ class Http2State:
         self._conn = conn
         self._streams: dict[int, _Stream] = {}
         self._blocked: set[int] = set()  # streams waiting for send window
+        # Bodiless requests whose HEADERS is queued, and those in the write under way.
+        self._unwritten: list[_Stream] = []
+        self._in_flight: list[_Stream] = []
         self._control_frames = 0
         self._owed = 0  # connection-level DATA bytes sent and not yet credited back
         self.served = False  # the server answered a stream or named one processed in GOAWAY
@@ -502,6 +507,11 @@ class Http2State:
         if self.write_error is not None:
             self._conn.clear_outbound_data_buffer()
             return b""
+        # The previous batch was written (a failed write sets `write_error` first): its
+        # requests without a body are no longer sending; this batch's are in flight.
+        for stream in self._in_flight:
+            stream.head_unsent = False
+        self._in_flight, self._unwritten = self._unwritten, []
         return self._conn.data_to_send()
 
     def start_request(
@@ -553,7 +563,12 @@ class Http2State:
         h2_stream.request_method = method  # a HEAD response has no body (h2's length check)
         block = self._encoder.encode_fields(tuple(headers))
         conn._data_to_send += _header_frames(sid, block, end_stream, conn.max_outbound_frame_size)
-        self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
+        stream = self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
+        if end_stream:
+            # Its head may be written by another flow's write (the shell batches them): a
+            # failed write must fail it like a request still sending, unless it was answered.
+            stream.head_unsent = True
+            self._unwritten.append(stream)
         return sid
 
     def send_window(self, sid: int) -> int:
@@ -686,7 +701,7 @@ class Http2State:
         self.write_error = error
         self.cut_off = True
         for sid, stream in self._streams.items():
-            if stream.sending:
+            if stream.sending or (stream.head_unsent and not stream.answered):
                 self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
         return touched
