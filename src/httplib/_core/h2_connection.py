@@ -233,8 +233,9 @@ class Http2Connection:
         with self._lock:
             self._waiters.pop(sid, None)
             self.state.close_stream(sid)
-            broken = self.state.error is not None
-        if not broken:
+            # Broken: nothing to write. Woken flows still to run: the last of them writes.
+            skip = self.state.error is not None or bool(self._resuming)
+        if not skip:
             try:
                 yield from self.flush(CLOSE_WRITE_TIMEOUT)
             except TransportError:
