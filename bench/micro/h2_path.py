@@ -12,13 +12,14 @@ when it is installed. With 2+ cores nginx runs on core 0 and the client on core 
     python bench/micro/h2_path.py --profile [--mode tls|h2c|sync]
     python bench/micro/h2_path.py --count N [--mode tls|h2c|sync]
 
-`--profile` profiles one window with cProfile and prints the top functions by own time.
-`--count N` runs exactly N requests after a fixed warm-up and prints nothing timed: run it under
-callgrind twice (two values of N) and divide the difference in instructions by the difference
-in N for the instructions per request, free of start-up costs:
+`--profile` profiles one window with cProfile (CPU time) and prints the top functions by own
+time. `--count N` runs exactly N requests after a fixed warm-up and prints nothing timed; under
+callgrind started with instrumentation off, it switches instrumentation on for the counted
+requests only (with `callgrind_control`), so the total divided by N is the instructions per
+request, free of start-up costs (certificates, handshakes, imports):
 
-    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/tmp/a.out \\
-        python bench/micro/h2_path.py --count 3000 --mode tls
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --instr-atstart=no \\
+        --callgrind-out-file=/tmp/a.out python bench/micro/h2_path.py --count 2000 --mode tls
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import os
 import pstats
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -71,9 +73,18 @@ async def _window(client: Any, url: str, duration: float, count: int) -> tuple[i
             done += 1
             n -= 1
 
+    _instrument(count, "on")
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(loop(count // CONCURRENCY) for _ in range(CONCURRENCY)))
-    return done, time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    _instrument(count, "off")
+    return done, wall, cpu
+
+
+def _instrument(count: int, switch: str) -> None:
+    """Under callgrind (`--count` with a counted window), switch instrumentation on or off."""
+    if count and count != WARMUP_COUNT and "valgrind" in os.environ.get("LD_PRELOAD", ""):
+        subprocess.run(["callgrind_control", "-i", switch, str(os.getpid())], check=True)
 
 
 async def _run(
@@ -99,12 +110,15 @@ def _sync_window(client: Any, url: str, duration: float, count: int) -> tuple[in
             n -= 1
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(CONCURRENCY)]
+    _instrument(count, "on")
     wall, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(done), time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    _instrument(count, "off")
+    return sum(done), wall, cpu
 
 
 def _run_sync(url: str, ctx: ssl.SSLContext, duration: float, count: int = 0) -> Any:
