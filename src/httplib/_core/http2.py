@@ -127,12 +127,17 @@ _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
+_RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
+# Streams whose response frames the fast path takes: open, or our side done (section 5.1).
+_RECEIVING = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
 _CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
-# Frame types and flags (RFC 9113 sections 6.2 and 6.10) for the HEADERS we build ourselves.
-_HEADERS, _CONTINUATION = 0x1, 0x9
-_END_STREAM, _END_HEADERS = 0x1, 0x4
+# Frame types and flags (RFC 9113 sections 6.1, 6.2 and 6.10) for the frames we build and
+# parse ourselves.
+_DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
+_END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
 _FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as (high 16, low 8), type, flags, id
 # h2 forgets a closed stream only when it counts open ones; we ask it to once this many
 # closed streams have piled up in its table, so the count is not paid on every request.
@@ -720,8 +725,11 @@ class Http2State:
             self.cut_off = True
             self._fail(RemoteProtocolError("Server disconnected"), touched)
             return touched, conn_events
+        conn = self._conn
         try:
-            events = self._conn.receive_data(data)
+            events, rest = self._receive_fast(data)
+            if rest:
+                events += conn.receive_data(rest)
         except h2.exceptions.ProtocolError as exc:
             self._fail(_connection_error(exc), touched)
             return touched, conn_events
@@ -734,6 +742,59 @@ class Http2State:
         return touched, conn_events
 
     # ---------------------------------------------------------------------------- internals
+
+    def _receive_fast(self, data: bytes) -> tuple[list[h2.events.Event], bytes]:
+        """The response frames of open streams (a whole HEADERS block without padding or
+        priority, DATA without padding) parsed here and fed to h2's connection and stream
+        state machines directly, without h2's frame objects, buffer and dispatch; returns
+        their events and the bytes left for h2 from the first frame that is anything else.
+
+        The checks are h2's (frame size, connection and stream state, flow control,
+        content-length, HPACK limits); only frames h2 would parse the same way come here.
+        Measured with `bench/micro/h2_path.py` under callgrind, 100 streams, 1 KiB GETs
+        (instructions per request, whole client, asyncio over TLS):
+
+            h2 parses every frame                       ~450k (after the send-side work)
+            HEADERS and DATA parsed here                see the module notes
+        """
+        conn = self._conn
+        buffer = conn.incoming_buffer
+        if buffer._data or buffer._headers_buffer:
+            return [], data  # h2 holds part of a frame or of a header block: it goes on
+        streams, h2_streams = self._streams, conn.streams
+        max_size = conn.max_inbound_frame_size
+        events: list[h2.events.Event] = []
+        pos, size = 0, len(data)
+        try:
+            while size - pos >= 9:
+                length = int.from_bytes(data[pos : pos + 3], "big")
+                end = pos + 9 + length
+                kind, flags = data[pos + 3], data[pos + 4]
+                sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+                if end > size or length > max_size or sid not in streams:
+                    break
+                h2_stream = h2_streams.get(sid)
+                if h2_stream is None or h2_stream.state_machine.state not in _RECEIVING:
+                    break
+                ended = bool(flags & _END_STREAM)
+                if kind == _DATA and not flags & _PADDED:
+                    events += conn.state_machine.process_input(_RECV_DATA)
+                    conn._inbound_flow_control_window_manager.window_consumed(length)
+                    _, more = h2_stream.receive_data(bytes(data[pos + 9 : end]), ended, length)
+                elif (
+                    kind == _HEADERS and flags & _END_HEADERS and not flags & (_PADDED | _PRIORITY)
+                ):
+                    headers = h2.connection._decode_headers(conn.decoder, data[pos + 9 : end])
+                    events += conn.state_machine.process_input(_RECV_HEADERS)
+                    _, more = h2_stream.receive_headers(headers, ended, None)
+                else:
+                    break
+                events += more
+                pos = end
+        except h2.exceptions.ProtocolError as exc:
+            conn._terminate_connection(exc.error_code)
+            raise
+        return events, data[pos:]
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
         """File `event` for `sid`; None (dropped) when the stream is unknown or finished."""
