@@ -129,6 +129,9 @@ _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
 _RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
+# In this state HEADERS and DATA, sent or received, leave h2's connection state machine as it
+# is (h2's transition table): the call that says so is skipped on the hot paths.
+_CLIENT_OPEN = h2.connection.ConnectionState.CLIENT_OPEN
 # Streams whose response frames the fast path takes: open, or our side done (section 5.1).
 _RECEIVING = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
@@ -467,6 +470,11 @@ class Http2State:
         # Bodiless requests whose HEADERS is queued, and those in the write under way.
         self._unwritten: list[_Stream] = []
         self._in_flight: list[_Stream] = []
+        # Request heads as sent (pseudo-headers first, fields lower-cased and filtered) by what
+        # `start_request` was given, and checked response heads by their decoded fields: the
+        # same few repeat on a connection.
+        self._heads: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
+        self._responses: dict[tuple[tuple[bytes, bytes], ...], tuple[int, tuple[Any, ...]]] = {}
         self._control_frames = 0
         self._owed = 0  # connection-level DATA bytes sent and not yet credited back
         self.served = False  # the server answered a stream or named one processed in GOAWAY
@@ -538,7 +546,13 @@ class Http2State:
             raise refused_error("The HTTP/2 connection can no longer send: no new streams.")
         conn = self._conn
         sid: int = conn.get_next_available_stream_id()
-        headers = request_headers(method, scheme, authority, path, fields)
+        key = (method, scheme, authority, path, *fields)
+        headers = self._heads.get(key)
+        if headers is None:
+            headers = tuple(request_headers(method, scheme, authority, path, fields))
+            if len(self._heads) >= _MEMO_BLOCKS:
+                self._heads.clear()
+            self._heads[key] = headers
         # h2's send_headers, less what costs without protecting anything here (outbound
         # header validation, a scan of every stream per request): the limit of section 5.1.2,
         # the connection's and the stream's state machines, HPACK (memoized), the frames.
@@ -556,7 +570,8 @@ class Http2State:
                     f" {opened} open"
                 )
         try:
-            conn.state_machine.process_input(_SEND_HEADERS)
+            if conn.state_machine.state is not _CLIENT_OPEN:
+                conn.state_machine.process_input(_SEND_HEADERS)
             h2_stream = conn._begin_new_stream(sid, _CLIENT_IDS)
             machine = h2_stream.state_machine
             machine.process_input(_STREAM_SEND_HEADERS)
@@ -566,7 +581,7 @@ class Http2State:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
         h2_stream._authority = headers[1][1]
         h2_stream.request_method = method  # a HEAD response has no body (h2's length check)
-        block = self._encoder.encode_fields(tuple(headers))
+        block = self._encoder.encode_fields(headers)
         conn._data_to_send += _header_frames(sid, block, end_stream, conn.max_outbound_frame_size)
         stream = self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
         if end_stream:
@@ -763,6 +778,7 @@ class Http2State:
             return [], data  # h2 holds part of a frame or of a header block: it goes on
         streams, h2_streams = self._streams, conn.streams
         max_size = conn.max_inbound_frame_size
+        machine = conn.state_machine
         events: list[h2.events.Event] = []
         pos, size = 0, len(data)
         try:
@@ -778,14 +794,16 @@ class Http2State:
                     break
                 ended = bool(flags & _END_STREAM)
                 if kind == _DATA and not flags & _PADDED:
-                    events += conn.state_machine.process_input(_RECV_DATA)
+                    if machine.state is not _CLIENT_OPEN:
+                        events += machine.process_input(_RECV_DATA)
                     conn._inbound_flow_control_window_manager.window_consumed(length)
                     _, more = h2_stream.receive_data(bytes(data[pos + 9 : end]), ended, length)
                 elif (
                     kind == _HEADERS and flags & _END_HEADERS and not flags & (_PADDED | _PRIORITY)
                 ):
                     headers = h2.connection._decode_headers(conn.decoder, data[pos + 9 : end])
-                    events += conn.state_machine.process_input(_RECV_HEADERS)
+                    if machine.state is not _CLIENT_OPEN:
+                        events += machine.process_input(_RECV_HEADERS)
                     _, more = h2_stream.receive_headers(headers, ended, None)
                 else:
                     break
@@ -835,11 +853,20 @@ class Http2State:
         self._control_frames = 0
         self.served = True
         sid = event.stream_id or 0
-        try:
-            head = _response_head(event.headers or ())
-        except RemoteProtocolError as exc:
-            self._malformed(sid, exc, touched)
-            return
+        fields = tuple(event.headers or ())
+        known = self._responses.get(fields)
+        if known is None:
+            try:
+                head = _response_head(fields)
+            except RemoteProtocolError as exc:
+                self._malformed(sid, exc, touched)
+                return
+            if len(self._responses) >= _MEMO_BLOCKS:
+                self._responses.clear()
+            self._responses[fields] = (head.status_code, tuple(head.headers))
+        else:
+            # A fresh list each time: the response's headers are the user's to change.
+            head = ResponseReceived(known[0], b"", list(known[1]), _HTTP_VERSION)
         self._queue(sid, head, touched)
 
     def _malformed(self, sid: int, error: RemoteProtocolError, touched: set[int]) -> None:
