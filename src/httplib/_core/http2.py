@@ -473,6 +473,7 @@ class Http2State:
         # Request heads as sent (pseudo-headers first, fields lower-cased and filtered) by what
         # `start_request` was given, and checked response heads by their decoded fields: the
         # same few repeat on a connection.
+        self._partial = b""  # the start of a frame, for `_receive_fast`
         self._heads: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
         self._responses: dict[tuple[tuple[bytes, bytes], ...], tuple[int, tuple[Any, ...]]] = {}
         self._control_frames = 0
@@ -774,8 +775,14 @@ class Http2State:
         """
         conn = self._conn
         buffer = conn.incoming_buffer
-        if buffer._data or buffer._headers_buffer:
-            return [], data  # h2 holds part of a frame or of a header block: it goes on
+        if buffer._headers_buffer:
+            return [], data  # h2 holds part of a header block: it goes on
+        if buffer._data:  # h2 holds the start of a frame (after one that was not ours)
+            data = bytes(buffer._data) + data
+            buffer._data = bytearray()
+        elif self._partial:  # the start of a frame the last read ended in
+            data = self._partial + data
+        self._partial = b""
         streams, h2_streams = self._streams, conn.streams
         max_size = conn.max_inbound_frame_size
         machine = conn.state_machine
@@ -787,8 +794,11 @@ class Http2State:
                 end = pos + 9 + length
                 kind, flags = data[pos + 3], data[pos + 4]
                 sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
-                if end > size or length > max_size or sid not in streams:
+                if length > max_size or sid not in streams:
                     break
+                if end > size:  # kept for the next read (a too large one went to h2)
+                    self._partial = bytes(data[pos:])
+                    return events, b""
                 h2_stream = h2_streams.get(sid)
                 if h2_stream is None or h2_stream.state_machine.state not in _RECEIVING:
                     break
@@ -812,6 +822,9 @@ class Http2State:
         except h2.exceptions.ProtocolError as exc:
             conn._terminate_connection(exc.error_code)
             raise
+        if size - pos < 9:
+            self._partial = bytes(data[pos:])
+            return events, b""
         return events, data[pos:]
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
