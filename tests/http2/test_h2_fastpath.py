@@ -20,8 +20,15 @@ import h2.settings
 import pytest
 
 from httplib._core.effects import READ, WAIT, WRITE_SHIELDED, Runtime
+from httplib._core.events import StreamEnded
 from httplib._core.h2_connection import Http2Connection
-from httplib._core.http2 import Http2State, ResponseProgress, StreamReset
+from httplib._core.http2 import (
+    CONNECTION_WINDOW,
+    STREAM_WINDOW,
+    Http2State,
+    ResponseProgress,
+    StreamReset,
+)
 from httplib._core.resend import is_refused
 from httplib._exceptions import WriteError
 
@@ -181,6 +188,25 @@ def test_late_data_on_a_cancelled_stream_is_answered_and_harms_no_other_stream()
         b"fine",
         True,
     )
+
+
+def test_data_taken_from_finished_streams_reopens_the_connection_window() -> None:
+    """Finished responses give their connection credit back in one WINDOW_UPDATE per round
+    (RFC 9113 section 6.9.1): taking 9 whole 1 MiB responses lets the server send again."""
+    server = Server()
+    sids = [_get(server.client, []) for _ in range(9)]
+    server.pump()
+    for sid in sids:
+        server.conn.send_headers(sid, HEAD)
+        for start in range(0, STREAM_WINDOW, 16384):
+            server.conn.send_data(sid, b"a" * 16384, end_stream=start + 16384 == STREAM_WINDOW)
+    server.client.receive_data(server.conn.data_to_send())
+    assert server.conn.outbound_flow_control_window == CONNECTION_WINDOW - 9 * STREAM_WINDOW
+    for sid in sids:
+        events = server.client.take(sid)
+        assert isinstance(events[-1], StreamEnded)
+    server.pump()
+    assert server.conn.outbound_flow_control_window == CONNECTION_WINDOW
 
 
 # ------------------------------------------------------------------ the shell's batched writes

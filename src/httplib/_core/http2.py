@@ -139,7 +139,7 @@ _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
 _CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
 # Frame types and flags (RFC 9113 sections 6.1, 6.2 and 6.10) for the frames we build and
 # parse ourselves.
-_DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
+_DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
 _END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
 _FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as (high 16, low 8), type, flags, id
 # h2 forgets a closed stream only when it counts open ones; we ask it to once this many
@@ -450,6 +450,8 @@ class Http2State:
             # h2's inbound checks run a chain of generators per field; `_response_head` does
             # the checks that protect users (RFC 9113 section 8.2.1) in a few regex scans.
             validate_inbound_headers=False,
+            # Its only step joins Cookie crumbs (RFC 9113 section 8.2.3), a request field.
+            normalize_inbound_headers=False,
         )
         conn = _Connection(config=config)
         conn.state_machine = _GracefulGoAway()
@@ -474,6 +476,7 @@ class Http2State:
         # `start_request` was given, and checked response heads by their decoded fields: the
         # same few repeat on a connection.
         self._partial = b""  # the start of a frame, for `_receive_fast`
+        self._credit = 0  # bytes taken from finished streams, not yet credited back
         self._heads: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
         self._responses: dict[tuple[tuple[bytes, bytes], ...], tuple[int, tuple[Any, ...]]] = {}
         self._control_frames = 0
@@ -526,6 +529,8 @@ class Http2State:
         for stream in self._in_flight:
             stream.head_unsent = False
         self._in_flight, self._unwritten = self._unwritten, []
+        if self._credit:
+            self._give_credit()
         return self._conn.data_to_send()
 
     def start_request(
@@ -688,13 +693,26 @@ class Http2State:
         responses still unread in our socket buffer would be lost."""
         if self.is_broken:
             return
-        if (
-            self.goaway is not None
-            and stream.finished
-            and all(other.finished for other in self._streams.values())
-        ):
+        if stream.finished:
+            # Only the connection's window matters for a stream whose response ended: the
+            # credit of a round of takes goes out as one WINDOW_UPDATE (`data_to_send`).
+            self._credit += size
             return
         self._conn.acknowledge_received_data(size, sid)
+
+    def _give_credit(self) -> None:
+        """Connection window for the data taken from finished streams (see `_acknowledge`);
+        none after GOAWAY once no stream is left unfinished."""
+        credit, self._credit = self._credit, 0
+        if self.error is not None or (
+            self.goaway is not None and all(s.finished for s in self._streams.values())
+        ):
+            return
+        conn = self._conn
+        increment = conn._inbound_flow_control_window_manager.process_bytes(credit)
+        if increment:  # h2's window manager sends it once a good part of the window is used
+            conn._data_to_send += _FRAME_HEAD.pack(0, 4, _WINDOW_UPDATE, 0, 0)
+            conn._data_to_send += increment.to_bytes(4, "big")
 
     def stream_facts(self, sid: int) -> tuple[bool, bool, bool] | None:
         """For a stale-connection retry: whether stream `sid` was opened on a reused connection,
