@@ -22,7 +22,15 @@ thread's reads or its bookkeeping.
   hold, so no frame is stranded); a flow that finds a writer leaves its frames to it. Writes are
   `WRITE_SHIELDED`: a frame half-written by a cancelled task would corrupt the connection for
   every stream, so a connection write completes or fails by its timeout. A failed write fails
-  the whole connection at once.
+  the streams still sending (a bodiless request counts as sending until the write that carried
+  its HEADERS is known to be done); the others read on.
+* **One write per round.** A read that answers many streams wakes their flows, which each take
+  their response and most often start the next request at once. While woken flows have yet to
+  run (`_resuming`), a new bodiless request, acknowledgements and a closed stream's frames are
+  left in the buffer, and the last woken flow to run writes them all: one write (one TLS record,
+  one system call) for a round of requests instead of one each. With 100 streams against nginx
+  that is ~290 writes for 2,500 requests instead of 2,500 (asyncio; ~740 with 100 threads),
+  part of the cut from ~980k to ~600k instructions per request in `http2.py`'s table.
 * **Ending a stream.** The engine releases the pool slot first (nothing can leak whatever
   happens next), then `close_stream` sends RST_STREAM(CANCEL) if the stream is still open.
 
