@@ -162,8 +162,9 @@ _CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
 _DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
 _END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
 _FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as (high 16, low 8), type, flags, id
-# h2 forgets a closed stream only when it counts open ones; we ask it to once this many
-# closed streams have piled up in its table, so the count is not paid on every request.
+# h2 forgets a closed stream only when it counts open ones (every request, in its
+# send_headers); `close_stream` forgets ours one by one instead, and h2's count runs only once
+# this many closed streams piled up some other way (a broken connection sends no reset).
 _PRUNE_SLACK = 64
 
 
@@ -675,8 +676,15 @@ class Http2State:
         if stream.unacked:
             self._acknowledge(stream, sid, stream.unacked)
         h2_stream = conn.streams.get(sid)
-        if h2_stream is not None and not h2_stream.closed and self.error is None:
+        if h2_stream is None:
+            return
+        if not h2_stream.closed and self.error is None:
             conn.reset_stream(sid, _CANCEL)
+        if h2_stream.closed:
+            # What h2 does when it counts open streams (see `_PRUNE_SLACK`), for this one
+            # stream: forget it, remembering how it closed for frames that may still come.
+            del conn.streams[sid]
+            conn._closed_streams[sid] = h2_stream.closed_by
 
     def ping(self, opaque: bytes) -> None:
         """Queue a PING (8 bytes), e.g. to probe an idle connection."""
