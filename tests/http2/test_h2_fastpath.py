@@ -15,12 +15,13 @@ from typing import Any
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import pytest
 
 from httplib._core.effects import READ, WAIT, WRITE_SHIELDED, Runtime
-from httplib._core.events import StreamEnded
+from httplib._core.events import ResponseReceived, StreamEnded
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import (
     CONNECTION_WINDOW,
@@ -188,6 +189,29 @@ def test_late_data_on_a_cancelled_stream_is_answered_and_harms_no_other_stream()
         b"fine",
         True,
     )
+
+
+def test_data_after_a_stream_ended_and_was_forgotten_harms_no_other_stream() -> None:
+    """`close_stream` makes h2 forget an ended stream at once (h2 itself did so on its next
+    request): a late DATA frame on it still counts against the connection window and is
+    answered with RST_STREAM(STREAM_CLOSED) as h2 answers it; the open stream is untouched."""
+    server = Server()
+    done, waiting = _get(server.client, []), _get(server.client, [])
+    server.finish(done)
+    assert done not in server.client._conn.streams
+    frame = struct.pack(">I", 5)[1:] + bytes([0x0, 0x0]) + struct.pack(">I", done) + b"late!"
+    touched, _ = server.client.receive_data(frame)
+    assert touched == set()
+    assert server.client.error is None
+    back = server.client.data_to_send()
+    assert back[3] == 0x3  # RST_STREAM
+    assert struct.unpack(">I", back[5:9])[0] == done
+    assert struct.unpack(">I", back[9:13])[0] == h2.errors.ErrorCodes.STREAM_CLOSED
+    server.conn.send_headers(waiting, HEAD, end_stream=True)
+    server.client.receive_data(server.conn.data_to_send())
+    (head, ended) = server.client.take(waiting)
+    assert head == ResponseReceived(200, b"", [], b"HTTP/2")
+    assert isinstance(ended, StreamEnded)
 
 
 def test_data_taken_from_finished_streams_reopens_the_connection_window() -> None:

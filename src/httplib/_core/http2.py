@@ -252,12 +252,13 @@ class _Connection(h2.connection.H2Connection):
             return exc._events
         except h2.exceptions.StreamIDTooLowError as exc:
             # A stream h2 already forgot: reset by either side is a stream error; ended by
-            # END_STREAM, or closed implicitly, a connection error.
+            # END_STREAM a connection error of type STREAM_CLOSED (the GOAWAY h2 sends as this
+            # propagates carries the code); closed implicitly, a PROTOCOL_ERROR one.
             if self._stream_is_closed_by_reset(exc.stream_id):
                 self._reset_again(exc.stream_id, h2.errors.ErrorCodes.STREAM_CLOSED)
                 return []
             if self._stream_is_closed_by_end(exc.stream_id):
-                raise h2.exceptions.StreamClosedError(exc.stream_id) from exc
+                exc.error_code = h2.errors.ErrorCodes.STREAM_CLOSED
             raise
         if frames:
             self._prepare_for_sending(frames)
