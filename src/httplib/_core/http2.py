@@ -156,7 +156,6 @@ _CLIENT_OPEN = h2.connection.ConnectionState.CLIENT_OPEN
 _RECEIVING = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
 _STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
 _STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
-_CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
 # Frame types and flags (RFC 9113 sections 6.1, 6.2 and 6.10) for the frames we build and
 # parse ourselves.
 _DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
@@ -573,7 +572,10 @@ class Http2State:
         if self.write_error is not None:
             raise refused_error("The HTTP/2 connection can no longer send: no new streams.")
         conn = self._conn
-        sid: int = conn.get_next_available_stream_id()
+        highest = conn.highest_outbound_stream_id
+        sid = highest + 2 if highest else 1
+        if sid > conn.HIGHEST_ALLOWED_STREAM_ID:
+            sid = conn.get_next_available_stream_id()  # raises NoAvailableStreamIDError
         key = (method, scheme, authority, path, *fields)
         headers = self._heads.get(key)
         if headers is None:
@@ -600,7 +602,17 @@ class Http2State:
         try:
             if conn.state_machine.state is not _CLIENT_OPEN:
                 conn.state_machine.process_input(_SEND_HEADERS)
-            h2_stream = conn._begin_new_stream(sid, _CLIENT_IDS)
+            # h2's _begin_new_stream, less the checks that hold by construction (the id
+            # is the next odd one).
+            h2_stream = h2.stream.H2Stream(
+                sid,
+                config=conn.config,
+                inbound_window_size=conn.local_settings.initial_window_size,
+                outbound_window_size=conn.remote_settings.initial_window_size,
+            )
+            h2_stream.max_outbound_frame_size = conn.max_outbound_frame_size
+            conn.streams[sid] = h2_stream
+            conn.highest_outbound_stream_id = sid
             machine = h2_stream.state_machine
             machine.process_input(_STREAM_SEND_HEADERS)
             if end_stream:
