@@ -152,10 +152,10 @@ _RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
 # In this state HEADERS and DATA, sent or received, leave h2's connection state machine as it
 # is (h2's transition table): the call that says so is skipped on the hot paths.
 _CLIENT_OPEN = h2.connection.ConnectionState.CLIENT_OPEN
+_OPEN = h2.stream.StreamState.OPEN
+_HALF_CLOSED_LOCAL = h2.stream.StreamState.HALF_CLOSED_LOCAL
 # Streams whose response frames the fast path takes: open, or our side done (section 5.1).
-_RECEIVING = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
-_STREAM_SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
-_STREAM_SEND_END = h2.stream.StreamInputs.SEND_END_STREAM
+_RECEIVING = frozenset({_OPEN, _HALF_CLOSED_LOCAL})
 # Frame types and flags (RFC 9113 sections 6.1, 6.2 and 6.10) for the frames we build and
 # parse ourselves.
 _DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
@@ -613,10 +613,11 @@ class Http2State:
             h2_stream.max_outbound_frame_size = conn.max_outbound_frame_size
             conn.streams[sid] = h2_stream
             conn.highest_outbound_stream_id = sid
+            # What h2's stream state machine does for the request HEADERS of a new stream
+            # (IDLE -> OPEN, `request_sent`) and its END_STREAM (OPEN -> HALF_CLOSED_LOCAL).
             machine = h2_stream.state_machine
-            machine.process_input(_STREAM_SEND_HEADERS)
-            if end_stream:
-                machine.process_input(_STREAM_SEND_END)
+            machine.client = machine.headers_sent = True
+            machine.state = _HALF_CLOSED_LOCAL if end_stream else _OPEN
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
         h2_stream._authority = headers[1][1]
