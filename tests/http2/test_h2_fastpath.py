@@ -31,7 +31,7 @@ from httplib._core.http2 import (
     StreamReset,
 )
 from httplib._core.resend import is_refused
-from httplib._exceptions import WriteError
+from httplib._exceptions import RemoteProtocolError, WriteError
 
 HEAD = [(b":status", b"200")]
 
@@ -212,6 +212,36 @@ def test_data_after_a_stream_ended_and_was_forgotten_harms_no_other_stream() -> 
     (head, ended) = server.client.take(waiting)
     assert head == ResponseReceived(200, b"", [], b"HTTP/2")
     assert isinstance(ended, StreamEnded)
+
+
+def test_a_body_shorter_than_its_content_length_is_an_error() -> None:
+    """RFC 9113 section 8.1.1: DATA that ends the stream short of content-length makes the
+    response malformed; the head parsed in the core still set h2's length check."""
+    server = Server()
+    sid = _get(server.client, [])
+    server.pump()
+    server.conn.send_headers(sid, [(b":status", b"200"), (b"content-length", b"10")])
+    server.conn.send_data(sid, b"short", end_stream=True)
+    touched, _ = server.client.receive_data(server.conn.data_to_send())
+    assert sid in touched
+    *_, reset = server.client.take(sid)
+    assert isinstance(reset, StreamReset)
+    assert isinstance(reset.error, RemoteProtocolError)
+
+
+def test_an_informational_head_then_the_response() -> None:
+    """A 1xx head (RFC 9110 section 15.2) goes through h2's own path and is skipped; the final
+    head after it is the response."""
+    server = Server()
+    sid = _get(server.client, [])
+    server.pump()
+    server.conn.send_headers(sid, [(b":status", b"103"), (b"link", b"</s.css>")])
+    server.conn.send_headers(sid, [(b":status", b"200")], end_stream=True)
+    server.client.receive_data(server.conn.data_to_send())
+    assert server.client.take(sid) == [
+        ResponseReceived(200, b"", [], b"HTTP/2"),
+        StreamEnded([]),
+    ]
 
 
 def test_data_taken_from_finished_streams_reopens_the_connection_window() -> None:

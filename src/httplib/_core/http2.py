@@ -74,7 +74,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import h2.config
 import h2.connection
@@ -146,6 +146,8 @@ _PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+# What HPACK decoding gives h2 (hpack's decoder and ours both return a list).
+_Fields = list[tuple[bytes, bytes]]
 _SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
 _RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
 _RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
@@ -153,6 +155,8 @@ _RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
 # is (h2's transition table): the call that says so is skipped on the hot paths.
 _CLIENT_OPEN = h2.connection.ConnectionState.CLIENT_OPEN
 _OPEN = h2.stream.StreamState.OPEN
+_STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
+_STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
 _HALF_CLOSED_LOCAL = h2.stream.StreamState.HALF_CLOSED_LOCAL
 # Streams whose response frames the fast path takes: open, or our side done (section 5.1).
 _RECEIVING = frozenset({_OPEN, _HALF_CLOSED_LOCAL})
@@ -871,7 +875,7 @@ class Http2State:
                     headers = h2.connection._decode_headers(conn.decoder, data[pos + 9 : end])
                     if machine.state is not _CLIENT_OPEN:
                         events += machine.process_input(_RECV_HEADERS)
-                    _, more = h2_stream.receive_headers(headers, ended, None)
+                    more = self._response_headers(h2_stream, cast(_Fields, headers), ended)
                 else:
                     break
                 events += more
@@ -883,6 +887,27 @@ class Http2State:
             self._partial = bytes(data[pos:])
             return events, b""
         return events, data[pos:]
+
+    @staticmethod
+    def _response_headers(
+        h2_stream: h2.stream.H2Stream, headers: _Fields, ended: bool
+    ) -> list[h2.events.Event]:
+        """h2's `receive_headers` for a final response head, less its header pipeline (our
+        config turns every step of it off) and its scans for a 1xx status; trailers and 1xx
+        heads go through h2's own."""
+        stream_machine = h2_stream.state_machine
+        first = headers[0] if headers else (b"", b"")
+        if stream_machine.headers_received or first[0] != b":status" or first[1][:1] == b"1":
+            return h2_stream.receive_headers(headers, ended, None)[1]
+        events = stream_machine.process_input(_STREAM_RECV_HEADERS)
+        head = events[0]
+        if ended:
+            end_events = stream_machine.process_input(_STREAM_RECV_END)
+            head.stream_ended = end_events[0]  # type: ignore[attr-defined]
+            events += end_events
+        h2_stream._initialize_content_length(headers)
+        head.headers = headers  # type: ignore[attr-defined]
+        return events
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
         """File `event` for `sid`; None (dropped) when the stream is unknown or finished."""
