@@ -57,14 +57,16 @@ streams is given back once per write. Instructions per request under callgrind
 (`bench/micro/h2_path.py --count 2000`: 100 streams of 1 KiB GETs against nginx, the whole
 client process over the counted requests; the base is the h2-driven state before this work):
 
-    step                                             TLS asyncio   h2c asyncio   TLS 100 threads
-    h2 does everything (base)                           980k          975k           1042k
-    + HEADERS built here, h2's frame repr skipped       597k*
-    + response HEADERS/DATA parsed here, memos          497k          474k            489k
-    + a frame cut by a read's end stays here            463k          443k            488k
-    + credit per write, no inbound normalization        see the report in git history
-
-(* with the batched writes of `h2_connection.py`.)
+    step                                            TLS asyncio  h2c asyncio  TLS 100 threads
+    h2 does everything (base)                             980k         975k          1042k
+    + request HEADERS built here, h2's frame repr()
+      skipped, one write per round (h2_connection.py)     597k
+    + response HEADERS/DATA parsed here, head memos       497k         474k           489k
+    + a frame cut by a read's end stays here              463k         443k           488k
+    + credit once per write, no inbound normalization     446k         426k           479k
+    + close_stream forgets h2's stream                    445k         417k           478k
+    + new stream made and set directly                    429k         407k           457k
+    + a final response head without h2's pipeline         414k         390k           437k
 """
 
 from __future__ import annotations
@@ -831,8 +833,8 @@ class Http2State:
 
         The checks are h2's (frame size, connection and stream state, flow control,
         content-length, HPACK limits); only frames h2 would parse the same way come here. It
-        takes a client's response from ~600k to ~460k instructions per request (the module
-        docstring has the table).
+        took a client's request from ~600k to ~460k instructions (the module docstring's
+        table).
         """
         conn = self._conn
         buffer = conn.incoming_buffer
