@@ -29,7 +29,9 @@ class Scenario:
     # "get" (read whole) | "stream" | "lines" (iter_lines) | "post" (bytes) | "post_file" (an
     # open file) | "post_gen" (a generator of 64 KiB pieces, with Content-Length set)
     op: str = "get"
-    scheme: str = "http"  # "http" | "https" (HTTP/1.1 over TLS) | "h2" (HTTP/2 over TLS)
+    # "http" | "https" (HTTP/1.1 over TLS) | "h2" (HTTP/2 over TLS) | "h2c" (HTTP/2 in clear
+    # text with prior knowledge, RFC 9113 section 3.3)
+    scheme: str = "http"
     path: str = "/1k"
     upload: int = 0  # bytes POSTed by op == "post"
     concurrency: int = 1
@@ -40,7 +42,7 @@ class Scenario:
 
     @property
     def http2(self) -> bool:
-        return self.scheme == "h2"
+        return self.scheme in ("h2", "h2c")
 
 
 def _downloads() -> list[Scenario]:
@@ -212,6 +214,14 @@ SCENARIOS: list[Scenario] = [
         "HTTP/2 over TLS: 100 concurrent streams, one connection",
         "async",
         scheme="h2",
+        concurrency=100,
+    ),
+    Scenario(
+        "h2c_c100",
+        7,
+        "HTTP/2 cleartext (h2c, prior knowledge): 100 concurrent streams, one connection",
+        "async",
+        scheme="h2c",
         concurrency=100,
     ),
     Scenario(

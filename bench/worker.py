@@ -232,6 +232,7 @@ def _config(job: Job) -> ClientConfig:
     return ClientConfig(
         job.ca_file,
         http2=sc.http2,
+        http1=sc.scheme != "h2c",
         max_connections=sc.max_connections,
         proxy=job.proxy,
         no_timeouts=sc.mode == "scale",

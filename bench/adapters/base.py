@@ -29,6 +29,7 @@ class ClientConfig:
 
     ca_file: str
     http2: bool = False
+    http1: bool = True  # False with http2: HTTP/2 with prior knowledge (h2c)
     max_connections: int | None = None
     proxy: str | None = None  # an http:// forward proxy every request goes through
     # No client-side timeouts (the scale rows: a request may queue for a pool slot far longer

@@ -35,6 +35,8 @@ def _kwargs(lib: ModuleType, cfg: ClientConfig, armed: bool = False) -> dict[str
         kwargs.update(armed_policies(lib))
     if cfg.http2:
         kwargs["http2"] = True
+        if not cfg.http1:
+            kwargs["http1"] = False  # prior knowledge: h2c
     if cfg.proxy is not None:
         kwargs["proxy"] = cfg.proxy
     if cfg.no_timeouts:

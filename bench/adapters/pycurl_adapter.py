@@ -15,7 +15,12 @@ class _Sync:
         self.curl = pycurl.Curl()
         self.curl.setopt(pycurl.CAINFO, cfg.ca_file)
         if cfg.http2:
-            self.curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+            version = (
+                pycurl.CURL_HTTP_VERSION_2TLS
+                if cfg.http1
+                else pycurl.CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+            )
+            self.curl.setopt(pycurl.HTTP_VERSION, version)
         if cfg.proxy is not None:
             self.curl.setopt(pycurl.PROXY, cfg.proxy)
 

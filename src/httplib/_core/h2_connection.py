@@ -22,7 +22,15 @@ thread's reads or its bookkeeping.
   hold, so no frame is stranded); a flow that finds a writer leaves its frames to it. Writes are
   `WRITE_SHIELDED`: a frame half-written by a cancelled task would corrupt the connection for
   every stream, so a connection write completes or fails by its timeout. A failed write fails
-  the whole connection at once.
+  the streams still sending (a bodiless request counts as sending until the write that carried
+  its HEADERS is known to be done); the others read on.
+* **One write per round.** A read that answers many streams wakes their flows, which each take
+  their response and most often start the next request at once. While woken flows have yet to
+  run (`_resuming`), a new bodiless request, acknowledgements and a closed stream's frames are
+  left in the buffer, and the last woken flow to run writes them all: one write (one TLS record,
+  one system call) for a round of requests instead of one each. With 100 streams against nginx
+  that is ~290 writes for 2,500 requests instead of 2,500 (asyncio; ~740 with 100 threads),
+  part of the cut from ~980k to ~600k instructions per request in `http2.py`'s table.
 * **Ending a stream.** The engine releases the pool slot first (nothing can leak whatever
   happens next), then `close_stream` sends RST_STREAM(CANCEL) if the stream is still open.
 
@@ -64,6 +72,7 @@ class Http2Connection:
         "_lock",
         "_on_change",
         "_reading",
+        "_resuming",
         "_runtime",
         "_waiters",
         "_writing",
@@ -84,6 +93,9 @@ class Http2Connection:
         self._reading = False
         self._writing = False
         self._waiters: dict[int, Any] = {}
+        # Streams whose waiters were woken and have not run yet: while there are any, frames
+        # are left for the last of them to write (see `_take_turn`).
+        self._resuming: set[int] = set()
 
     def handshake(self, timeout: float | None) -> Flow:
         """Send the preface, read until the server's SETTINGS; returns its stream limit."""
@@ -112,10 +124,15 @@ class Http2Connection:
         empty = not body and chunks is None
         with self._lock:
             sid = self.state.start_request(*head, end_stream=empty)
+            # Woken flows still to run will write this HEADERS with theirs: one write for a
+            # round of requests instead of one each (see `_take_turn`).
+            defer = empty and bool(self._resuming)
         progress.sid = sid
-        yield from self.flush(timeout)
         if empty:
+            if not defer:
+                yield from self.flush(timeout)
             return sid
+        yield from self.flush(timeout)
         if body is not None:
             if not (yield from self._send_data(sid, body, timeout)):
                 return sid
@@ -215,7 +232,7 @@ class Http2Connection:
             if events:
                 break
             yield from self._take_turn(sid, waker, timeout)
-        if state.error is None:
+        if state.error is None and not self._resuming:
             yield from self._flush_replies(timeout)  # WINDOW_UPDATEs for the data just taken
         progress.apply(events)
 
@@ -224,8 +241,9 @@ class Http2Connection:
         with self._lock:
             self._waiters.pop(sid, None)
             self.state.close_stream(sid)
-            broken = self.state.error is not None
-        if not broken:
+            # Broken: nothing to write. Woken flows still to run: the last of them writes.
+            skip = self.state.error is not None or bool(self._resuming)
+        if not skip:
             try:
                 yield from self.flush(CLOSE_WRITE_TIMEOUT)
             except TransportError:
@@ -263,6 +281,15 @@ class Http2Connection:
             with self._lock:
                 if self._waiters.get(sid) is waker:
                     del self._waiters[sid]
+                resuming = self._resuming
+                last = sid in resuming
+                if last:
+                    resuming.discard(sid)
+                    last = not resuming
+        # The last woken flow to run writes what the others left (their new requests'
+        # HEADERS, acknowledgements). On an error it need not: the stream's end flushes.
+        if last:
+            yield from self._flush_replies(timeout)
         if not woken:
             raise ReadTimeout("The read operation timed out")
 
@@ -282,16 +309,20 @@ class Http2Connection:
         with lock:
             self._reading = False
             touched, events = state.receive_data(data)
-            pop = self._waiters.pop
-            woken = [
-                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
-            ]
+            pop, resuming = self._waiters.pop, self._resuming
+            woken = []
+            for touched_sid in touched:
+                waker = pop(touched_sid, None)
+                if waker is not None:
+                    woken.append(waker)
+                    resuming.add(touched_sid)
             if sid in touched or state.error is not None:
                 self._hand_on(sid, woken)
+            defer = bool(resuming)
         self._wake(woken)
         if events or state.error is not None:
             yield from self._on_change(self)
-        if state.error is None:
+        if state.error is None and not defer:
             yield from self._flush_replies(timeout)  # acks for PING and SETTINGS
 
     def _lost(self, error: TransportError) -> Flow:
@@ -322,6 +353,7 @@ class Http2Connection:
         for other in self._waiters:
             if other != sid:
                 woken.append(self._waiters.pop(other))
+                self._resuming.add(other)
                 break
         return woken
 

@@ -45,15 +45,38 @@ more than `MAX_CONTROL_FRAMES` in a row is a flood. A WINDOW_UPDATE that gives b
 DATA used is an answer, not a flood: lighttpd sends one per 16 KiB of an upload before it
 responds (nghttp2 and h2o likewise bound only the work a peer causes unprompted). Every h2
 exception is mapped here, once.
+
+Fast paths (h2 stays the state machine; only its per-request overhead is skipped):
+`start_request` frames the request HEADERS itself, driving h2's connection and stream state
+machines directly, with the HPACK block memoized while the encoder's dynamic table is unchanged
+and without h2's scan of every stream per request; `_receive_fast` parses the response HEADERS
+and DATA of open streams (no padding, no priority, whole header blocks) and feeds them to the
+same h2 state machines, leaving every other frame, and what follows it in a read, to h2; request
+and checked response heads are memoized per connection; credit for data taken from finished
+streams is given back once per write. Instructions per request under callgrind
+(`bench/micro/h2_path.py --count 2000`: 100 streams of 1 KiB GETs against nginx, the whole
+client process over the counted requests; the base is the h2-driven state before this work):
+
+    step                                            TLS asyncio  h2c asyncio  TLS 100 threads
+    h2 does everything (base)                             980k         975k          1042k
+    + request HEADERS built here, h2's frame repr()
+      skipped, one write per round (h2_connection.py)     597k
+    + response HEADERS/DATA parsed here, head memos       497k         474k           489k
+    + a frame cut by a read's end stays here              463k         443k           488k
+    + credit once per write, no inbound normalization     446k         426k           479k
+    + close_stream forgets h2's stream                    445k         417k           478k
+    + new stream made and set directly                    429k         407k           457k
+    + a final response head without h2's pipeline         414k         390k           437k
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import h2.config
 import h2.connection
@@ -61,7 +84,10 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 import hpack
+import hpack.table
+import hyperframe.frame
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
@@ -122,6 +148,29 @@ _PROTOCOL_ERROR = h2.errors.ErrorCodes.PROTOCOL_ERROR
 _CANCEL = h2.errors.ErrorCodes.CANCEL
 _REFUSED = h2.errors.ErrorCodes.REFUSED_STREAM
 _MAX_STREAMS_SETTING = h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+# What HPACK decoding gives h2 (hpack's decoder and ours both return a list).
+_Fields = list[tuple[bytes, bytes]]
+_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_RECV_HEADERS = h2.connection.ConnectionInputs.RECV_HEADERS
+_RECV_DATA = h2.connection.ConnectionInputs.RECV_DATA
+# In this state HEADERS and DATA, sent or received, leave h2's connection state machine as it
+# is (h2's transition table): the call that says so is skipped on the hot paths.
+_CLIENT_OPEN = h2.connection.ConnectionState.CLIENT_OPEN
+_OPEN = h2.stream.StreamState.OPEN
+_STREAM_RECV_HEADERS = h2.stream.StreamInputs.RECV_HEADERS
+_STREAM_RECV_END = h2.stream.StreamInputs.RECV_END_STREAM
+_HALF_CLOSED_LOCAL = h2.stream.StreamState.HALF_CLOSED_LOCAL
+# Streams whose response frames the fast path takes: open, or our side done (section 5.1).
+_RECEIVING = frozenset({_OPEN, _HALF_CLOSED_LOCAL})
+# Frame types and flags (RFC 9113 sections 6.1, 6.2 and 6.10) for the frames we build and
+# parse ourselves.
+_DATA, _HEADERS, _WINDOW_UPDATE, _CONTINUATION = 0x0, 0x1, 0x8, 0x9
+_END_STREAM, _END_HEADERS, _PADDED, _PRIORITY = 0x1, 0x4, 0x8, 0x20
+_FRAME_HEAD = struct.Struct(">HBBBL")  # 24-bit length as (high 16, low 8), type, flags, id
+# h2 forgets a closed stream only when it counts open ones (every request, in its
+# send_headers); `close_stream` forgets ours one by one instead, and h2's count runs only once
+# this many closed streams piled up some other way (a broken connection sends no reset).
+_PRUNE_SLACK = 64
 
 
 @dataclass(slots=True)
@@ -192,6 +241,40 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
     }
 
 
+class _Connection(h2.connection.H2Connection):
+    """h2's connection, less the `repr()` of every received frame that h2 builds for its trace
+    log whether or not anything logs (a tenth of the cost of receiving a response)."""
+
+    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        try:
+            frames, events = self._frame_dispatch_table[frame.__class__](frame)
+        except h2.exceptions.StreamClosedError as exc:
+            # RFC 9113 section 5.1: a frame on a stream we reset is a stream error (answer it
+            # with RST_STREAM); on a stream that ended otherwise, a connection error.
+            if not self._stream_is_closed_by_reset(exc.stream_id):
+                raise
+            self._reset_again(exc.stream_id, exc.error_code)
+            return exc._events
+        except h2.exceptions.StreamIDTooLowError as exc:
+            # A stream h2 already forgot: reset by either side is a stream error; ended by
+            # END_STREAM a connection error of type STREAM_CLOSED (the GOAWAY h2 sends as this
+            # propagates carries the code); closed implicitly, a PROTOCOL_ERROR one.
+            if self._stream_is_closed_by_reset(exc.stream_id):
+                self._reset_again(exc.stream_id, h2.errors.ErrorCodes.STREAM_CLOSED)
+                return []
+            if self._stream_is_closed_by_end(exc.stream_id):
+                exc.error_code = h2.errors.ErrorCodes.STREAM_CLOSED
+            raise
+        if frames:
+            self._prepare_for_sending(frames)
+        return events  # type: ignore[no-any-return]
+
+    def _reset_again(self, sid: int, code: int) -> None:
+        reset = hyperframe.frame.RstStreamFrame(sid)
+        reset.error_code = code
+        self._prepare_for_sending([reset])
+
+
 class _CachingDecoder(hpack.Decoder):
     """HPACK decoding memoized for servers that use no dynamic table (nginx sets its size
     to 0): then a header block decodes the same every time, so a repeated block (the same
@@ -218,12 +301,73 @@ class _CachingDecoder(hpack.Decoder):
         return list(headers)
 
 
+class _CountingTable(hpack.table.HeaderTable):
+    """HPACK's header table, counting the entries added to it (each one renumbers the
+    dynamic entries, so header blocks encoded before are stale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adds = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.adds += 1
+        super().add(name, value)
+
+
+class _CachingEncoder(hpack.Encoder):
+    """HPACK encoding memoized per header list: once every field of a request is in the
+    dynamic table (the second identical request on), encoding it adds nothing and yields the
+    same block every time, until an entry is added or the table is resized."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.header_table: _CountingTable = _CountingTable()
+        self._memo: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+
+    def encode_fields(self, fields: tuple[tuple[bytes, bytes], ...]) -> bytes:
+        """The block for `fields` (plain tuples: none is marked never-indexed)."""
+        memo, table = self._memo, self.header_table
+        if table.resized:  # the block must carry the size update (RFC 7541 section 6.3)
+            memo.clear()
+        else:
+            block = memo.get(fields)
+            if block is not None:
+                return block
+        resized, adds = table.resized, table.adds
+        block = self.encode(fields)
+        if table.adds != adds or len(memo) >= _MEMO_BLOCKS:
+            memo.clear()
+        if not resized and table.adds == adds:
+            memo[fields] = block
+        return block
+
+
+def _header_frames(sid: int, block: bytes, end_stream: bool, max_size: int) -> bytes:
+    """HEADERS (plus CONTINUATIONs past the peer's frame size) carrying `block`."""
+    flags = _END_STREAM if end_stream else 0
+    size = len(block)
+    if size <= max_size:
+        flags |= _END_HEADERS
+        return _FRAME_HEAD.pack(size >> 8, size & 0xFF, _HEADERS, flags, sid) + block
+    out = bytearray()
+    kind = _HEADERS
+    for start in range(0, size, max_size):
+        piece = block[start : start + max_size]
+        last = start + max_size >= size
+        n = len(piece)
+        out += _FRAME_HEAD.pack(n >> 8, n & 0xFF, kind, flags | (_END_HEADERS if last else 0), sid)
+        out += piece
+        kind, flags = _CONTINUATION, 0
+    return bytes(out)
+
+
 class _Stream:
     __slots__ = (
         "answered",
         "body_sent",
         "events",
         "finished",
+        "head_unsent",
         "owed",
         "reused",
         "sending",
@@ -233,6 +377,7 @@ class _Stream:
 
     def __init__(self, reused: bool, sending: bool) -> None:
         self.sending = sending  # the request's END_STREAM is not sent yet
+        self.head_unsent = False  # a bodiless request's HEADERS not yet known to be written
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
@@ -332,10 +477,13 @@ class Http2State:
             # h2's inbound checks run a chain of generators per field; `_response_head` does
             # the checks that protect users (RFC 9113 section 8.2.1) in a few regex scans.
             validate_inbound_headers=False,
+            # Its only step joins Cookie crumbs (RFC 9113 section 8.2.3), a request field.
+            normalize_inbound_headers=False,
         )
-        conn = h2.connection.H2Connection(config=config)
+        conn = _Connection(config=config)
         conn.state_machine = _GracefulGoAway()
         conn.decoder = _CachingDecoder(conn.decoder)
+        self._encoder = conn.encoder = _CachingEncoder()
         conn.local_settings = h2.settings.Settings(
             client=True,
             initial_values={
@@ -348,6 +496,16 @@ class Http2State:
         self._conn = conn
         self._streams: dict[int, _Stream] = {}
         self._blocked: set[int] = set()  # streams waiting for send window
+        # Bodiless requests whose HEADERS is queued, and those in the write under way.
+        self._unwritten: list[_Stream] = []
+        self._in_flight: list[_Stream] = []
+        # Request heads as sent (pseudo-headers first, fields lower-cased and filtered) by what
+        # `start_request` was given, and checked response heads by their decoded fields: the
+        # same few repeat on a connection.
+        self._partial = b""  # the start of a frame, for `_receive_fast`
+        self._credit = 0  # bytes taken from finished streams, not yet credited back
+        self._heads: dict[tuple[Any, ...], tuple[tuple[bytes, bytes], ...]] = {}
+        self._responses: dict[tuple[tuple[bytes, bytes], ...], tuple[int, tuple[Any, ...]]] = {}
         self._control_frames = 0
         self._owed = 0  # connection-level DATA bytes sent and not yet credited back
         self.served = False  # the server answered a stream or named one processed in GOAWAY
@@ -393,6 +551,13 @@ class Http2State:
         if self.write_error is not None:
             self._conn.clear_outbound_data_buffer()
             return b""
+        # The previous batch was written (a failed write sets `write_error` first): its
+        # requests without a body are no longer sending; this batch's are in flight.
+        for stream in self._in_flight:
+            stream.head_unsent = False
+        self._in_flight, self._unwritten = self._unwritten, []
+        if self._credit:
+            self._give_credit()
         return self._conn.data_to_send()
 
     def start_request(
@@ -413,16 +578,64 @@ class Http2State:
         if self.write_error is not None:
             raise refused_error("The HTTP/2 connection can no longer send: no new streams.")
         conn = self._conn
-        sid: int = conn.get_next_available_stream_id()
-        headers = request_headers(method, scheme, authority, path, fields)
+        highest = conn.highest_outbound_stream_id
+        sid = highest + 2 if highest else 1
+        if sid > conn.HIGHEST_ALLOWED_STREAM_ID:
+            sid = conn.get_next_available_stream_id()  # raises NoAvailableStreamIDError
+        key = (method, scheme, authority, path, *fields)
+        headers = self._heads.get(key)
+        if headers is None:
+            headers = tuple(request_headers(method, scheme, authority, path, fields))
+            if len(self._heads) >= _MEMO_BLOCKS:
+                self._heads.clear()
+            self._heads[key] = headers
+        # h2's send_headers, less what costs without protecting anything here (outbound
+        # header validation, a scan of every stream per request): the limit of section 5.1.2,
+        # the connection's and the stream's state machines, HPACK (memoized), the frames.
+        streams = conn.streams
+        limit = conn.remote_settings.max_concurrent_streams
+        if len(self._streams) >= limit or len(streams) > len(self._streams) + _PRUNE_SLACK:
+            # Counting open streams is also where h2 forgets closed ones; what we have not
+            # closed ourselves is an upper bound of h2's open streams, so below the limit
+            # the count is only needed now and then.
+            opened = conn.open_outbound_streams
+            if opened + 1 > limit:
+                # The peer lowered its limit after the pool assigned this stream.
+                raise refused_error(
+                    f"The server allows no more streams now: Max outbound streams is {limit},"
+                    f" {opened} open"
+                )
         try:
-            conn.send_headers(sid, headers, end_stream=end_stream)
-        except h2.exceptions.TooManyStreamsError as exc:
-            # The peer lowered its limit after the pool assigned this stream.
-            raise refused_error(f"The server allows no more streams now: {exc}") from exc
+            if conn.state_machine.state is not _CLIENT_OPEN:
+                conn.state_machine.process_input(_SEND_HEADERS)
+            # h2's _begin_new_stream, less the checks that hold by construction (the id
+            # is the next odd one).
+            h2_stream = h2.stream.H2Stream(
+                sid,
+                config=conn.config,
+                inbound_window_size=conn.local_settings.initial_window_size,
+                outbound_window_size=conn.remote_settings.initial_window_size,
+            )
+            h2_stream.max_outbound_frame_size = conn.max_outbound_frame_size
+            conn.streams[sid] = h2_stream
+            conn.highest_outbound_stream_id = sid
+            # What h2's stream state machine does for the request HEADERS of a new stream
+            # (IDLE -> OPEN, `request_sent`) and its END_STREAM (OPEN -> HALF_CLOSED_LOCAL).
+            machine = h2_stream.state_machine
+            machine.client = machine.headers_sent = True
+            machine.state = _HALF_CLOSED_LOCAL if end_stream else _OPEN
         except h2.exceptions.ProtocolError as exc:
             raise LocalProtocolError(f"Cannot send the request head: {exc}") from exc
-        self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
+        h2_stream._authority = headers[1][1]
+        h2_stream.request_method = method  # a HEAD response has no body (h2's length check)
+        block = self._encoder.encode_fields(headers)
+        conn._data_to_send += _header_frames(sid, block, end_stream, conn.max_outbound_frame_size)
+        stream = self._streams[sid] = _Stream(self.completed_streams > 0, not end_stream)
+        if end_stream:
+            # Its head may be written by another flow's write (the shell batches them): a
+            # failed write must fail it like a request still sending, unless it was answered.
+            stream.head_unsent = True
+            self._unwritten.append(stream)
         return sid
 
     def send_window(self, sid: int) -> int:
@@ -483,8 +696,15 @@ class Http2State:
         if stream.unacked:
             self._acknowledge(stream, sid, stream.unacked)
         h2_stream = conn.streams.get(sid)
-        if h2_stream is not None and not h2_stream.closed and self.error is None:
+        if h2_stream is None:
+            return
+        if not h2_stream.closed and self.error is None:
             conn.reset_stream(sid, _CANCEL)
+        if h2_stream.closed:
+            # What h2 does when it counts open streams (see `_PRUNE_SLACK`), for this one
+            # stream: forget it, remembering how it closed for frames that may still come.
+            del conn.streams[sid]
+            conn._closed_streams[sid] = h2_stream.closed_by
 
     def ping(self, opaque: bytes) -> None:
         """Queue a PING (8 bytes), e.g. to probe an idle connection."""
@@ -521,13 +741,26 @@ class Http2State:
         responses still unread in our socket buffer would be lost."""
         if self.is_broken:
             return
-        if (
-            self.goaway is not None
-            and stream.finished
-            and all(other.finished for other in self._streams.values())
-        ):
+        if stream.finished:
+            # Only the connection's window matters for a stream whose response ended: the
+            # credit of a round of takes goes out as one WINDOW_UPDATE (`data_to_send`).
+            self._credit += size
             return
         self._conn.acknowledge_received_data(size, sid)
+
+    def _give_credit(self) -> None:
+        """Connection window for the data taken from finished streams (see `_acknowledge`);
+        none after GOAWAY once no stream is left unfinished."""
+        credit, self._credit = self._credit, 0
+        if self.error is not None or (
+            self.goaway is not None and all(s.finished for s in self._streams.values())
+        ):
+            return
+        conn = self._conn
+        increment = conn._inbound_flow_control_window_manager.process_bytes(credit)
+        if increment:  # h2's window manager sends it once a good part of the window is used
+            conn._data_to_send += _FRAME_HEAD.pack(0, 4, _WINDOW_UPDATE, 0, 0)
+            conn._data_to_send += increment.to_bytes(4, "big")
 
     def stream_facts(self, sid: int) -> tuple[bool, bool, bool] | None:
         """For a stale-connection retry: whether stream `sid` was opened on a reused connection,
@@ -555,7 +788,7 @@ class Http2State:
         self.write_error = error
         self.cut_off = True
         for sid, stream in self._streams.items():
-            if stream.sending:
+            if stream.sending or (stream.head_unsent and not stream.answered):
                 self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
         return touched
@@ -574,8 +807,11 @@ class Http2State:
             self.cut_off = True
             self._fail(RemoteProtocolError("Server disconnected"), touched)
             return touched, conn_events
+        conn = self._conn
         try:
-            events = self._conn.receive_data(data)
+            events, rest = self._receive_fast(data)
+            if rest:
+                events += conn.receive_data(rest)
         except h2.exceptions.ProtocolError as exc:
             self._fail(_connection_error(exc), touched)
             return touched, conn_events
@@ -588,6 +824,92 @@ class Http2State:
         return touched, conn_events
 
     # ---------------------------------------------------------------------------- internals
+
+    def _receive_fast(self, data: bytes) -> tuple[list[h2.events.Event], bytes]:
+        """The response frames of open streams (a whole HEADERS block without padding or
+        priority, DATA without padding) parsed here and fed to h2's connection and stream
+        state machines directly, without h2's frame objects, buffer and dispatch; returns
+        their events and the bytes left for h2 from the first frame that is anything else.
+
+        The checks are h2's (frame size, connection and stream state, flow control,
+        content-length, HPACK limits); only frames h2 would parse the same way come here. It
+        took a client's request from ~600k to ~460k instructions (the module docstring's
+        table).
+        """
+        conn = self._conn
+        buffer = conn.incoming_buffer
+        if buffer._headers_buffer:
+            return [], data  # h2 holds part of a header block: it goes on
+        if buffer._data:  # h2 holds the start of a frame (after one that was not ours)
+            data = bytes(buffer._data) + data
+            buffer._data = bytearray()
+        elif self._partial:  # the start of a frame the last read ended in
+            data = self._partial + data
+        self._partial = b""
+        streams, h2_streams = self._streams, conn.streams
+        max_size = conn.max_inbound_frame_size
+        machine = conn.state_machine
+        events: list[h2.events.Event] = []
+        pos, size = 0, len(data)
+        try:
+            while size - pos >= 9:
+                length = int.from_bytes(data[pos : pos + 3], "big")
+                end = pos + 9 + length
+                kind, flags = data[pos + 3], data[pos + 4]
+                sid = int.from_bytes(data[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+                if length > max_size or sid not in streams:
+                    break
+                if end > size:  # kept for the next read (a too large one went to h2)
+                    self._partial = bytes(data[pos:])
+                    return events, b""
+                h2_stream = h2_streams.get(sid)
+                if h2_stream is None or h2_stream.state_machine.state not in _RECEIVING:
+                    break
+                ended = bool(flags & _END_STREAM)
+                if kind == _DATA and not flags & _PADDED:
+                    if machine.state is not _CLIENT_OPEN:
+                        events += machine.process_input(_RECV_DATA)
+                    conn._inbound_flow_control_window_manager.window_consumed(length)
+                    _, more = h2_stream.receive_data(bytes(data[pos + 9 : end]), ended, length)
+                elif (
+                    kind == _HEADERS and flags & _END_HEADERS and not flags & (_PADDED | _PRIORITY)
+                ):
+                    headers = h2.connection._decode_headers(conn.decoder, data[pos + 9 : end])
+                    if machine.state is not _CLIENT_OPEN:
+                        events += machine.process_input(_RECV_HEADERS)
+                    more = self._response_headers(h2_stream, cast(_Fields, headers), ended)
+                else:
+                    break
+                events += more
+                pos = end
+        except h2.exceptions.ProtocolError as exc:
+            conn._terminate_connection(exc.error_code)
+            raise
+        if size - pos < 9:
+            self._partial = bytes(data[pos:])
+            return events, b""
+        return events, data[pos:]
+
+    @staticmethod
+    def _response_headers(
+        h2_stream: h2.stream.H2Stream, headers: _Fields, ended: bool
+    ) -> list[h2.events.Event]:
+        """h2's `receive_headers` for a final response head, less its header pipeline (our
+        config turns every step of it off) and its scans for a 1xx status; trailers and 1xx
+        heads go through h2's own."""
+        stream_machine = h2_stream.state_machine
+        first = headers[0] if headers else (b"", b"")
+        if stream_machine.headers_received or first[0] != b":status" or first[1][:1] == b"1":
+            return h2_stream.receive_headers(headers, ended, None)[1]
+        events = stream_machine.process_input(_STREAM_RECV_HEADERS)
+        head = events[0]
+        if ended:
+            end_events = stream_machine.process_input(_STREAM_RECV_END)
+            head.stream_ended = end_events[0]  # type: ignore[attr-defined]
+            events += end_events
+        h2_stream._initialize_content_length(headers)
+        head.headers = headers  # type: ignore[attr-defined]
+        return events
 
     def _queue(self, sid: int, event: StreamEvent, touched: set[int]) -> _Stream | None:
         """File `event` for `sid`; None (dropped) when the stream is unknown or finished."""
@@ -628,11 +950,20 @@ class Http2State:
         self._control_frames = 0
         self.served = True
         sid = event.stream_id or 0
-        try:
-            head = _response_head(event.headers or ())
-        except RemoteProtocolError as exc:
-            self._malformed(sid, exc, touched)
-            return
+        fields = tuple(event.headers or ())
+        known = self._responses.get(fields)
+        if known is None:
+            try:
+                head = _response_head(fields)
+            except RemoteProtocolError as exc:
+                self._malformed(sid, exc, touched)
+                return
+            if len(self._responses) >= _MEMO_BLOCKS:
+                self._responses.clear()
+            self._responses[fields] = (head.status_code, tuple(head.headers))
+        else:
+            # A fresh list each time: the response's headers are the user's to change.
+            head = ResponseReceived(known[0], b"", list(known[1]), _HTTP_VERSION)
         self._queue(sid, head, touched)
 
     def _malformed(self, sid: int, error: RemoteProtocolError, touched: set[int]) -> None:
