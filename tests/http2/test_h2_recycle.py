@@ -21,10 +21,11 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+import pytest
 import trustme
 
 from httplib._config import Limits
-from httplib._core.effects import READ, WRITE, WRITE_SHIELDED, Flow, Runtime
+from httplib._core.effects import READ, WAIT, WRITE, WRITE_SHIELDED, Flow, Runtime
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import Http2State, ResponseProgress
 from httplib._core.resend import MAX_REFUSED_RETRIES, is_refused
@@ -361,3 +362,35 @@ def test_an_upload_above_goaway_s_last_stream_goes_again_at_once(run: Runner) ->
 
         run(case)
         assert peer.connections >= 2
+
+
+def test_a_reader_whose_stream_a_failed_write_ended_hands_the_reading_on() -> None:
+    """An upload waiting for send window is the connection's reader; a GET waits for it. The
+    server pings and closes, so the upload's acknowledgement write fails, which fails the
+    upload (still sending) but not the GET. The upload stops reading: it must wake the GET to
+    read on, or the GET would wait out its whole timeout (seen in the soak on trio)."""
+    server = _server()
+    script = _Script(server)
+    conn = Http2Connection(None, _runtime(), _no_change)
+    script.reads.append(server.data_to_send())
+    script.run(conn.handshake(5.0))
+    post = (b"POST", b"http", b"example.test", b"/up", [])
+    upload = conn.start(post, b"u" * (1 << 20), None, 5.0, ResponseProgress())
+    effect = next(upload)
+    for _ in range(100):  # its head and what the window allows, then it reads
+        if effect[0] == READ:
+            break
+        server.receive_data(effect[2])
+        effect = upload.send(None)
+    assert effect[0] == READ
+    progress = ResponseProgress()
+    get_sid = script.run(conn.start(HEAD, None, None, 5.0, progress))
+    receive = conn.receive(get_sid, progress, 5.0)
+    wait = next(receive)
+    assert wait[0] == WAIT
+    server.ping(b"12345678")
+    ack = upload.send(server.data_to_send())
+    assert ack[0] in (WRITE, WRITE_SHIELDED)
+    with pytest.raises(StopIteration):  # the upload's flow ends: its stream has news
+        upload.throw(WriteError("Connection closed"))
+    assert wait[1].is_set()  # the GET was woken to take over reading

@@ -153,25 +153,29 @@ class Http2Connection:
         """Send `data` as the peer's windows allow; False if the stream has news instead."""
         view = memoryview(data)
         state = self.state
-        while view:
-            with self._lock:
-                if state.has_events(sid):
-                    return False
-                sent = state.send_data(sid, view)
-                waker = None if sent else self._park_or_read(sid)
-            if sent:
-                view = view[sent:]
-                yield from self.flush(timeout)
-                continue
-            try:
-                yield from self._take_turn(sid, waker, timeout)
-            except ReadTimeout as exc:
-                # Waiting for the peer to open its window is part of sending the body: a peer
-                # that never sends WINDOW_UPDATE stalls the write, within the write timeout.
-                raise WriteTimeout(
-                    "Timed out waiting for the server's flow-control window"
-                ) from exc
-        return True
+        try:
+            while view:
+                with self._lock:
+                    if state.has_events(sid):
+                        return False
+                    sent = state.send_data(sid, view)
+                    waker = None if sent else self._park_or_read(sid)
+                if sent:
+                    view = view[sent:]
+                    yield from self.flush(timeout)
+                    continue
+                try:
+                    yield from self._take_turn(sid, waker, timeout)
+                except ReadTimeout as exc:
+                    # Waiting for the peer to open its window is part of sending the body: a
+                    # peer that never sends WINDOW_UPDATE stalls the write, within the write
+                    # timeout.
+                    raise WriteTimeout(
+                        "Timed out waiting for the server's flow-control window"
+                    ) from exc
+            return True
+        finally:
+            self._leave()
 
     def flush(self, timeout: float | None) -> Flow:
         """Write what the state has queued, unless another flow is writing (it will)."""
@@ -225,13 +229,16 @@ class Http2Connection:
     def receive(self, sid: int, progress: ResponseProgress, timeout: float | None) -> Flow:
         """Wait until stream `sid` has events, and apply them (a reset raises)."""
         state = self.state
-        while True:
-            with self._lock:
-                events: list[StreamEvent] = state.take(sid)
-                waker = None if events else self._park_or_read(sid)
-            if events:
-                break
-            yield from self._take_turn(sid, waker, timeout)
+        try:
+            while True:
+                with self._lock:
+                    events: list[StreamEvent] = state.take(sid)
+                    waker = None if events else self._park_or_read(sid)
+                if events:
+                    break
+                yield from self._take_turn(sid, waker, timeout)
+        finally:
+            self._leave()
         if state.error is None and not self._resuming:
             yield from self._flush_replies(timeout)  # WINDOW_UPDATEs for the data just taken
         progress.apply(events)
@@ -347,6 +354,21 @@ class Http2Connection:
             ]
         self._wake(woken)
         yield from self._on_change(self)
+
+    def _leave(self) -> None:
+        """A flow stops waiting on the connection (its stream has news, or it failed, or it was
+        cancelled): if nobody reads now and no woken flow is about to run, wake one waiter to
+        take the reader's role. Without it, a reader whose own stream was failed by something
+        other than its read (a failed write, say) would leave the others waiting for a read
+        nobody makes, until their timeouts."""
+        with self._lock:
+            waiters = self._waiters
+            if self._reading or self._resuming or not waiters:
+                return
+            other = next(iter(waiters))
+            waker = waiters.pop(other)
+            self._resuming.add(other)
+        self._runtime.wake(waker)
 
     def _hand_on(self, sid: int, woken: list[Any]) -> list[Any]:
         """Under the lock: add one other waiter to `woken`, so it takes over reading."""
