@@ -111,14 +111,21 @@ class RequestsLike(Adapter):
             self.no_async = "sync only"
 
     def open_sync(self, cfg: ClientConfig) -> _Sync:
-        if cfg.http2 and self.lib.__name__ == "requests":
-            raise Unsupported("no HTTP/2 support")
+        self._check_protocol(cfg)
         return _Sync(self.lib, cfg)
 
     async def open_async(self, cfg: ClientConfig) -> _Async:
         if self.no_async:
             raise Unsupported(self.no_async)
+        self._check_protocol(cfg)
         return _Async(self.lib, cfg)
+
+    def _check_protocol(self, cfg: ClientConfig) -> None:
+        if cfg.http2 and self.lib.__name__ == "requests":
+            raise Unsupported("no HTTP/2 support")
+        if cfg.http2 and not cfg.http1:
+            # niquests negotiates h2 by ALPN only; on an h2c port it speaks HTTP/1.1.
+            raise Unsupported("no HTTP/2 with prior knowledge (h2c)")
 
     def create_close(self) -> None:
         self.lib.Session().close()
