@@ -20,19 +20,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # bench/, for the benchmark's own server helpers
+
+from server import free_ports  # noqa: E402
+
 ROOT_USER = os.geteuid() == 0
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel hands out now; all sockets stay open until every port is picked."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def which(*candidates: str) -> str | None:

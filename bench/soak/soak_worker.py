@@ -135,6 +135,29 @@ def expected_version(protocol: str) -> str:
     return "HTTP/1.1" if protocol == "h1" else "HTTP/2"
 
 
+def request_for(index: int, uploads: bool) -> tuple[str, str, str, dict[str, Any]]:
+    """The `index`-th request of a case: its kind, method, path and request arguments."""
+    kind, path, headers = soak_content.plan(index, uploads)
+    if kind == "upload":
+        return kind, "POST", path, {"content": soak_content.UPLOAD_BODY, "headers": headers}
+    return kind, "GET", path, {"headers": headers}
+
+
+def verdict(kind: str, r: Any, want: str, meta: dict[str, Any]) -> str | None:
+    """What is wrong with a response (its body, status or protocol), or None."""
+    problem = soak_content.check(kind, r.status_code, dict(r.headers), r.content, meta)
+    if problem is None and r.http_version != want:
+        problem = f"spoke {r.http_version}, expected {want}"
+    return problem
+
+
+def failure(progress: Progress, kind: str, exc: BaseException) -> str:
+    """A failed request's problem text; its first traceback is kept for --tracebacks."""
+    problem = f"{kind}: {describe(exc)}"
+    progress.first_traceback(problem, exc)
+    return problem
+
+
 def run_threads(spec: dict[str, Any], progress: Progress, meta: dict[str, Any]) -> dict[str, Any]:
     base = open_fds()
     client = httplib.Client(**client_kwargs(spec))
@@ -148,19 +171,11 @@ def run_threads(spec: dict[str, Any], progress: Progress, meta: dict[str, Any]) 
                 index = next(counter, None)
             if index is None:
                 return
-            kind, path, headers = soak_content.plan(index, spec["upload"])
+            kind, method, path, kwargs = request_for(index, spec["upload"])
             try:
-                if kind == "upload":
-                    body = soak_content.UPLOAD_BODY
-                    r = client.request("POST", path, content=body, headers=headers)
-                else:
-                    r = client.request("GET", path, headers=headers)
-                problem = soak_content.check(kind, r.status_code, dict(r.headers), r.content, meta)
-                if problem is None and r.http_version != want:
-                    problem = f"spoke {r.http_version}, expected {want}"
+                problem = verdict(kind, client.request(method, path, **kwargs), want, meta)
             except Exception as exc:  # every failure is counted by type and message
-                problem = f"{kind}: {describe(exc)}"
-                progress.first_traceback(problem, exc)
+                problem = failure(progress, kind, exc)
             progress.record(kind, problem)
 
     start = time.perf_counter()
@@ -186,19 +201,11 @@ async def run_async(
     async def work() -> None:
         # No lock needed: tasks take indices between awaits, on one thread.
         for index in counter:
-            kind, path, headers = soak_content.plan(index, spec["upload"])
+            kind, method, path, kwargs = request_for(index, spec["upload"])
             try:
-                if kind == "upload":
-                    body = soak_content.UPLOAD_BODY
-                    r = await client.request("POST", path, content=body, headers=headers)
-                else:
-                    r = await client.request("GET", path, headers=headers)
-                problem = soak_content.check(kind, r.status_code, dict(r.headers), r.content, meta)
-                if problem is None and r.http_version != want:
-                    problem = f"spoke {r.http_version}, expected {want}"
+                problem = verdict(kind, await client.request(method, path, **kwargs), want, meta)
             except Exception as exc:  # every failure is counted by type and message
-                problem = f"{kind}: {describe(exc)}"
-                progress.first_traceback(problem, exc)
+                problem = failure(progress, kind, exc)
             progress.record(kind, problem)
 
     start = time.perf_counter()

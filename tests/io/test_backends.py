@@ -36,6 +36,17 @@ def silent(conn: socket.socket) -> None:
     read_until(conn, b"never")
 
 
+async def read_to_eof(stream: Any) -> bytes:
+    """Everything the peer sent until it closed (at most ten reads)."""
+    received = b""
+    for _ in range(10):
+        chunk = await stream.read(65536, timeout=5)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def test_write_then_read_echo(run: Run) -> None:
     with scripted_server(echo) as server:
 
@@ -58,12 +69,7 @@ def test_read_returns_empty_bytes_when_the_peer_closes(run: Run) -> None:
 
         async def case(backend: Any) -> None:
             stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
-            received = b""
-            for _ in range(10):
-                chunk = await stream.read(65536, timeout=5)
-                if not chunk:
-                    break
-                received += chunk
+            received = await read_to_eof(stream)
             assert received == b"bye"
             assert await stream.read(65536, timeout=5) == b""
             await stream.aclose()
@@ -247,12 +253,7 @@ def test_closing_a_stream_the_server_already_closed_is_quiet(
         async def case(backend: Any) -> None:
             plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
             stream = await plain.start_tls(client_ssl_context, "localhost", 5)
-            received = b""
-            for _ in range(10):
-                chunk = await stream.read(65536, timeout=5)
-                if not chunk:
-                    break
-                received += chunk
+            received = await read_to_eof(stream)
             assert received == b"bye"
             await backend.sleep(0)  # (asyncio finishes closing its side in the next turns)
             await backend.sleep(0)

@@ -538,7 +538,7 @@ class Http11Body(Http11Exchange):
         plan: RequestPlan,
         conn: Http11Connection,
     ) -> None:
-        # (Http11Exchange.__init__ written out: one call fewer on every request)
+        # The exchange's fields (`Http11Exchange` has no constructor of its own) and the ticket's.
         self.plan = plan
         self.conn = conn
         self.reused = conn.requests > 0

@@ -35,19 +35,16 @@ class Http11Connection:
 
 
 class Http11Exchange(BodyBuffer):
-    """The bytes of one request and its response on `conn`."""
+    """The bytes of one request and its response on `conn`. Built only as the engine's
+    `Http11Body`, whose constructor sets these fields (one call per request, not two)."""
 
     __slots__ = ("body_sent", "conn", "head", "plan", "reused")
 
-    def __init__(self, plan: RequestPlan, conn: Http11Connection) -> None:
-        self.plan = plan
-        self.conn = conn
-        self.reused = conn.requests > 0
-        conn.requests += 1
-        self.body_sent = False
-        self.head: ResponseReceived | None = None
-        self.chunks: list[bytes] = []
-        self.ended = False
+    plan: RequestPlan
+    conn: Http11Connection
+    reused: bool  # the connection carried a request before this one
+    body_sent: bool
+    head: ResponseReceived | None
 
     @property
     def response_started(self) -> bool:

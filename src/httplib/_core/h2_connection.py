@@ -334,24 +334,21 @@ class Http2Connection:
 
     def _lost(self, error: TransportError) -> Flow:
         """The socket failed: fail every stream with `error`, wake them, tell the pool."""
-        with self._lock:
-            pop = self._waiters.pop
-            touched = self.state.connection_lost(error)
-            woken = [
-                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
-            ]
-        self._wake(woken)
-        yield from self._on_change(self)
+        return self._fail_streams(self.state.connection_lost, error)
 
     def _write_lost(self, error: TransportError) -> Flow:
         """A write failed: the streams still sending fail with `error` (the others read on, see
         `Http2State.write_failed`); wake them, tell the pool the connection is draining."""
+        return self._fail_streams(self.state.write_failed, error)
+
+    def _fail_streams(
+        self, fail: Callable[[TransportError], set[int]], error: TransportError
+    ) -> Flow:
+        """Under the lock, let the state fail the streams `fail` picks; wake their waiters and
+        tell the pool."""
         with self._lock:
             pop = self._waiters.pop
-            touched = self.state.write_failed(error)
-            woken = [
-                waker for touched_sid in touched if (waker := pop(touched_sid, None)) is not None
-            ]
+            woken = [waker for sid in fail(error) if (waker := pop(sid, None)) is not None]
         self._wake(woken)
         yield from self._on_change(self)
 
@@ -362,13 +359,10 @@ class Http2Connection:
         other than its read (a failed write, say) would leave the others waiting for a read
         nobody makes, until their timeouts."""
         with self._lock:
-            waiters = self._waiters
-            if self._reading or self._resuming or not waiters:
+            if self._reading or self._resuming or not self._waiters:
                 return
-            other = next(iter(waiters))
-            waker = waiters.pop(other)
-            self._resuming.add(other)
-        self._runtime.wake(waker)
+            woken = self._hand_on(0, [])  # (0: no stream of ours to skip)
+        self._wake(woken)
 
     def _hand_on(self, sid: int, woken: list[Any]) -> list[Any]:
         """Under the lock: add one other waiter to `woken`, so it takes over reading."""
