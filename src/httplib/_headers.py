@@ -8,6 +8,7 @@ it enters, so a header can never smuggle a line break (CR/LF) or NUL onto the wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import (
     ItemsView,
     Iterable,
@@ -67,6 +68,10 @@ def _encode_name(name: str | bytes) -> tuple[bytes, bytes]:
     return entry
 
 
+_ASCII_SUPERSETS = frozenset({"ascii", "utf-8", "latin-1", "iso-8859-1", "utf8"})
+_LINE_BREAK_OR_NUL = re.compile(rb"[\r\n\x00]").search
+
+
 def _encode_value(name: bytes, value: str | bytes, encoding: str) -> bytes:
     if isinstance(value, str):
         raw = value.encode(encoding)
@@ -76,7 +81,7 @@ def _encode_value(name: bytes, value: str | bytes, encoding: str) -> bytes:
         raise TypeError(f"Header value must be str or bytes, not {type(value)}")
     # RFC 9110 section 5.5: CR, LF and NUL are never valid in a field value; a line break
     # here would let the value start a new header or end the header block.
-    if b"\r" in raw or b"\n" in raw or b"\0" in raw:
+    if _LINE_BREAK_OR_NUL(raw) is not None:
         raise LocalProtocolError(f"Illegal header value {raw!r} for header {name.decode()!r}")
     return raw
 
@@ -95,9 +100,13 @@ def _fields(pairs: Iterable[tuple[Any, Any]], encoding: str) -> list[_Field]:
         if entry is None or type(value) is not str:
             fields.append(_field(name, value, encoding))
             continue
+        # Checked on the str when the encoding maps ASCII to itself: `str in str` is several
+        # times cheaper than `bytes in bytes`, which on CPython 3.11 first tries the needle as
+        # an int and formats a TypeError.
+        if encoding not in _ASCII_SUPERSETS or "\r" in value or "\n" in value or "\0" in value:
+            fields.append(_field(name, value, encoding))  # (raises, naming the header)
+            continue
         raw = value.encode(encoding)
-        if b"\r" in raw or b"\n" in raw or b"\0" in raw:
-            _encode_value(entry[0], raw, encoding)  # raises, naming the header
         fields.append((entry[0], entry[1], raw))
     return fields
 

@@ -70,7 +70,8 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         start_tls,  # START_TLS
         getattr(backend, "write_effect", None) or (lambda e: e[1].write(e[2], e[3])),  # WRITE
         write_shielded,  # WRITE_SHIELDED
-        lambda e: e[1].read(e[2], e[3]),  # READ
+        # READ: data, or a future the backend resolves with it, where it can; else a coroutine
+        getattr(backend, "read_effect", None) or (lambda e: e[1].read(e[2], e[3])),
         lambda e: e[1].is_readable(),  # PROBE (answered at once)
         lambda e: e[1].aclose(),  # CLOSE (backends close shielded)
         # WAIT: the waker itself to await where the backend times it (asyncio), else a coroutine

@@ -31,6 +31,7 @@ __all__ = [
     "ErrorMap",
     "Phase",
     "extend_with",
+    "mapped_error",
     "raise_mapped",
 ]
 
@@ -70,3 +71,14 @@ def raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
     if mapped is None:
         raise exc
     raise mapped from exc
+
+
+def mapped_error(exc: BaseException, table: ErrorMap) -> BaseException:
+    """`exc` as its httplib equivalent, chained as `raise_mapped` chains it, for a future to
+    fail with (or `exc` itself when the table has none)."""
+    mapped = mapped_exception(exc, table)
+    if mapped is None:
+        return exc
+    mapped.__cause__ = exc
+    mapped.__suppress_context__ = True
+    return mapped
