@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import re
@@ -663,3 +664,25 @@ def test_client_over_wsgi_transport() -> None:
 
     with Client(transport=WSGITransport(app=wsgi_app), params={"p": "1"}) as client:
         assert client.get("http://testserver/path").text == "/path?p=1"
+
+
+def test_a_transport_method_patched_on_the_class_is_honoured(
+    monkeypatch: pytest.MonkeyPatch, uvicorn_server: Any
+) -> None:
+    """The async client reaches its pooled transport's driver directly (a waiting request holds
+    one frame less), unless `handle_async_request` was replaced, as pytest-httpx and other
+    mocking tools do on the class: then the replacement answers."""
+    seen: list[str] = []
+
+    async def patched(self: AsyncHTTPTransport, request: Request) -> Response:
+        seen.append(str(request.url))
+        return Response(299, request=request)
+
+    async def main() -> None:
+        async with AsyncClient() as client:
+            assert (await client.get(f"{uvicorn_server.url}/json")).status_code == 200
+            monkeypatch.setattr(AsyncHTTPTransport, "handle_async_request", patched)
+            assert (await client.get(f"{uvicorn_server.url}/x")).status_code == 299
+
+    asyncio.run(main())
+    assert seen == [f"{uvicorn_server.url}/x"]
