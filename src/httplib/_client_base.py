@@ -108,6 +108,8 @@ class _State(enum.Enum):
 
 # Distinct URL strings remembered per client; past this the cache starts over.
 _URL_CACHE_LIMIT = 256
+# `base_url=""` (the default), as its setter makes it (its `raw_path` is already b"/").
+_NO_BASE_URL = URL("")
 
 _REOPEN_ERRORS = {
     _State.OPENED: "Cannot open a client instance more than once.",
@@ -376,9 +378,13 @@ class _BaseClient(Generic[T]):
 
     @base_url.setter
     def base_url(self, url: URL | str) -> None:
-        url = URL(url)
-        if not url.raw_path.endswith(b"/"):
-            url = url.copy_with(raw_path=url.raw_path + b"/")
+        if url == "" and type(url) is str:
+            # The default: one shared (immutable) URL instead of two parses per Client().
+            url = _NO_BASE_URL
+        else:
+            url = URL(url)
+            if not url.raw_path.endswith(b"/"):
+                url = url.copy_with(raw_path=url.raw_path + b"/")
         self._base_url = url
         # Merged URLs by the string given: a URL is immutable, so one parse serves every
         # request to the same address (until the base changes).

@@ -111,6 +111,17 @@ def test_the_process_environment_is_read_by_default(clean_environ: pytest.Monkey
     }
 
 
+def test_every_look_sees_the_environment_as_it_is_now(clean_environ: pytest.MonkeyPatch) -> None:
+    # (the names seen last are remembered to skip the scan: any change must still show)
+    assert environment_proxies() == {}
+    clean_environ.setenv("ALL_PROXY", "http://first:1")
+    assert environment_proxies() == {"all://": "http://first:1"}
+    clean_environ.setenv("ALL_PROXY", "http://second:2")  # same names, another value
+    assert environment_proxies() == {"all://": "http://second:2"}
+    clean_environ.delenv("ALL_PROXY")
+    assert environment_proxies() == {}
+
+
 # --- NO_PROXY -----------------------------------------------------------------------------------
 
 

@@ -558,6 +558,15 @@ def test_close_all_rejects_waiters_and_closes_connections() -> None:
         pool.acquire(A, 3.0)
 
 
+def test_a_pool_holds_nothing_until_a_request_asks() -> None:
+    pool = make_pool(max_connections=1)
+    assert pool.holds_nothing()
+    acquire(pool, A)
+    assert not pool.holds_nothing()
+    pool.close_all()
+    assert pool.holds_nothing()
+
+
 # ---------------------------------------------------------------------- validation and repr
 
 
@@ -769,6 +778,14 @@ class PoolMachine(RuleBasedStateMachine):
             assert self.pool.n_connections <= self.max_connections
         if self.max_keepalive is not None:
             assert self.pool.n_idle <= self.max_keepalive
+
+    @invariant()
+    def holds_nothing_only_when_nothing_is_held(self) -> None:
+        # (the engine then skips its close flow: nothing would be closed or woken)
+        if self.pool.holds_nothing():
+            assert self.pool.connections() == []
+            assert self.pool.n_waiting == 0
+            assert self.holding(*ALIVE) == []
 
     @invariant()
     def streams_match_their_holders(self) -> None:

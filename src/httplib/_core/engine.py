@@ -168,13 +168,16 @@ class Engine:
                 raise
             raise renamed from exc
 
-    def close(self) -> Flow:
+    def close(self) -> Flow | None:
         """Close every connection; waiting requests retry on a fresh pool (as httpx's transport
-        stays usable after close())."""
+        stays usable after close()). None when the pool never held anything: a client that
+        sent nothing closes without running a flow (issue 9's create/close row)."""
         with self._lock:
+            if self.pool.holds_nothing():
+                return None
             acts = self.pool.close_all()
             self.pool = PoolState(self.limits)
-        yield from self.perform(acts)
+        return self.perform(acts)
 
     def perform(self, acts: list[Action]) -> Flow:
         """Wake the waiters `acts` name and close the connections it drops."""

@@ -126,7 +126,8 @@ class Mounts(Generic[T]):
 
     def __init__(self, mounts: Mapping[str, T | None] | None = None) -> None:
         self._table: dict[URLPattern, T | None] = {}
-        self.update(mounts or {})
+        if mounts:  # (most clients mount nothing: every Client() builds one of these)
+            self.update(mounts)
 
     def update(self, mounts: Mapping[str, T | None]) -> None:
         table = self._table | {URLPattern(key): value for key, value in mounts.items()}

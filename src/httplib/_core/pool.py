@@ -439,6 +439,11 @@ class PoolState:
         """Close connections idle longer than keepalive_expiry."""
         return self._lazy_expire(now)
 
+    def holds_nothing(self) -> bool:
+        """No connection, and no request has asked for one since the last `close_all` (so
+        closing would change nothing)."""
+        return not self._entries and not self._keys
+
     def close_all(self) -> list[Action]:
         """Reject every waiter, close every connection; later acquires raise RuntimeError."""
         self._closed = True

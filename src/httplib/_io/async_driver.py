@@ -145,4 +145,6 @@ class AsyncDriver:
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""
         if self.engine is not None:
-            await self.run(self.engine.close())
+            flow = self.engine.close()
+            if flow is not None:
+                await self.run(flow)

@@ -83,4 +83,6 @@ class SyncDriver:
         return response_from(parts, SyncResponseStream(run, parts[3]))
 
     def close(self) -> None:
-        run(self.engine.close())
+        flow = self.engine.close()
+        if flow is not None:
+            run(flow)
