@@ -170,7 +170,7 @@ def run_case(
     growth = (result.rss_end - result.rss_warm) / 2**20
     if growth > profile.rss_growth_mib:
         result.problems.append(
-            f"peak RSS grew {growth:.1f} MiB from the 2nd to the 4th quarter "
+            f"median RSS grew {growth:.1f} MiB from the 2nd to the 4th quarter "
             f"(bound {profile.rss_growth_mib:.0f} MiB)"
         )
     leaked: list[str] = out["fd_leaked"]
@@ -206,7 +206,7 @@ def print_row(r: Result) -> None:
     mib = 2**20
     print(
         f"{r.verdict:5} {r.case:28} {r.requests:>7} req {sum(r.failures.values()):>6} failed "
-        f"{r.rate:>8.0f} req/s  peak RSS {r.rss_warm / mib:6.1f} -> {r.rss_end / mib:6.1f} MiB  "
+        f"{r.rate:>8.0f} req/s  RSS {r.rss_warm / mib:6.1f} -> {r.rss_end / mib:6.1f} MiB  "
         f"fds {r.fd_base} -> {r.fd_end}  reloads {r.reloads}",
         flush=True,
     )

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -105,12 +106,15 @@ class Progress:
         if done in self.reload_at:
             print("reload", flush=True)
 
-    def rss_peaks(self) -> tuple[int, int]:
-        """Peak RSS over the second quarter of the run and over the last quarter."""
+    def rss_levels(self) -> tuple[int, int]:
+        """The median RSS over the second quarter of the run and over the last quarter: a leak
+        raises it, while a burst of a few samples does not (when a reload cuts the responses
+        of a whole HTTP/2 connection, they are all fetched again at once and their bodies
+        are in memory together for a moment)."""
         q = self.total / 4
         warm = [rss for done, rss in self.samples if q < done <= 2 * q]
         end = [rss for done, rss in self.samples if done > 3 * q]
-        return max(warm, default=0), max(end, default=0)
+        return int(statistics.median(warm or [0])), int(statistics.median(end or [0]))
 
 
 def client_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
@@ -251,8 +255,8 @@ def main() -> None:
         failures=dict(progress.failures.most_common()),
         tracebacks=progress.tracebacks,
         kinds=dict(progress.by_kind),
-        rss_warm=progress.rss_peaks()[0],
-        rss_end=progress.rss_peaks()[1],
+        rss_warm=progress.rss_levels()[0],
+        rss_end=progress.rss_levels()[1],
     )
     print("result " + json.dumps(out), flush=True)
 

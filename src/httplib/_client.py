@@ -41,9 +41,11 @@ from ._core.flow import (
     FlowStepper,
     send_flow,
 )
+from ._core.resend import may_resend_drain_cut
 from ._core.token_auth import Flight
 from ._exceptions import RequestError
 from ._io.async_driver import running_under_trio
+from ._logging import drain_cut_resend
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
@@ -159,6 +161,7 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
+        resent = 0
         fast, ticket = self._fast_send_plan(request, chosen)
         if fast:
             try:
@@ -167,16 +170,20 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                 error = self._fast_send_failed(exc, ticket, retry)
             else:
                 if self._fast_send_settled(response, ticket, retry):
-                    if not stream:
-                        try:
-                            response.read()
-                        except BaseException:
-                            response.close()
+                    if stream:
+                        return response
+                    try:
+                        response.read()
+                        return response
+                    except BaseException as exc:
+                        response.close()
+                        if not may_resend_drain_cut(exc, request, 0):
                             raise
-                    return response
+                        drain_cut_resend(request, 1)
+                        response, resent = None, 1  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
-            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
+            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket, resent)
         )
         while (effect := stepper.effect) is not None:
             try:
@@ -419,6 +426,7 @@ class AsyncClient(
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
+        resent = 0
         fast, ticket = self._fast_send_plan(request, chosen)
         if fast:
             # `_asend_single` written out: a request waiting for a pool slot holds no frame
@@ -433,16 +441,20 @@ class AsyncClient(
                 error = self._fast_send_failed(exc, ticket, retry)
             else:
                 if self._fast_send_settled(response, ticket, retry):
-                    if not stream:
-                        try:
-                            await response.aread()
-                        except BaseException:
-                            await response.aclose()
+                    if stream:
+                        return response
+                    try:
+                        await response.aread()
+                        return response
+                    except BaseException as exc:
+                        await response.aclose()
+                        if not may_resend_drain_cut(exc, request, 0):
                             raise
-                    return response
+                        drain_cut_resend(request, 1)
+                        response, resent = None, 1  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
-            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket)
+            send_flow(self, request, chosen, follow, stream, response, retry, error, ticket, resent)
         )
         while (effect := stepper.effect) is not None:
             try:

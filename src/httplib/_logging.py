@@ -50,6 +50,7 @@ __all__ = [
     "rate_limit_wait",
     "redacted_url",
     "retry_refused",
+    "drain_cut_resend",
     "retry_scheduled",
     "retry_started",
     "start_tls_complete",
@@ -92,6 +93,19 @@ def _outcome(cause: Response | BaseException) -> str:
     if isinstance(cause, BaseException):
         return f"{type(cause).__name__}: {cause}"
     return f"{cause.http_version} {cause.status_code} {cause.reason_phrase}"
+
+
+def drain_cut_resend(request: Request, resent: int) -> None:
+    """A server draining its connection cut `request`'s response body: it is sent again (the
+    `resent`-th time)."""
+    if logger.isEnabledFor(_INFO):
+        logger.info(
+            "Sending %s %s again: the server cut its response while closing the connection"
+            " after GOAWAY (%d)",
+            request.method,
+            redacted_url(request.url),
+            resent,
+        )
 
 
 def retry_scheduled(

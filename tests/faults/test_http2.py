@@ -31,6 +31,7 @@ from hyperframe.frame import (
 from faults.conftest import PROMPT, Fault, assert_pool_clean
 from httplib._config import Timeout
 from httplib._core.http2 import MAX_CONTROL_FRAMES, STREAM_WINDOW
+from httplib._core.resend import MAX_DRAIN_RESENDS
 from httplib._exceptions import RemoteProtocolError, WriteTimeout
 from servers.h2_peer import Misbehaviour, h2_script
 from servers.raw import read_request_head, scripted_server
@@ -114,11 +115,12 @@ def test_a_continuation_flood_fails_the_connection(fault: Fault) -> None:
 
 
 def test_goaway_then_a_close_mid_body_fails_that_request(fault: Fault) -> None:
-    """The stream was processed (last_stream_id covers it), so it is not resent: its body is
-    incomplete, which is an error, never a short body."""
+    """The stream was processed (last_stream_id covers it), so the transport does not resend
+    it; the client fetches a non-streamed GET again, `MAX_DRAIN_RESENDS` times (this server
+    cuts each), then its body is incomplete: an error, never a short body."""
     with _server(_goaway_then_close) as server:
         fault.expect(RemoteProtocolError, server.url + "/cut", then=server.url + "/ok", client=H2C)
-        assert server.connections_accepted == 2
+        assert server.connections_accepted == 1 + MAX_DRAIN_RESENDS + 1
 
 
 def test_a_peer_overrunning_our_window_fails_the_connection(fault: Fault) -> None:

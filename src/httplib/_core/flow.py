@@ -51,11 +51,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._content import ByteStream
 from .._cookies import Cookies
 from .._exceptions import TooManyRedirects
-from .._logging import rate_limit_wait, retry_refused, retry_scheduled
+from .._logging import drain_cut_resend, rate_limit_wait, retry_refused, retry_scheduled
 from .auth import Auth, AuthEffect
 from .guards import Guards, Ticket
 from .ratelimit import WATCHED_FIELDS
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
+from .resend import may_resend_drain_cut
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 from .token_auth import READ_CLOCK, AwaitToken, TokenExchange
 
@@ -163,6 +164,7 @@ def send_flow(
     retry: Retry | None = None,
     error: Exception | None = None,
     ticket: Ticket | None = None,
+    resent: int = 0,
 ) -> SendFlow:
     """Send `request` as the client's policies say; the final response is the return value.
 
@@ -171,7 +173,8 @@ def send_flow(
     retry policy at work; this send's `RetryRun` is made here). `ticket`: the rate limiter and
     breaker's admission of the first send, made by the client's fast path, when the limiter
     asked it to wait first. Unless `stream`, the final body is read; a response that fails on
-    the way is closed.
+    the way is closed. `resent`: how many times the client's fast path fetched the request
+    again after a draining server cut its body (see `_read_final`).
     """
     run = None if retry is None else client._retry_run(retry)
     if type(auth) is Auth:
@@ -182,8 +185,37 @@ def send_flow(
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects, run)
     if not stream:
-        yield from _closing_on_error(response, (READ, response))
+        response = yield from _read_final(client, response, resent)
     return response
+
+
+def _read_final(client: FlowSettings, response: Response, resent: int) -> SendFlow:
+    """Read the final response's body, closing the response if that fails. A body a draining
+    server cut is fetched again when `resend.may_resend_drain_cut` allows it (`resent`: the
+    client's fast path fetched it again already); nobody has seen any of it yet."""
+    while True:
+        try:
+            yield (READ, response)
+            return response
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            yield (CLOSE, response)
+            request = response.request
+            if not may_resend_drain_cut(exc, request, resent):
+                raise
+        resent += 1
+        drain_cut_resend(request, resent)
+        # The same request again, as its own exchange: hooks and cookies as for any other.
+        hooks = client.event_hooks
+        if hooks["request"]:
+            yield (HOOKS, (hooks["request"], request))
+        history = response.history
+        response = yield from _send(client, request)
+        _store_cookies(client, response)
+        response.history = history
+        if hooks["response"]:
+            yield from _closing_on_error(response, (HOOKS, (hooks["response"], response)))
 
 
 def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, Any, Any]:

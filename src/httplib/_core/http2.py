@@ -92,7 +92,7 @@ import hyperframe.frame
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
 from .pool import Action, PoolConnection, PoolState
-from .resend import refused_error
+from .resend import mark_drain_cut, refused_error
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -776,7 +776,7 @@ class Http2State:
         touched: set[int] = set()
         if self.error is None:
             self.cut_off = True
-            self._fail(error, touched)
+            self._fail(error, touched, cut=True)
         return touched
 
     def write_failed(self, error: TransportError) -> set[int]:
@@ -805,7 +805,7 @@ class Http2State:
             return touched, conn_events
         if not data:
             self.cut_off = True
-            self._fail(RemoteProtocolError("Server disconnected"), touched)
+            self._fail(RemoteProtocolError("Server disconnected"), touched, cut=True)
             return touched, conn_events
         conn = self._conn
         try:
@@ -927,12 +927,18 @@ class Http2State:
                 stream.finished = True
         return stream
 
-    def _fail(self, error: TransportError, touched: set[int]) -> None:
+    def _fail(self, error: TransportError, touched: set[int], cut: bool = False) -> None:
         """A connection error: every stream not yet finished fails with it (each with its own
-        copy, so concurrent flows never share one traceback); the connection is done."""
+        copy, so concurrent flows never share one traceback); the connection is done. `cut`:
+        the connection broke (EOF, reset), which after GOAWAY is the server draining it: the
+        copies are marked so a response it cut may be fetched again (`resend`)."""
         self.error = error
+        drained = cut and self.goaway is not None
         for sid in self._streams:
-            self._queue(sid, StreamReset(_copy(error)), touched)
+            copy = _copy(error)
+            if drained:
+                mark_drain_cut(copy)
+            self._queue(sid, StreamReset(copy), touched)
         self._blocked.clear()
 
     def _control_frame(self, touched: set[int]) -> None:

@@ -22,13 +22,22 @@ Three cases, each bounded:
 * **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`.
 
 These are transport-level recoveries of requests the server never saw; the user-facing retry
-policy (status codes, Retry-After, budgets) sits above the transport.
+policy (status codes, Retry-After, budgets) sits above the transport. One recovery sits in the
+client's flow, because only the client knows that nobody has seen a response's body yet:
+
+* **Body cut by a draining server**: after GOAWAY, the server closed or reset the connection
+  under a stream it had accepted, in the middle of its response (graceful reloads of Apache,
+  Caddy, lighttpd and nginx do this to long responses). The server said it was going away, so
+  the cut is not the request's doing; an idempotent request (RFC 9110 section 9.2.2) with a
+  replayable body whose body the client was reading for the caller (not streamed) is sent
+  again, at most `MAX_DRAIN_RESENDS` times (`may_resend_drain_cut`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._content import ByteStream
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
@@ -38,6 +47,7 @@ from .._exceptions import (
 )
 
 if TYPE_CHECKING:
+    from .._models import Request
     from .http2 import Http2State
     from .plan import RequestPlan
 
@@ -48,11 +58,14 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "MAX_REFUSED_RETRIES",
     "MAX_RESENDS",
+    "MAX_DRAIN_RESENDS",
     "MAX_STALE_RESENDS",
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
     "is_refused",
+    "mark_drain_cut",
+    "may_resend_drain_cut",
     "refused_error",
 ]
 
@@ -70,6 +83,8 @@ MAX_RESENDS = 100
 # may itself be what breaks the server.
 MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
+# Fetches again of a response whose body a draining server cut: one per reload it meets.
+MAX_DRAIN_RESENDS = 2
 
 
 def refused_error(message: str) -> RemoteProtocolError:
@@ -99,6 +114,24 @@ def mark_response_started(exc: BaseException) -> None:
 def response_had_started(exc: BaseException) -> bool:
     """Whether `mark_response_started` marked `exc`."""
     return getattr(exc, "httplib_response_started", False) is True
+
+
+def mark_drain_cut(exc: BaseException) -> None:
+    """Record on `exc` that it cut a processed stream's response after the server's GOAWAY."""
+    exc.httplib_drain_cut = True  # type: ignore[attr-defined]
+
+
+def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> bool:
+    """Whether a response whose body read raised `exc` may be fetched again: a cut by a
+    draining server (`mark_drain_cut`), of an idempotent request whose body can be replayed,
+    fetched again fewer than `MAX_DRAIN_RESENDS` times so far. The caller must not have seen
+    any of the body (a non-streamed request)."""
+    return (
+        resends < MAX_DRAIN_RESENDS
+        and getattr(exc, "httplib_drain_cut", False) is True
+        and request.method in IDEMPOTENT_METHODS
+        and isinstance(request.stream, ByteStream)
+    )
 
 
 def connect_retry_delay(attempt: int, retries: int) -> float | None:
