@@ -8,7 +8,14 @@ import h2.errors
 import h2.events
 import h2.settings
 import pytest
-from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame, PingFrame
+from hyperframe.frame import (
+    ContinuationFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    SettingsFrame,
+)
 
 from httplib._config import Limits
 from httplib._core.events import DataReceived, ResponseReceived, StreamEnded
@@ -24,6 +31,7 @@ from httplib._core.http2 import (
     request_headers,
 )
 from httplib._core.pool import ConnectionState, PoolState, TicketStatus
+from httplib._core.resend import is_refused
 from httplib._exceptions import RemoteProtocolError
 
 HEAD = [(b":status", b"200"), (b"content-type", b"text/plain")]
@@ -242,6 +250,23 @@ def test_goaway_refuses_higher_streams_and_lets_lower_ones_finish() -> None:
     assert [type(e) for e in peer.client.take(low)] == [ResponseReceived, DataReceived, StreamEnded]
     with pytest.raises(RemoteProtocolError, match="GOAWAY"):
         peer.get()
+
+
+def test_goaway_before_our_first_stream_then_settings_is_no_protocol_error() -> None:
+    """A server being reloaded answers a connection it has just accepted with GOAWAY, and its
+    SETTINGS may come after it: the handshake reads them, and requests are refused (retryable,
+    so they go to another connection)."""
+    state = Http2State()
+    state.initiate()
+    goaway = GoAwayFrame(0)
+    goaway.last_stream_id = 0
+    _, events = state.receive_data(goaway.serialize() + SettingsFrame(0).serialize())
+    assert events == [GoAwayReceived(0, 0)]
+    assert state.error is None
+    assert state.has_peer_settings
+    with pytest.raises(RemoteProtocolError, match="GOAWAY") as refused:
+        state.start_request(b"GET", b"http", b"example.com", b"/", [], end_stream=True)
+    assert is_refused(refused.value)
 
 
 def test_cancel_resets_one_stream_and_keeps_the_others() -> None:

@@ -230,7 +230,10 @@ ConnectionEvent = SettingsChanged | GoAwayReceived
 
 class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
     """h2's connection state machine, except that a received GOAWAY keeps the connection open
-    for receiving: streams the server accepted must still get their responses (section 6.8)."""
+    for receiving: streams the server accepted must still get their responses (section 6.8).
+    Before our first stream too (h2's IDLE): a server reloading sends GOAWAY on a connection it
+    has just accepted, and its SETTINGS may follow; the handshake must still read them (the
+    GOAWAY then refuses our requests, which go to another connection)."""
 
     _transitions = {  # noqa: RUF012 - h2 declares it an instance attribute
         **h2.connection.H2ConnectionStateMachine._transitions,
@@ -238,6 +241,10 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
             h2.connection.ConnectionState.CLIENT_OPEN,
             h2.connection.ConnectionInputs.RECV_GOAWAY,
         ): (None, h2.connection.ConnectionState.CLIENT_OPEN),
+        (
+            h2.connection.ConnectionState.IDLE,
+            h2.connection.ConnectionInputs.RECV_GOAWAY,
+        ): (None, h2.connection.ConnectionState.IDLE),
     }
 
 
