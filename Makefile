@@ -53,7 +53,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # --- benchmarks ---
-# Owned by bench/ (see bench/README.md). `bench` is the full run (~15 min on 2 cores);
+# Owned by bench/ (see bench/README.md). `bench` is the full run (~25 min on 2 cores);
 # `bench-smoke` runs every client and scenario briefly and fails on wrong data (CI, ~2 min).
 # Extra options go through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--duration 3"`.
 BENCH_PY := bench/.venv-peers/bin/python
