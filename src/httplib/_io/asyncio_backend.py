@@ -159,6 +159,28 @@ class _ByteProtocol(asyncio.Protocol):
         else:
             waiter.set_exception(mapped_error(error, READ))
 
+    def take_buffered(self, max_bytes: int) -> bytes:
+        """Up to `max_bytes` of the buffered data (there is some)."""
+        chunk = self.chunks[0]
+        if len(chunk) <= max_bytes and not self.paused_reading:  # (`take`'s usual case)
+            self.chunks.popleft()
+            self.buffered -= len(chunk)
+            return chunk
+        return self.take(max_bytes)
+
+    def wait_for_data(self, direct: int, timeout: float | None) -> asyncio.Future[Any]:
+        """The future a reader with nothing buffered awaits, timed out after `timeout`.
+        `direct` nonzero: the future takes up to that many bytes itself (`read_direct`)."""
+        waiter = self.read_waiter = self.loop.create_future()
+        self.read_direct = direct
+        if timeout is None:
+            self.read_deadline = None
+        else:
+            deadline = self.read_deadline = self.clock() + timeout
+            if self.timer is None or self.timer_at > deadline:
+                self._arm(deadline)
+        return waiter
+
     def take(self, max_bytes: int) -> bytes:
         chunk = self.chunks.popleft()
         if len(chunk) > max_bytes:
@@ -251,16 +273,7 @@ class AsyncioStream:
         if not protocol.chunks:
             if protocol.eof:
                 return self._at_eof()
-            # `start_wait("read", ...)` and `end_wait` written out: every response waits here.
-            loop = protocol.loop
-            waiter = protocol.read_waiter = loop.create_future()
-            protocol.read_direct = 0
-            if timeout is None:
-                protocol.read_deadline = None
-            else:
-                deadline = protocol.read_deadline = protocol.clock() + timeout
-                if protocol.timer is None or protocol.timer_at > deadline:
-                    protocol._arm(deadline)
+            waiter = protocol.wait_for_data(0, timeout)
             try:
                 await waiter
             except TimeoutError as exc:
@@ -270,12 +283,7 @@ class AsyncioStream:
                     protocol.read_waiter = protocol.read_deadline = None
             if not protocol.chunks:
                 return self._at_eof()
-        chunk = protocol.chunks[0]
-        if len(chunk) <= max_bytes and not protocol.paused_reading:  # (`take`'s usual case)
-            protocol.chunks.popleft()
-            protocol.buffered -= len(chunk)
-            return chunk
-        return protocol.take(max_bytes)
+        return protocol.take_buffered(max_bytes)
 
     def _at_eof(self) -> bytes:
         error = self._protocol.error
@@ -574,27 +582,11 @@ class AsyncioBackend:
         if type(stream) is not AsyncioStream:
             return stream.read(effect[2], effect[3])
         protocol = stream._protocol
-        max_bytes = effect[2]
-        chunks = protocol.chunks
-        if chunks:
-            chunk = chunks[0]
-            if len(chunk) <= max_bytes and not protocol.paused_reading:
-                chunks.popleft()
-                protocol.buffered -= len(chunk)
-                return chunk
-            return protocol.take(max_bytes)
+        if protocol.chunks:
+            return protocol.take_buffered(effect[2])
         if protocol.eof:
             return stream._at_eof()
-        waiter = protocol.read_waiter = protocol.loop.create_future()
-        protocol.read_direct = max_bytes
-        timeout = effect[3]
-        if timeout is None:
-            protocol.read_deadline = None
-        else:
-            deadline = protocol.read_deadline = protocol.clock() + timeout
-            if protocol.timer is None or protocol.timer_at > deadline:
-                protocol._arm(deadline)
-        return waiter
+        return protocol.wait_for_data(effect[2], effect[3])
 
     def wait_effect(self, effect: tuple[Any, ...]) -> asyncio.Future[bool]:
         """The WAIT effect as its waker itself, no coroutine: `_wake` resolves it with True,
