@@ -100,6 +100,16 @@ class Server:
         return ""
 
     # --- shared ---
+    def _version_text(self, *args: str) -> str:
+        """What the server binary prints (stdout and stderr) when run with `args`."""
+        out = subprocess.run([self.binary() or self.name, *args], capture_output=True, text=True)
+        return out.stdout + out.stderr
+
+    def _version_match(self, pattern: str, *args: str) -> str:
+        """The first group of `pattern` in the binary's output for `args`, or ""."""
+        match = re.search(pattern, self._version_text(*args))
+        return match.group(1) if match else ""
+
     def missing(self) -> str | None:
         """Why this server cannot run here, or None."""
         if self.binary() is None:
@@ -208,9 +218,8 @@ class Nginx(Server):
         return which("nginx", "/usr/sbin/nginx")
 
     def version_tuple(self) -> tuple[int, ...]:
-        out = subprocess.run([self.binary() or "nginx", "-v"], capture_output=True, text=True)
-        match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr)
-        return tuple(int(p) for p in match.groups()) if match else (0,)
+        version = self._version_match(r"nginx/(\d+\.\d+\.\d+)", "-v")
+        return tuple(int(p) for p in version.split(".")) if version else (0,)
 
     def version(self) -> str:
         return ".".join(map(str, self.version_tuple()))
@@ -239,10 +248,7 @@ class H2O(Server):
         return which("h2o", "/usr/sbin/h2o")
 
     def version(self) -> str:
-        out = subprocess.run(
-            [self.binary() or "h2o", "--version"], capture_output=True, text=True
-        ).stdout
-        return out.split("\n")[0].replace("h2o version ", "")
+        return self._version_match(r"h2o version (\S+)", "--version")
 
     def substitutions(self) -> dict[str, str]:
         return {"USER": "user: nobody" if ROOT_USER else ""}
@@ -276,11 +282,7 @@ class Apache(Server):
         return "/usr/lib/apache2/modules"
 
     def version(self) -> str:
-        out = subprocess.run(
-            [self.binary() or "apache2", "-v"], capture_output=True, text=True
-        ).stdout
-        match = re.search(r"Apache/([\d.]+)", out)
-        return match.group(1) if match else ""
+        return self._version_match(r"Apache/([\d.]+)", "-v")
 
     def substitutions(self) -> dict[str, str]:
         return {
@@ -305,10 +307,7 @@ class Caddy(Server):
         return which("caddy")
 
     def version(self) -> str:
-        out = subprocess.run(
-            [self.binary() or "caddy", "version"], capture_output=True, text=True
-        ).stdout
-        return out.split()[0] if out else ""
+        return self._version_match(r"^(\S+)", "version")
 
     def command(self, binary: str, config: Path) -> list[str]:
         return [binary, "run", "--config", str(config), "--adapter", "caddyfile"]
@@ -355,11 +354,7 @@ class Lighttpd(Server):
         return why
 
     def version(self) -> str:
-        out = subprocess.run(
-            [self.binary() or "lighttpd", "-v"], capture_output=True, text=True
-        ).stdout
-        match = re.search(r"lighttpd/([\d.]+)", out)
-        return match.group(1) if match else ""
+        return self._version_match(r"lighttpd/([\d.]+)", "-v")
 
     def command(self, binary: str, config: Path) -> list[str]:
         return [binary, "-D", "-f", str(config)]

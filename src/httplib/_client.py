@@ -41,11 +41,9 @@ from ._core.flow import (
     FlowStepper,
     send_flow,
 )
-from ._core.resend import may_resend_drain_cut
 from ._core.token_auth import Flight
 from ._exceptions import RequestError
 from ._io.async_driver import running_under_trio
-from ._logging import drain_cut_resend
 from ._models import Request, Response
 from ._transports.base import AsyncBaseTransport, BaseTransport
 from ._transports.default import AsyncHTTPTransport, HTTPTransport
@@ -177,10 +175,8 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                         return response
                     except BaseException as exc:
                         response.close()
-                        if not may_resend_drain_cut(exc, request, 0):
-                            raise
-                        drain_cut_resend(request, 1)
-                        response, resent = None, 1  # (the flow sends it again)
+                        resent = self._fast_read_failed(exc, request)
+                        response = None  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket, resent)
@@ -448,10 +444,8 @@ class AsyncClient(
                         return response
                     except BaseException as exc:
                         await response.aclose()
-                        if not may_resend_drain_cut(exc, request, 0):
-                            raise
-                        drain_cut_resend(request, 1)
-                        response, resent = None, 1  # (the flow sends it again)
+                        resent = self._fast_read_failed(exc, request)
+                        response = None  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
             send_flow(self, request, chosen, follow, stream, response, retry, error, ticket, resent)

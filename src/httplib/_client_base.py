@@ -35,9 +35,10 @@ from ._core.flow import NOTABLE_FIELDS, is_plain, settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
+from ._core.resend import may_resend_drain_cut
 from ._core.retries import BudgetState, Retry, RetryBudget, RetryRun
 from ._headers import Headers
-from ._logging import log_request
+from ._logging import drain_cut_resend, log_request
 from ._logging import logger as _logger
 from ._models import Request, Response
 from ._proxy_env import environment_proxies
@@ -590,6 +591,15 @@ class _BaseClient(Generic[T]):
         if retry is None or not isinstance(exc, Exception):
             raise exc
         return exc
+
+    def _fast_read_failed(self, exc: BaseException, request: Request) -> int:
+        """The fast path's body read raised `exc` (the response is closed): re-raise it, unless
+        a draining server cut the body and the flow is to fetch it again (`may_resend_drain_cut`);
+        then how many times it was fetched again (1)."""
+        if not may_resend_drain_cut(exc, request, 0):
+            raise exc
+        drain_cut_resend(request, 1)
+        return 1
 
     def _fast_send_settled(
         self, response: Response, ticket: Ticket | None, retry: Retry | None

@@ -185,11 +185,13 @@ def send_flow(
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects, run)
     if not stream:
-        response = yield from _read_final(client, response, resent)
+        response = yield from _read_final(client, response, follow_redirects, resent)
     return response
 
 
-def _read_final(client: FlowSettings, response: Response, resent: int) -> SendFlow:
+def _read_final(
+    client: FlowSettings, response: Response, follow_redirects: bool, resent: int
+) -> SendFlow:
     """Read the final response's body, closing the response if that fails. A body a draining
     server cut is fetched again when `resend.may_resend_drain_cut` allows it (`resent`: the
     client's fast path fetched it again already); nobody has seen any of it yet."""
@@ -206,16 +208,9 @@ def _read_final(client: FlowSettings, response: Response, resent: int) -> SendFl
                 raise
         resent += 1
         drain_cut_resend(request, resent)
-        # The same request again, as its own exchange: hooks and cookies as for any other.
-        hooks = client.event_hooks
-        if hooks["request"]:
-            yield (HOOKS, (hooks["request"], request))
-        history = response.history
-        response = yield from _send(client, request)
-        _store_cookies(client, response)
-        response.history = history
-        if hooks["response"]:
-            yield from _closing_on_error(response, (HOOKS, (hooks["response"], response)))
+        # The same request again, as its own exchange (hooks, cookies, a redirect it may now
+        # get), in the same place of the redirect chain.
+        response = yield from _redirect_flow(client, request, follow_redirects, response.history)
 
 
 def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, Any, Any]:

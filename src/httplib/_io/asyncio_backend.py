@@ -45,7 +45,7 @@ READ_HIGH_WATER = 1 << 20
 # (128 KiB) every small response then cost an mmap, a page fault and an munmap (+28 µs CPU per
 # request at 16 in flight). 64 KiB, the sync backend's read size and the engine's `READ_SIZE`,
 # stays on the heap. (uvloop reads into its own buffer and has no such attribute.)
-TRANSPORT_READ_SIZE = int(__import__("os").environ.get("HTTPLIB_READ", 65536))
+TRANSPORT_READ_SIZE = 64 * 1024
 # The loop's own TLS handshake timeout must never beat ours (see `start_tls`): set past it, and
 # when the user asked for no timeout, far enough to mean none (it must be a positive number).
 _HANDSHAKE_BACKSTOP_MARGIN = 1.0
@@ -153,11 +153,20 @@ class _ByteProtocol(asyncio.Protocol):
         if not direct:
             waiter.set_result(None)
             return
-        error = self.error
-        if error is None or isinstance(error, BrokenPipeError):
+        error = self.eof_error()
+        if error is None:
             waiter.set_result(b"")
         else:
-            waiter.set_exception(mapped_error(error, READ))
+            waiter.set_exception(error)
+
+    def eof_error(self) -> BaseException | None:
+        """What a read at EOF raises (mapped), or None when it returns b"". A broken pipe is
+        our *write* failing (the peer had closed): for reading, that is the end of what the
+        server sent, and the exchange says what the EOF means there."""
+        error = self.error
+        if error is None or isinstance(error, BrokenPipeError):
+            return None
+        return mapped_error(error, READ)
 
     def take_buffered(self, max_bytes: int) -> bytes:
         """Up to `max_bytes` of the buffered data (there is some)."""
@@ -192,24 +201,18 @@ class _ByteProtocol(asyncio.Protocol):
             self.transport.resume_reading()
         return chunk
 
-    def start_wait(self, kind: str, timeout: float | None) -> asyncio.Future[None]:
-        """A future for the caller to await (then `end_wait`): woken by data, EOF or drain,
-        failed with TimeoutError after `timeout`. Not a coroutine: one frame less per wait."""
-        loop = self.loop
-        waiter = loop.create_future()
-        deadline = None if timeout is None else loop.time() + timeout
-        if kind == "read":
-            self.read_waiter, self.read_deadline, self.read_direct = waiter, deadline, 0
-        else:
-            self.drain_waiter, self.drain_deadline = waiter, deadline
-        if deadline is not None:
-            self._arm(deadline)
+    def start_drain_wait(self, timeout: float | None) -> asyncio.Future[None]:
+        """A future for the writer to await (then `end_drain_wait`): woken by the transport's
+        drain or by connection loss, failed with TimeoutError after `timeout`. (Readers wait
+        through `wait_for_data`.)"""
+        waiter = self.drain_waiter = self.loop.create_future()
+        self.drain_deadline = None if timeout is None else self.clock() + timeout
+        if self.drain_deadline is not None:
+            self._arm(self.drain_deadline)
         return waiter
 
-    def end_wait(self, kind: str, waiter: asyncio.Future[None]) -> None:
-        if kind == "read" and self.read_waiter is waiter:
-            self.read_waiter = self.read_deadline = None
-        elif kind == "write" and self.drain_waiter is waiter:
+    def end_drain_wait(self, waiter: asyncio.Future[None]) -> None:
+        if self.drain_waiter is waiter:
             self.drain_waiter = self.drain_deadline = None
 
     def _arm(self, deadline: float) -> None:
@@ -286,11 +289,9 @@ class AsyncioStream:
         return protocol.take_buffered(max_bytes)
 
     def _at_eof(self) -> bytes:
-        error = self._protocol.error
-        # A broken pipe is our *write* failing (the peer had closed): for reading, that is the
-        # end of what the server sent, and the exchange says what the EOF means there.
-        if error is not None and not isinstance(error, BrokenPipeError):
-            raise_mapped(error, READ)
+        error = self._protocol.eof_error()
+        if error is not None:
+            raise error
         return b""
 
     def write_nowait(self, data: bytes | memoryview) -> bool:
@@ -306,13 +307,13 @@ class AsyncioStream:
         protocol = self._protocol
         if not protocol.paused_writing:
             return
-        waiter = protocol.start_wait("write", timeout)
+        waiter = protocol.start_drain_wait(timeout)
         try:
             await waiter
         except (TimeoutError, OSError) as exc:
             raise_mapped(exc, WRITE)
         finally:
-            protocol.end_wait("write", waiter)
+            protocol.end_drain_wait(waiter)
 
     async def write(self, data: bytes | memoryview, timeout: float | None = None) -> None:
         if data and self.write_nowait(data):

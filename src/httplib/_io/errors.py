@@ -67,15 +67,12 @@ def extend_with(
 
 def raise_mapped(exc: BaseException, table: ErrorMap) -> NoReturn:
     """Raise `exc` as its httplib equivalent (chained), or unchanged when the table has none."""
-    mapped = mapped_exception(exc, table)
-    if mapped is None:
-        raise exc
-    raise mapped from exc
+    raise mapped_error(exc, table)
 
 
 def mapped_error(exc: BaseException, table: ErrorMap) -> BaseException:
-    """`exc` as its httplib equivalent, chained as `raise_mapped` chains it, for a future to
-    fail with (or `exc` itself when the table has none)."""
+    """`exc` as its httplib equivalent with `exc` as its cause (what `raise ... from exc` sets),
+    for raising or for a future to fail with; `exc` itself when the table has none."""
     mapped = mapped_exception(exc, table)
     if mapped is None:
         return exc
