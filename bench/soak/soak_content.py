@@ -19,7 +19,9 @@ TEXT = "gz/text.txt"  # served gzip-encoded: every server compresses text/plain
 MIX = ("big", "small", "gzip", "small", "404", "small", "gzip", "small", "404", "small", "gzip")
 # Where the server has an endpoint that reads a request body and answers with its length, one
 # request in UPLOAD_EVERY is an 8 MiB POST: a server acknowledging it with a WINDOW_UPDATE per
-# 16 KiB (lighttpd) sends more than 500 of them before it answers.
+# 16 KiB (lighttpd) sends more than 500 of them before it answers. Another one in UPLOAD_EVERY
+# is the same POST with an Idempotency-Key header ("keyed"): one a reload cuts before its answer
+# may be sent again, so none may fail (a plain upload may: its server may have acted on it).
 UPLOAD_EVERY = 100
 UPLOAD_SIZE = 8 << 20
 UPLOAD_BODY = bytes(range(256)) * (UPLOAD_SIZE // 256)
@@ -45,6 +47,8 @@ def plan(index: int, upload: str | None = None) -> tuple[str, str, dict[str, str
     """The index-th request: (kind, path, headers); `upload` is the server's upload path."""
     if upload is not None and index % UPLOAD_EVERY == UPLOAD_EVERY // 2:
         return "upload", upload, {}
+    if upload is not None and index % UPLOAD_EVERY == UPLOAD_EVERY - 1:
+        return "keyed", upload, {"idempotency-key": f"soak-{index}"}
     kind = MIX[index % len(MIX)]
     if kind == "big":
         return kind, "/" + BIG, {}
@@ -60,7 +64,7 @@ def check(
     kind: str, status: int, headers: dict[str, str], body: bytes, meta: dict[str, dict[str, object]]
 ) -> str | None:
     """None when the response is right, else what is wrong with it (a failure of the run)."""
-    if kind == "upload":
+    if kind in ("upload", "keyed"):
         if status != 200 or body.strip() != str(UPLOAD_SIZE).encode():
             return f"upload answered {status} {body[:40]!r}, expected 200 {UPLOAD_SIZE}"
         return None

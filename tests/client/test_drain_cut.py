@@ -25,10 +25,12 @@ from support.clients import Runner
 BODY = bytes(range(256)) * 64  # 16 KiB
 
 
-def draining_server(cut_connections: int, goaway: bool = True) -> Callable[[socket.socket], None]:
+def draining_server(
+    cut_connections: int, goaway: bool = True, head: bool = True
+) -> Callable[[socket.socket], None]:
     """An h2c handler: on each of the first `cut_connections` connections, every request gets
-    its head and part of its body, then (with `goaway`) GOAWAY naming it processed, then the
-    connection closes; later connections answer in full."""
+    its head and part of its body (none of either without `head`), then (with `goaway`) GOAWAY
+    naming it processed, then the connection closes; later connections answer in full."""
     lock = threading.Lock()
     seen = [0]
 
@@ -45,12 +47,14 @@ def draining_server(cut_connections: int, goaway: bool = True) -> Callable[[sock
                 if not isinstance(event, h2.events.StreamEnded):
                     continue
                 sid = event.stream_id
-                head = [(b":status", b"200"), (b"content-length", str(len(BODY)).encode())]
-                conn.send_headers(sid, head)
+                fields = [(b":status", b"200"), (b"content-length", str(len(BODY)).encode())]
                 if not cut:
+                    conn.send_headers(sid, fields)
                     conn.send_data(sid, BODY, end_stream=True)
                     continue
-                conn.send_data(sid, BODY[:1000])
+                if head:
+                    conn.send_headers(sid, fields)
+                    conn.send_data(sid, BODY[:1000])
                 if goaway:
                     conn.close_connection(h2.errors.ErrorCodes.NO_ERROR, last_stream_id=sid)
                 sock.sendall(conn.data_to_send())
@@ -96,6 +100,41 @@ def test_other_cuts_are_not_sent_again(
         with pytest.raises(RemoteProtocolError, match="Server disconnected"):
             runner.send(method, server.url + "/big", client=h2c_client(), content=b"x")
         assert server.connections_accepted == 1, case
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "again"),
+    [
+        ("GET", {}, True),
+        ("POST", {"Idempotency-Key": "0b7c"}, True),
+        ("POST", {}, False),  # it may have been acted on
+    ],
+)
+def test_a_draining_server_cutting_a_new_connection_before_any_answer(
+    runner: Runner, method: str, headers: dict[str, str], again: bool
+) -> None:
+    """GOAWAY naming the stream processed, then a close before its head, on a connection that
+    had served nothing: the server's draining, not the request's doing."""
+    with scripted_server(draining_server(cut_connections=1, head=False)) as server:
+        url = server.url + "/big"
+        kw = {"client": h2c_client(), "content": b"x", "headers": headers}
+        if again:
+            assert runner.send(method, url, **kw).content == BODY
+            assert server.connections_accepted == 2
+        else:
+            with pytest.raises(RemoteProtocolError, match="Server disconnected"):
+                runner.send(method, url, **kw)
+            assert server.connections_accepted == 1
+
+
+def test_a_post_with_an_idempotency_key_is_fetched_again(runner: Runner) -> None:
+    """The key asks the server to act on the request once, however often it arrives."""
+    with scripted_server(draining_server(cut_connections=1)) as server:
+        headers = {"Idempotency-Key": "7d9e0c2a"}
+        url = server.url + "/big"
+        response = runner.send("POST", url, client=h2c_client(), content=b"x", headers=headers)
+        assert response.content == BODY
+        assert server.connections_accepted == 2
 
 
 def test_a_streamed_response_is_not_fetched_again(runner: Runner) -> None:

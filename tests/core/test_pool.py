@@ -26,7 +26,8 @@ from httplib._core.pool import (
     TicketStatus,
     Wake,
 )
-from httplib._core.resend import can_retry_stale_connection
+from httplib._core.resend import can_retry_stale_connection, is_idempotent
+from httplib._models import Request
 
 READY = TicketStatus.READY
 CONNECT = TicketStatus.CONNECT
@@ -610,25 +611,34 @@ def test_counts_and_repr_describe_the_pool() -> None:
 # ------------------------------------------------------------------ stale-connection retries
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
-def test_idempotent_request_on_stale_reused_connection_is_retried(method: str) -> None:
-    flags = {"connection_reused": True, "response_started": False, "body_sent": True}
-    assert can_retry_stale_connection(method, **flags)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "get"])
+def test_idempotent_methods_are_idempotent(method: str) -> None:
+    assert is_idempotent(Request(method, "http://example.org/"))
 
 
-@pytest.mark.parametrize("method", ["POST", "PATCH", "CONNECT", "get"])
-def test_non_idempotent_request_is_retried_only_if_no_body_byte_was_sent(method: str) -> None:
+@pytest.mark.parametrize("method", ["POST", "PATCH", "CONNECT"])
+def test_other_methods_are_idempotent_only_with_an_idempotency_key(method: str) -> None:
+    assert not is_idempotent(Request(method, "http://example.org/"))
+    assert not is_idempotent(Request(method, "http://example.org/", headers={"Key": "k"}))
+    for field in ("Idempotency-Key", "idempotency-key", "X-Idempotency-Key"):
+        keyed = Request(method, "http://example.org/", headers={field: '"8e03978e"'})
+        assert is_idempotent(keyed)
+
+
+def test_stale_reused_connection_resend_rule() -> None:
     common = {"connection_reused": True, "response_started": False}
-    assert can_retry_stale_connection(method, body_sent=False, **common)
-    assert not can_retry_stale_connection(method, body_sent=True, **common)
+    assert can_retry_stale_connection(True, body_sent=True, **common)
+    # Not idempotent: only when no byte of its body left (the server cannot have acted on it).
+    assert can_retry_stale_connection(False, body_sent=False, **common)
+    assert not can_retry_stale_connection(False, body_sent=True, **common)
 
 
 def test_no_retry_on_fresh_connection_or_after_response_bytes() -> None:
     assert not can_retry_stale_connection(
-        "GET", connection_reused=False, response_started=False, body_sent=False
+        True, connection_reused=False, response_started=False, body_sent=False
     )
     assert not can_retry_stale_connection(
-        "GET", connection_reused=True, response_started=True, body_sent=False
+        True, connection_reused=True, response_started=True, body_sent=False
     )
 
 

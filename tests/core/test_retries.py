@@ -41,10 +41,18 @@ WALL = 1_780_000_000.0  # a fixed epoch "now" for HTTP-dates
 EXACT = {"backoff_factor": 0.5, "backoff_jitter": 0.0}
 
 
-def run_of(policy: Retry, method: str = "GET", replayable: bool = True, seed: int = 1) -> RetryRun:
+def run_of(
+    policy: Retry,
+    method: str = "GET",
+    replayable: bool = True,
+    seed: int = 1,
+    idempotent: bool | None = None,
+) -> RetryRun:
     budget = None if policy.budget is None else BudgetState(policy.budget, threading.Lock())
     run = RetryRun(policy, budget, lambda: 0.0, lambda: WALL, random.Random(seed))
-    run.start(method, replayable, 0.0)
+    if idempotent is None:
+        idempotent = method in Retry.DEFAULT_ALLOWED_METHODS
+    run.start(method, replayable, 0.0, idempotent=idempotent)
     return run
 
 
@@ -192,6 +200,17 @@ def test_listed_methods_and_statuses() -> None:
     assert status(run_of(policy, "PUT"), 500).reason == METHOD
     assert status(run_of(policy), 503).reason == NOT_RETRYABLE
     assert status(run_of(Retry(allowed_methods=None), "PATCH"), 503).retry  # None: any
+
+
+def test_the_default_methods_admit_a_request_with_an_idempotency_key() -> None:
+    """`idempotent`: the request carries an Idempotency-Key (`resend.is_idempotent`)."""
+    assert status(run_of(Retry(), "POST", idempotent=True), 503).retry
+    assert error(run_of(Retry(), "PATCH", idempotent=True), ReadError("reset")).retry
+    # A list of the user's other than the default is taken as written.
+    listed = Retry(allowed_methods=["GET"])
+    assert status(run_of(listed, "POST", idempotent=True), 503).reason == METHOD
+    same = Retry(allowed_methods=sorted(Retry.DEFAULT_ALLOWED_METHODS))
+    assert status(run_of(same, "POST", idempotent=True), 503).retry
 
 
 def test_a_one_shot_body_is_never_resent() -> None:

@@ -250,6 +250,19 @@ def test_a_listed_post_is_retried_with_its_body(fault: Fault) -> None:
     assert [(r.method, r.body) for r in server.seen] == [("POST", b"order")] * 3
 
 
+def test_a_post_with_an_idempotency_key_is_retried_by_default(fault: Fault) -> None:
+    """The key asks the server to act once however often the request arrives."""
+    headers = {"Idempotency-Key": "5c1f0e9b"}
+    for replies, attempts in [((UNAVAILABLE, UNAVAILABLE, OK), 3), ((reset, OK), 2)]:
+        with script_server(*replies) as server:
+            response, _ = send(
+                fault, "POST", server.url, {"retries": FAST}, content=b"order", headers=headers
+            )
+        assert response.status_code == 200
+        assert response.extensions["attempts"] == attempts
+        assert [(r.method, r.body) for r in server.seen] == [("POST", b"order")] * attempts
+
+
 def test_a_one_shot_body_is_never_resent(fault: Fault) -> None:
     def chunks() -> Iterator[bytes]:
         yield b"once"

@@ -16,6 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import h2.config
@@ -28,8 +29,9 @@ from httplib._config import Limits
 from httplib._core.effects import READ, WAIT, WRITE, WRITE_SHIELDED, Flow, Runtime
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import Http2State, ResponseProgress
-from httplib._core.resend import MAX_REFUSED_RETRIES, is_refused
+from httplib._core.resend import MAX_DRAIN_RESENDS, MAX_REFUSED_RETRIES, Resend, is_refused
 from httplib._exceptions import RemoteProtocolError, WriteError
+from httplib._models import Request
 from servers.h2_peer import run_h2_peer
 from servers.raw import read_request_head, scripted_server
 from transport.transport_harness import Mode, Runner
@@ -159,6 +161,32 @@ def test_a_refused_stream_stays_refused_when_the_connection_then_breaks() -> Non
     assert is_refused(refusal.error)
     assert type(refusal.error) is RemoteProtocolError  # type: ignore[union-attr]
     assert state.served  # it named stream 1 processed
+
+
+@pytest.mark.parametrize(("method", "headers"), [("GET", {}), ("POST", {"Idempotency-Key": "k"})])
+def test_a_head_then_a_drain_cut_in_one_read_goes_again(
+    method: str, headers: dict[str, str]
+) -> None:
+    """The head, GOAWAY naming the stream processed, and the close arrive together: the cut is
+    raised while the flow still waits for the head, so nothing reached the caller, and an
+    idempotent request goes again (at most `MAX_DRAIN_RESENDS` times); a plain POST does not."""
+    plan: Any = SimpleNamespace(request=Request(method, "http://a/", headers=headers))
+    plan.replayable = True
+    resend = Resend(plan)
+    for attempt in range(MAX_DRAIN_RESENDS + 1):
+        state, server = Http2State(), _server()
+        [sid] = _open(state, server, 1)
+        server.send_headers(sid, [(b":status", b"200"), (b"content-length", b"10")])
+        server.close_connection(last_stream_id=sid)
+        state.receive_data(server.data_to_send())
+        state.receive_data(b"")
+        progress = ResponseProgress()
+        with pytest.raises(RemoteProtocolError, match="Server disconnected") as cut:
+            progress.apply(state.take(sid))
+        assert progress.head is not None
+        assert resend.after_http2(cut.value, state, sid) is (attempt < MAX_DRAIN_RESENDS)
+    plain: Any = SimpleNamespace(request=Request("POST", "http://a/"), replayable=True)
+    assert not Resend(plain).after_http2(cut.value, state, sid)
 
 
 def test_a_server_that_served_nothing_is_not_served() -> None:

@@ -163,6 +163,25 @@ def test_stale_connection_is_not_retried_for_a_post_with_a_body(run: Runner) -> 
         run(case)
 
 
+@pytest.mark.parametrize("field", ["Idempotency-Key", "x-idempotency-key"])
+def test_stale_connection_is_retried_for_a_post_with_an_idempotency_key(
+    run: Runner, field: str
+) -> None:
+    state = {"n": 0}
+    with scripted_server(lambda conn: stale_after_first(conn, state)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            await client.get(server.url + "/one")
+            headers = {field: "2f1c7a"}
+            response = await client.send("POST", server.url + "/two", content=b"d", headers=headers)
+            assert await client.read(response) == b"/two"
+            assert server.connections_accepted == 2
+            await client.close()
+
+        run(case)
+
+
 def test_server_closing_an_idle_connection(run: Runner) -> None:
     def one_per_connection(conn: socket.socket) -> None:
         head, _, _ = read_request(conn)

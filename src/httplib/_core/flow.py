@@ -56,7 +56,7 @@ from .auth import Auth, AuthEffect
 from .guards import Guards, Ticket
 from .ratelimit import WATCHED_FIELDS
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
-from .resend import may_resend_drain_cut
+from .resend import is_idempotent, may_resend_drain_cut
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 from .token_auth import READ_CLOCK, AwaitToken, TokenExchange
 
@@ -368,7 +368,12 @@ def _exchange(
     (or error) is the outcome. `first`: the first attempt's outcome when the client's fast path
     made it (a response has its cookies stored already)."""
     # Only a body held in memory can be sent twice (an iterator is consumed by the first try).
-    retry.start(request.method, isinstance(request.stream, ByteStream), retry.clock())
+    retry.start(
+        request.method,
+        isinstance(request.stream, ByteStream),
+        retry.clock(),
+        idempotent=is_idempotent(request),
+    )
     outcome = first
     while True:
         if outcome is None:

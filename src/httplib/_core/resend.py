@@ -1,17 +1,22 @@
 """When a request that failed below the HTTP layer may be sent again, decided in one place.
 
-Three cases, each bounded:
+Four cases, each bounded:
 
 * **Stale keep-alive connection** (RFC 9112 section 9.3.1): a reused connection the server had
   already closed fails before any response byte. The request is resent when it is idempotent
-  or its body was not sent, and its body can be replayed, on a *fresh* connection (`fresh`):
-  the idle connections opened before the dead one were most likely closed by the same server
-  restart or idle timeout, and one more of them would fail the resend too. A failure on a fresh
-  connection is real and is raised. HTTP/2 applies the same rule when the whole connection
-  broke (not just one stream), counting a connection that had answered other streams as
-  reused: a server restart cuts a new connection's unanswered streams too, while a server that
-  breaks the connection on our request alone has answered nothing. At most
-  `MAX_STALE_RESENDS` such resends per request.
+  (`is_idempotent`: by its method, or by an `Idempotency-Key` header) or its body was not sent,
+  and its body can be replayed, on a *fresh* connection (`fresh`): the idle connections opened
+  before the dead one were most likely closed by the same server restart or idle timeout, and
+  one more of them would fail the resend too. A failure on a fresh connection is real and is
+  raised. HTTP/2 applies the same rule when the whole connection broke (not just one stream),
+  counting a connection that had answered other streams as reused: a server restart cuts a new
+  connection's unanswered streams too, while a server that breaks the connection on our
+  request alone has answered nothing. At most `MAX_STALE_RESENDS` such resends per request.
+* **Cut by a draining HTTP/2 server** before the response reached the caller: after GOAWAY
+  the server closed or reset the connection under a stream it had accepted (`mark_drain_cut`).
+  An unanswered stream goes again under the stale-connection rule even on a new connection
+  (the server said it was going away, so the cut is not the request's doing); one whose head
+  came with the cut goes again when it is idempotent, at most `MAX_DRAIN_RESENDS` times.
 * **Refused HTTP/2 stream** (RFC 9113 section 8.7): GOAWAY above the stream's id or
   REFUSED_STREAM means the server never processed it, so it is resent every time, on another
   connection: a server recycling its connections (nginx after `keepalive_requests`, a deploy
@@ -28,7 +33,7 @@ client's flow, because only the client knows that nobody has seen a response's b
 * **Body cut by a draining server**: after GOAWAY, the server closed or reset the connection
   under a stream it had accepted, in the middle of its response (graceful reloads of Apache,
   Caddy, lighttpd and nginx do this to long responses). The server said it was going away, so
-  the cut is not the request's doing; an idempotent request (RFC 9110 section 9.2.2) with a
+  the cut is not the request's doing; an idempotent request (`is_idempotent`) with a
   replayable body whose body the client was reading for the caller (not streamed) is sent
   again, at most `MAX_DRAIN_RESENDS` times (`may_resend_drain_cut`).
 """
@@ -63,6 +68,8 @@ __all__ = [
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
+    "is_drain_cut",
+    "is_idempotent",
     "is_refused",
     "mark_drain_cut",
     "may_resend_drain_cut",
@@ -72,6 +79,10 @@ __all__ = [
 # RFC 9110 section 9.2.2: sending one of these twice has the same effect on the server
 # as of one, so a request lost with a dead connection may be sent again.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# A request of any method carrying one of these says that the server dedupes it, so sending it
+# twice acts once (the IETF httpapi draft "The Idempotency-Key HTTP Header Field"; Go's
+# net/http resends such requests after a dead keep-alive connection, and accepts the X- form).
+IDEMPOTENCY_KEY_FIELDS = ("Idempotency-Key", "X-Idempotency-Key")
 # httpx's connect retries: the first retry at once, then 0.5 s doubling (0, 0.5, 1, 2, ...).
 CONNECT_BACKOFF_FACTOR = 0.5
 CONNECT_RETRY_ERRORS = (ConnectError, ConnectTimeout)
@@ -102,6 +113,15 @@ def is_refused(exc: BaseException) -> bool:
     return getattr(exc, "httplib_refused", False) is True
 
 
+def is_idempotent(request: Request) -> bool:
+    """Whether sending `request` twice has the effect of sending it once: an idempotent method
+    (RFC 9110 section 9.2.2), or an `Idempotency-Key` header asking the server to dedupe it."""
+    if request.method in IDEMPOTENT_METHODS:
+        return True
+    headers = request.headers
+    return any(name in headers for name in IDEMPOTENCY_KEY_FIELDS)
+
+
 def mark_response_started(exc: BaseException) -> None:
     """Record on `exc` that the server had begun its response when it was raised: such a
     request was processed (or may have been), so no policy may send it again."""
@@ -121,6 +141,11 @@ def mark_drain_cut(exc: BaseException) -> None:
     exc.httplib_drain_cut = True  # type: ignore[attr-defined]
 
 
+def is_drain_cut(exc: BaseException) -> bool:
+    """Whether `mark_drain_cut` marked `exc`."""
+    return getattr(exc, "httplib_drain_cut", False) is True
+
+
 def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> bool:
     """Whether a response whose body read raised `exc` may be fetched again: a cut by a
     draining server (`mark_drain_cut`), of an idempotent request whose body can be replayed,
@@ -128,9 +153,9 @@ def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> 
     any of the body (a non-streamed request)."""
     return (
         resends < MAX_DRAIN_RESENDS
-        and getattr(exc, "httplib_drain_cut", False) is True
-        and request.method in IDEMPOTENT_METHODS
+        and is_drain_cut(exc)
         and isinstance(request.stream, ByteStream)
+        and is_idempotent(request)
     )
 
 
@@ -142,7 +167,7 @@ def connect_retry_delay(attempt: int, retries: int) -> float | None:
 
 
 def can_retry_stale_connection(
-    method: str,
+    idempotent: bool,
     *,
     connection_reused: bool,
     response_started: bool,
@@ -152,24 +177,26 @@ def can_retry_stale_connection(
 
     Only a *reused* connection can be stale (a failure on a fresh one is real, and the resend
     goes to a fresh one), only before any response byte arrived, and never for a
-    non-idempotent request whose body was sent.
+    non-idempotent request (`idempotent`: see `is_idempotent`) whose body was sent.
     """
     if not connection_reused or response_started:
         return False
-    return method in IDEMPOTENT_METHODS or not body_sent
+    return idempotent or not body_sent
 
 
 class Resend:
     """One request's resend allowance across the connections it tries."""
 
-    __slots__ = ("fresh", "method", "refusals", "replayable", "resends", "stale")
+    __slots__ = ("drained", "fresh", "idempotent", "refusals", "replayable", "resends", "stale")
 
     def __init__(self, plan: RequestPlan) -> None:
-        self.method = plan.method
+        # (made at a request's first failure: a request that never fails looks at no header)
+        self.idempotent = is_idempotent(plan.request)
         self.replayable = plan.replayable
         self.refusals = 0  # by connections that had served nothing
         self.resends = 0
         self.stale = 0  # resends after a dead connection
+        self.drained = 0  # resends after a draining server cut an answered stream
         self.fresh = False  # the next attempt needs a fresh connection (after a stale one)
 
     def after_http11(
@@ -203,13 +230,25 @@ class Resend:
         if facts is None or not self.replayable:
             return False
         reused, answered, body_sent = facts
-        return self._stale(reused or state.served, answered, body_sent)
+        drained = is_drain_cut(exc)
+        if answered:
+            # The head came, then a cut: after GOAWAY that is the server draining (as for a body
+            # it cut, `may_resend_drain_cut`), and nothing has reached the caller yet.
+            if not drained or not self.idempotent or self.drained >= MAX_DRAIN_RESENDS:
+                return False
+            self.drained += 1
+            self.resends += 1
+            self.fresh = True
+            return True
+        # A cut after the server's GOAWAY is its draining, not this request's doing: on a new
+        # connection too, an unanswered stream then goes again like one on a stale connection.
+        return self._stale(reused or state.served or drained, answered, body_sent)
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
         if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:
             return False
         if not can_retry_stale_connection(
-            self.method,
+            self.idempotent,
             connection_reused=reused,
             response_started=response_started,
             body_sent=body_sent,

@@ -239,12 +239,14 @@ class Retry:
     `total`: retries at most, per request (across its redirects and auth rounds); None leaves
     only the per-kind counts (`connect`, `read`, `status`: None means only `total` bounds that
     kind). `allowed_methods`: methods retried after they may have reached the server (lost
-    connection, timeout, status); None means every method. Connect errors are retried for any
-    method: the request never left. `status_forcelist`: statuses retried (the last response is
-    returned when the retries run out). `backoff_factor`, `backoff_max`: the sleep before the
-    n-th retry is `backoff_factor * 2 ** (n - 1)`, at most `backoff_max`; `backoff_jitter`:
-    "full" (the default) draws the sleep uniformly between 0 and that value, 0.0 sleeps it
-    exactly, a positive float adds up to that many random seconds (as urllib3).
+    connection, timeout, status); None means every method. The default (the idempotent ones)
+    also admits a request of any method that carries an `Idempotency-Key` header. Connect
+    errors are retried for any method: the request never left. `status_forcelist`: statuses
+    retried (the last response is returned when the retries run out). `backoff_factor`,
+    `backoff_max`: the sleep before the n-th retry is `backoff_factor * 2 ** (n - 1)`, at most
+    `backoff_max`; `backoff_jitter`: "full" (the default) draws the sleep uniformly between 0
+    and that value, 0.0 sleeps it exactly, a positive float adds up to that many random seconds
+    (as urllib3).
     `respect_retry_after_header`: for 413, 429 and 503, wait what `Retry-After` asks (seconds or
     an HTTP-date) instead of the backoff; a wait longer than `retry_after_max` is not taken (the
     response is returned). `retry_on_timeout`: also retry read and write timeouts.
@@ -345,6 +347,7 @@ class RetryRun:
         "budget",
         "clock",
         "counted",
+        "idempotent",
         "method",
         "policy",
         "replayable",
@@ -373,12 +376,15 @@ class RetryRun:
         self.rng = rng
         self.used: dict[str, int] | None = None  # per kind, from the first retry on
         self.method = "GET"
+        self.idempotent = True
         self.replayable = True
         self.attempt = 0
 
-    def start(self, method: str, replayable: bool, now: float) -> None:
-        """A new exchange (the first, a redirect hop or an auth round) is about to be sent."""
+    def start(self, method: str, replayable: bool, now: float, *, idempotent: bool = False) -> None:
+        """A new exchange (the first, a redirect hop or an auth round) is about to be sent.
+        `idempotent`: the request says so whatever its method (`resend.is_idempotent`)."""
         self.method = method
+        self.idempotent = idempotent
         self.replayable = replayable
         self.attempt = 1
         if self.counted:
@@ -422,7 +428,11 @@ class RetryRun:
 
     def _method_allowed(self) -> bool:
         methods = self.policy.allowed_methods
-        return methods is None or self.method in methods
+        if methods is None or self.method in methods:
+            return True
+        # The default set means "what is safe to repeat", which includes a request carrying an
+        # Idempotency-Key; a set the user wrote is taken as written.
+        return self.idempotent and methods == Retry.DEFAULT_ALLOWED_METHODS
 
     def _retry(
         self, kind: str, delay: float | None, now: float, deadline: float | None
