@@ -22,7 +22,10 @@ MIX = ("big", "small", "gzip", "small", "404", "small", "gzip", "small", "404", 
 # 16 KiB (lighttpd) sends more than 500 of them before it answers. Another one in UPLOAD_EVERY
 # is the same POST with an Idempotency-Key header ("keyed"): one a reload cuts before its answer
 # may be sent again, so none may fail (a plain upload may: its server may have acted on it).
+# A third ("expect") sends `Expect: 100-continue`: one cut before the server's 100 carried none
+# of its body and is sent again; one cut after may still fail.
 UPLOAD_EVERY = 100
+UPLOAD_KINDS = ("upload", "keyed", "expect")
 UPLOAD_SIZE = 8 << 20
 UPLOAD_BODY = bytes(range(256)) * (UPLOAD_SIZE // 256)
 
@@ -49,6 +52,8 @@ def plan(index: int, upload: str | None = None) -> tuple[str, str, dict[str, str
         return "upload", upload, {}
     if upload is not None and index % UPLOAD_EVERY == UPLOAD_EVERY - 1:
         return "keyed", upload, {"idempotency-key": f"soak-{index}"}
+    if upload is not None and index % UPLOAD_EVERY == UPLOAD_EVERY // 4:
+        return "expect", upload, {"expect": "100-continue"}
     kind = MIX[index % len(MIX)]
     if kind == "big":
         return kind, "/" + BIG, {}
@@ -64,7 +69,7 @@ def check(
     kind: str, status: int, headers: dict[str, str], body: bytes, meta: dict[str, dict[str, object]]
 ) -> str | None:
     """None when the response is right, else what is wrong with it (a failure of the run)."""
-    if kind in ("upload", "keyed"):
+    if kind in UPLOAD_KINDS:
         if status != 200 or body.strip() != str(UPLOAD_SIZE).encode():
             return f"upload answered {status} {body[:40]!r}, expected 200 {UPLOAD_SIZE}"
         return None

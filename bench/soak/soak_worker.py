@@ -142,7 +142,7 @@ def expected_version(protocol: str) -> str:
 def request_for(index: int, uploads: bool) -> tuple[str, str, str, dict[str, Any]]:
     """The `index`-th request of a case: its kind, method, path and request arguments."""
     kind, path, headers = soak_content.plan(index, uploads)
-    if kind in ("upload", "keyed"):
+    if kind in soak_content.UPLOAD_KINDS:
         return kind, "POST", path, {"content": soak_content.UPLOAD_BODY, "headers": headers}
     return kind, "GET", path, {"headers": headers}
 

@@ -36,6 +36,7 @@ from .. import _logging as log
 from .._exceptions import (
     PoolTimeout,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
     WriteError,
@@ -62,6 +63,10 @@ from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_e
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
 from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay, mark_response_started
+
+# How long a body held back by `Expect: 100-continue` waits for the server's 100 before it is
+# sent anyway: curl's default (`--expect100-timeout`, 1 s). The read timeout caps it.
+EXPECT_CONTINUE_TIMEOUT = 1.0
 
 if TYPE_CHECKING:  # h2 loads only once a connection speaks HTTP/2
     from .._config import Limits
@@ -133,7 +138,10 @@ class Engine:
                 try:
                     try:
                         yield (WRITE, stream, ex.first_write(), plan.write_timeout)
-                        if plan.inline is None:
+                        if plan.inline is None and (
+                            not plan.expect_continue
+                            or (yield from self._await_continue(ex, stream, plan))
+                        ):
                             yield from self._write_body(ex, stream, plan)
                     except WriteError:
                         # A server may answer (413, 401, a redirect) and close without reading
@@ -416,6 +424,29 @@ class Engine:
         return stream
 
     # ------------------------------------------------------------------------------ HTTP/1.1
+
+    def _await_continue(self, ex: Http11Body, stream: Any, plan: RequestPlan) -> Flow:
+        """`Expect: 100-continue` (RFC 9110 section 10.1.1): after the head, wait for the
+        server's 100 (Continue) before the body, at most `EXPECT_CONTINUE_TIMEOUT` (a server
+        or proxy that does not know the expectation waits for the body). True: send the body;
+        False: the final response came first, so the body is not sent and the connection is
+        closed after the response (our request never ended)."""
+        state = ex.conn.state
+        clock = self.clock
+        until = clock() + EXPECT_CONTINUE_TIMEOUT
+        while not state.continued and ex.head is None:
+            read_timeout = plan.read_timeout  # (under a deadline, asking may raise)
+            left = until - clock()
+            if read_timeout is not None and read_timeout < left:
+                left = read_timeout
+            if left <= 0:
+                return True
+            try:
+                data = yield (READ, stream, READ_SIZE, left)
+            except ReadTimeout:
+                return True  # silence: the server waits for the body
+            ex.feed(data)
+        return ex.head is None
 
     def _write_body(self, ex: Http11Body, stream: Any, plan: RequestPlan) -> Flow:
         """Stream a body that is not in memory (or too large to join the head's write)."""

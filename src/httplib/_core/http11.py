@@ -20,7 +20,8 @@ Without a body the request side is complete right after `send_request`; `end_bod
 harmless no-op. `send_body` returns a list of buffers so large chunks are never copied.
 
 Receiving (RFC 9112 section 6.3): `receive_data` returns the events completed by the new bytes.
-1xx interim heads (100, 102, 103) are skipped, at most `MAX_INTERIM` of them; 101 (only when the
+1xx interim heads (100, 102, 103) are skipped, at most `MAX_INTERIM` of them (a 100 sets
+`continued`, which a body held back for `Expect: 100-continue` waits for); 101 (only when the
 request offered an `Upgrade`), and 2xx to CONNECT, are surfaced and switch the connection out of
 HTTP (`is_switched`, `trailing_data`). Responses to HEAD and 204/304 have no body. A response is
 framed by `Transfer-Encoding: chunked`, by Content-Length, or else read until the server closes.
@@ -151,6 +152,7 @@ class Http11State:
         "_switched",
         "_their_done",
         "_upgrade",
+        "continued",
     )
 
     def __init__(self) -> None:
@@ -174,6 +176,9 @@ class Http11State:
         self._scan = 0
         self._interim = 0
         self._upgrade = False
+        # A 100 (Continue) came in this cycle: a body held back for it may go (RFC 9110
+        # section 10.1.1).
+        self.continued = False
         self._step: _Step = self._step_head
 
     # ---------------------------------------------------------------- sending
@@ -403,6 +408,8 @@ class Http11State:
             if status != 101:
                 # RFC 9110 section 15.2: interim responses precede the final one; skip them.
                 self._count_interim(1)
+                if status == 100:
+                    self.continued = True
                 return after
             if not self._upgrade:
                 # RFC 9110 section 7.8: a server switches only to a protocol the request

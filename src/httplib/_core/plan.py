@@ -157,6 +157,7 @@ class RequestPlan:
 
     __slots__ = (
         "connect_timeout",
+        "expect_continue",
         "h2_only",
         "headers",
         "host",
@@ -214,6 +215,11 @@ class RequestPlan:
         self.inline: bytes | None = (
             body if body is not None and len(body) <= INLINE_BODY_MAX else None
         )
+        # The caller's `Expect: 100-continue` holds a body back until the server asks for it
+        # (HTTP/1.1; looked for only when there is a body).
+        self.expect_continue = (body is None or bool(body)) and _expects_continue(request)
+        if self.expect_continue:
+            self.inline = None
         # HTTP/2 when TLS negotiates it by ALPN, or with prior knowledge when HTTP/1.1 is off.
         self.may_be_http2: bool = config.http2 and (tls or not config.http1)
         self.h2_only = not config.http1
@@ -357,6 +363,13 @@ def plan_for(request: Request, config: ConnectionConfig, clock: Callable[[], flo
     plan.deadline = deadline
     plan.total = timeouts.get("total")  # type: ignore[union-attr]
     return plan
+
+
+def _expects_continue(request: Request) -> bool:
+    """Whether the request asks for `Expect: 100-continue` (RFC 9110 section 10.1.1; the
+    expectation is case-insensitive and has no parameters)."""
+    value = request.headers.get("expect")
+    return value is not None and value.strip().lower() == "100-continue"
 
 
 def deadline_error(plan: RequestPlan, exc: BaseException) -> BaseException:
