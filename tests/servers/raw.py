@@ -25,8 +25,12 @@ class ScriptedServer:
         *,
         ssl_context: ssl.SSLContext | None = None,
         unix_path: str | None = None,
+        reset_first: int = 0,
     ) -> None:
         self.handler = handler
+        # The first `reset_first` connections are reset as soon as accepted (a restart
+        # dropping the connections its listener had queued), before any TLS.
+        self.reset_first = reset_first
         self.ssl_context = ssl_context
         self.unix_path = unix_path
         if unix_path is not None:
@@ -65,15 +69,19 @@ class ScriptedServer:
                 return
             with self._lock:
                 self.connections_accepted += 1
+                number = self.connections_accepted
                 self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, number: int) -> None:
         try:
             # Inside the try: stop() may already have closed `conn` before this thread ran.
             conn.settimeout(10)
+            if number <= self.reset_first:
+                reset_on_close(conn)
+                return
             if self.ssl_context is not None:
                 conn = self.ssl_context.wrap_socket(conn, server_side=True)
                 with self._lock:
@@ -110,8 +118,11 @@ def scripted_server(
     *,
     ssl_context: ssl.SSLContext | None = None,
     unix_path: str | None = None,
+    reset_first: int = 0,
 ) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(handler, ssl_context=ssl_context, unix_path=unix_path)
+    server = ScriptedServer(
+        handler, ssl_context=ssl_context, unix_path=unix_path, reset_first=reset_first
+    )
     try:
         yield server
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -198,6 +199,31 @@ def test_server_closing_an_idle_connection(run: Runner) -> None:
             await client.close()
 
         run(case)
+
+
+def test_a_tls_handshake_reset_is_tried_once_more(
+    run: Runner, server_ssl_context: ssl.SSLContext, client_ssl_context: ssl.SSLContext
+) -> None:
+    """A restart resets the connections its old listener had queued; the handshake meets the
+    reset. That connect error is tried once more at once although `retries` is 0 (nothing of
+    the request left); a second reset is raised."""
+    for resets in (1, 2):
+        with scripted_server(
+            serve_path_echo, ssl_context=server_ssl_context, reset_first=resets
+        ) as server:
+
+            async def case(mode: Mode, resets: int = resets) -> None:
+                client = mode.transport(verify=client_ssl_context)
+                if resets == 1:
+                    _, body = await client.get(server.url + "/again")
+                    assert body == b"/again"
+                else:
+                    with pytest.raises(ConnectError):
+                        await client.get(server.url + "/")
+                await client.close()
+
+            run(case)
+            assert server.connections_accepted == 2
 
 
 def test_tls_peer_closing_at_once_is_a_connect_error(run: Runner) -> None:

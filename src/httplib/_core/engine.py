@@ -62,7 +62,13 @@ from .http11 import DISCONNECTED_BEFORE_RESPONSE
 from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
-from .resend import CONNECT_RETRY_ERRORS, Resend, connect_retry_delay, mark_response_started
+from .resend import (
+    CONNECT_RETRY_ERRORS,
+    Resend,
+    connect_retry_delay,
+    is_connect_reset,
+    mark_response_started,
+)
 
 # How long a body held back by `Expect: 100-continue` waits for the server's 100 before it is
 # sent anyway: curl's default (`--expect100-timeout`, 1 s). The read timeout caps it.
@@ -326,15 +332,23 @@ class Engine:
 
     def _connect(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
         attempt = 0
+        reset_retried = False
         while True:
             try:
                 stream, alpn = yield from self._open(plan)
                 break
-            except CONNECT_RETRY_ERRORS:
+            except CONNECT_RETRY_ERRORS as exc:
                 attempt += 1
                 delay = connect_retry_delay(attempt, self.config.retries)
                 if delay is None:
-                    raise
+                    # A reset while connecting is a server whose listener went away under it
+                    # (a restart): none of the request left, so once more at once when no
+                    # connect retries were asked for (`resend.is_connect_reset`); a count the
+                    # user gave (httpx's `retries=n`) is kept exactly.
+                    if reset_retried or self.config.retries or not is_connect_reset(exc):
+                        raise
+                    reset_retried = True
+                    delay = 0.0
                 log.retry_started(attempt, delay)
                 yield (SLEEP, delay)
         handle: Any = None

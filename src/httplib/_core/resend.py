@@ -24,7 +24,10 @@ Four cases, each bounded:
   Only refusals by a connection that served nothing at all count against
   `MAX_REFUSED_RETRIES` (a server refusing everything); `MAX_RESENDS` bounds the loop against
   a livelock, far above what recycling causes.
-* **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`.
+* **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`; without it (the
+  default `retries=0`), one more try at once when the connect or TLS handshake was reset
+  (`is_connect_reset`): a server restarting resets the connections its old listener had
+  queued, and nothing of the request left.
 
 These are transport-level recoveries of requests the server never saw; the user-facing retry
 policy (status codes, Retry-After, budgets) sits above the transport. One recovery sits in the
@@ -40,6 +43,7 @@ client's flow, because only the client knows that nobody has seen a response's b
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 from .._content import ByteStream
@@ -68,6 +72,7 @@ __all__ = [
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
+    "is_connect_reset",
     "is_drain_cut",
     "is_idempotent",
     "is_refused",
@@ -94,6 +99,8 @@ MAX_RESENDS = 100
 # may itself be what breaks the server.
 MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
+# A connect that failed with one of these was reset by the server (`is_connect_reset`).
+_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE})
 # Fetches again of a response whose body a draining server cut: one per reload it meets.
 MAX_DRAIN_RESENDS = 2
 
@@ -157,6 +164,27 @@ def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> 
         and isinstance(request.stream, ByteStream)
         and is_idempotent(request)
     )
+
+
+def is_connect_reset(exc: BaseException) -> bool:
+    """Whether a failed connect was the server resetting it (ECONNRESET or EPIPE anywhere in
+    its causes, TLS handshake included; trio gathers a connect's failures in an exception
+    group), not a refusal, a timeout or a bad certificate."""
+    todo: list[BaseException] = [exc]
+    for _ in range(16):  # (a cause chain is a few links long; bounded all the same)
+        if not todo:
+            return False
+        cause = todo.pop()
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError)) or (
+            isinstance(cause, OSError) and cause.errno in _RESET_ERRNOS
+        ):
+            return True
+        if isinstance(cause, BaseExceptionGroup):
+            todo.extend(cause.exceptions)
+        link = cause.__cause__ or cause.__context__
+        if link is not None:
+            todo.append(link)
+    return False
 
 
 def connect_retry_delay(attempt: int, retries: int) -> float | None:
