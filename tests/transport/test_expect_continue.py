@@ -9,22 +9,10 @@ import socket
 import threading
 from collections.abc import Callable
 
-from servers.raw import scripted_server
+from servers.raw import read_request_head, scripted_server
 from transport.transport_harness import Mode, Runner, ok, read_request, timeouts
 
 EXPECT = {"Expect": "100-continue"}
-
-
-def read_head(conn: socket.socket) -> tuple[bytes, bytes]:
-    """The request head, and whatever of the body arrived with it."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return b"", b""
-        data += chunk
-    head, _, early = data.partition(b"\r\n\r\n")
-    return head, early
 
 
 def read_exactly(conn: socket.socket, data: bytes, size: int) -> bytes:
@@ -59,7 +47,7 @@ def continue_then_echo(seen: Seen) -> Callable[[socket.socket], None]:
 
     def handler(conn: socket.socket) -> None:
         while True:
-            head, early = read_head(conn)
+            head, early = read_request_head(conn)
             if not head:
                 return
             seen.add(seen.early, early)
@@ -95,7 +83,7 @@ def test_a_final_answer_before_100_keeps_the_body(run: Runner) -> None:
     finished = threading.Event()  # the connection that had the expectation saw its close
 
     def handler(conn: socket.socket) -> None:
-        head, early = read_head(conn)
+        head, early = read_request_head(conn)
         if b"100-continue" not in head.lower():
             conn.sendall(ok(b"plain"))
             return
@@ -137,7 +125,7 @@ def test_a_silent_server_gets_the_body_after_a_bounded_wait(run: Runner) -> None
     seen = Seen()
 
     def handler(conn: socket.socket) -> None:
-        head, early = read_head(conn)
+        head, early = read_request_head(conn)
         if not head:
             return
         seen.add(seen.early, early)  # no 100: a server that waits for the body
@@ -181,7 +169,7 @@ def test_a_post_cut_by_a_stale_connection_before_100_is_resent(run: Runner) -> N
             return
         head, _, _ = read_request(conn)
         conn.sendall(ok(head.split(b" ")[1]))
-        read_head(conn)  # the POST's head, then the close
+        read_request_head(conn)  # the POST's head, then the close
         conn.close()
 
     with scripted_server(handler) as server:
