@@ -43,7 +43,6 @@ client's flow, because only the client knows that nobody has seen a response's b
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING
 
 from .._content import ByteStream
@@ -72,6 +71,7 @@ __all__ = [
     "Resend",
     "can_retry_stale_connection",
     "connect_retry_delay",
+    "drain_cut_resendable",
     "is_connect_reset",
     "is_drain_cut",
     "is_idempotent",
@@ -99,8 +99,6 @@ MAX_RESENDS = 100
 # may itself be what breaks the server.
 MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
-# A connect that failed with one of these was reset by the server (`is_connect_reset`).
-_RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE})
 # Fetches again of a response whose body a draining server cut: one per reload it meets.
 MAX_DRAIN_RESENDS = 2
 
@@ -159,11 +157,17 @@ def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> 
     fetched again fewer than `MAX_DRAIN_RESENDS` times so far. The caller must not have seen
     any of the body (a non-streamed request)."""
     return (
-        resends < MAX_DRAIN_RESENDS
-        and is_drain_cut(exc)
+        drain_cut_resendable(exc, resends)
         and isinstance(request.stream, ByteStream)
         and is_idempotent(request)
     )
+
+
+def drain_cut_resendable(exc: BaseException, resends: int) -> bool:
+    """Whether `exc` is a draining server's cut (`mark_drain_cut`) of a request sent again
+    fewer than `MAX_DRAIN_RESENDS` times so far; the caller checks it is idempotent and
+    replayable."""
+    return resends < MAX_DRAIN_RESENDS and is_drain_cut(exc)
 
 
 def is_connect_reset(exc: BaseException) -> bool:
@@ -175,9 +179,8 @@ def is_connect_reset(exc: BaseException) -> bool:
         if not todo:
             return False
         cause = todo.pop()
-        if isinstance(cause, (ConnectionResetError, BrokenPipeError)) or (
-            isinstance(cause, OSError) and cause.errno in _RESET_ERRNOS
-        ):
+        # (an OSError made with ECONNRESET or EPIPE is one of these two classes)
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError)):
             return True
         if isinstance(cause, BaseExceptionGroup):
             todo.extend(cause.exceptions)
@@ -258,11 +261,10 @@ class Resend:
         if facts is None or not self.replayable:
             return False
         reused, answered, body_sent = facts
-        drained = is_drain_cut(exc)
         if answered:
             # The head came, then a cut: after GOAWAY that is the server draining (as for a body
             # it cut, `may_resend_drain_cut`), and nothing has reached the caller yet.
-            if not drained or not self.idempotent or self.drained >= MAX_DRAIN_RESENDS:
+            if not (self.idempotent and drain_cut_resendable(exc, self.drained)):
                 return False
             self.drained += 1
             self.resends += 1
@@ -270,7 +272,7 @@ class Resend:
             return True
         # A cut after the server's GOAWAY is its draining, not this request's doing: on a new
         # connection too, an unanswered stream then goes again like one on a stale connection.
-        return self._stale(reused or state.served or drained, answered, body_sent)
+        return self._stale(reused or state.served or is_drain_cut(exc), answered, body_sent)
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
         if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:
