@@ -252,6 +252,36 @@ def test_goaway_refuses_higher_streams_and_lets_lower_ones_finish() -> None:
         peer.get()
 
 
+def test_a_body_framed_before_goaway_still_goes_to_the_server() -> None:
+    """DATA queued for a stream the GOAWAY keeps (at or below its last stream id) is written
+    after it: its window is spent, so losing it would leave the server waiting for the body
+    and the upload waiting for credit. (h2 itself empties its outbound buffer on GOAWAY.)"""
+    peer = Peer()
+    sid = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    peer.to_server(peer.client.data_to_send())
+    body = b"u" * 100_000
+    sent = peer.client.send_data(sid, body)
+    assert sent == 65535
+    # The server drains the connection while the frames are still in the client's buffer.
+    peer.server.close_connection(last_stream_id=sid)
+    peer.server.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+    _, events = peer.client.receive_data(peer.server.data_to_send())
+    assert events == [GoAwayReceived(sid, 0)]
+    peer.to_server(peer.client.data_to_send())
+    received = peer.received(h2.events.DataReceived)
+    assert sum(e.flow_controlled_length for e in received) == 65535  # type: ignore[attr-defined]
+    # The credit comes back and the rest of the body follows; the response arrives.
+    peer.server.acknowledge_received_data(65535, sid)
+    peer.pump()
+    assert peer.client.send_data(sid, body[sent:]) == len(body) - sent
+    peer.client.end_stream(sid)
+    peer.to_server(peer.client.data_to_send())
+    assert peer.received(h2.events.StreamEnded)
+    peer.respond(sid, b"stored")
+    peer.pump()
+    assert [type(e) for e in peer.client.take(sid)] == [ResponseReceived, DataReceived, StreamEnded]
+
+
 def test_goaway_before_our_first_stream_then_settings_is_no_protocol_error() -> None:
     """A server being reloaded answers a connection it has just accepted with GOAWAY, and its
     SETTINGS may come after it: the handshake reads them, and requests are refused (retryable,

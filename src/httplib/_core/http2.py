@@ -250,7 +250,19 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
 
 class _Connection(h2.connection.H2Connection):
     """h2's connection, less the `repr()` of every received frame that h2 builds for its trace
-    log whether or not anything logs (a tenth of the cost of receiving a response)."""
+    log whether or not anything logs (a tenth of the cost of receiving a response), and
+    keeping what is queued to send when a GOAWAY arrives."""
+
+    def _receive_goaway_frame(self, frame: Any) -> tuple[list[Any], list[h2.events.Event]]:
+        # h2 empties its outbound buffer here, but the streams at or below the last stream id
+        # are still served (RFC 9113 section 6.8): a request body framed and not yet written
+        # has spent its flow-control window, so dropping it leaves the server waiting for
+        # bytes that never come and the upload waiting for credit that never comes. The frames
+        # of streams above it reach a server that ignores them; `_on_goaway` resets those.
+        queued = self._data_to_send
+        result = super()._receive_goaway_frame(frame)
+        self._data_to_send = queued
+        return result
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
         try:
