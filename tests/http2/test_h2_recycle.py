@@ -29,7 +29,13 @@ from httplib._config import Limits
 from httplib._core.effects import READ, WAIT, WRITE, WRITE_SHIELDED, Flow, Runtime
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import Http2State, ResponseProgress
-from httplib._core.resend import MAX_DRAIN_RESENDS, MAX_REFUSED_RETRIES, Resend, is_refused
+from httplib._core.resend import (
+    MAX_DRAIN_RESENDS,
+    MAX_REFUSED_RETRIES,
+    MAX_STALE_RESENDS,
+    Resend,
+    is_refused,
+)
 from httplib._exceptions import RemoteProtocolError, WriteError
 from httplib._models import Request
 from servers.h2_peer import run_h2_peer
@@ -146,6 +152,40 @@ def test_a_failed_write_fails_only_the_streams_still_sending() -> None:
     progress.apply(state.take(download))
     assert (b"".join(progress.take()), progress.ended) == (b"first second", True)
     assert state.data_to_send() == b""  # nothing is written after a failed write
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "resent"),
+    [("GET", {}, True), ("POST", {"Idempotency-Key": "k"}, True), ("POST", {}, False)],
+)
+def test_a_head_in_a_failed_write_on_a_new_connection(
+    method: str, headers: dict[str, str], resent: bool
+) -> None:
+    """A new connection that served nothing: the write carrying our HEADERS fails (a restart
+    dropped the connection it had just accepted). The connection was dead before that write,
+    so an idempotent request goes again (at most `MAX_STALE_RESENDS` times); a plain POST with
+    a body does not (part of it may have gone out). A read that fails there is not enough."""
+    plan: Any = SimpleNamespace(request=Request(method, "http://a/", headers=headers))
+    plan.replayable = True
+    resend = Resend(plan)
+    for attempt in range(MAX_STALE_RESENDS + 1):
+        state, server = Http2State(), _server()
+        server.receive_data(state.initiate())
+        state.receive_data(server.data_to_send())
+        sid = state.start_request(method.encode(), b"http", b"a", b"/", [], end_stream=False)
+        state.send_data(sid, b"body")
+        assert state.write_failed(WriteError("Connection closed")) == {sid}
+        [reset] = state.take(sid)
+        error = reset.error  # type: ignore[union-attr]
+        assert isinstance(error, WriteError)
+        assert not state.served
+        assert resend.after_http2(error, state, sid) is (resent and attempt < MAX_STALE_RESENDS)
+    state, server = Http2State(), _server()
+    [sid] = _open(state, server, 1)
+    state.receive_data(b"")  # EOF: a read that fails
+    [reset] = state.take(sid)
+    fresh = Resend(plan)
+    assert not fresh.after_http2(reset.error, state, sid)  # type: ignore[union-attr]
 
 
 def test_a_refused_stream_stays_refused_when_the_connection_then_breaks() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from httplib._exceptions import ConnectError, ReadError, ReadTimeout, RemoteProtocolError
-from servers.raw import scripted_server
+from servers.raw import read_until, reset_on_close, scripted_server
 from transport.transport_harness import (
     Mode,
     Runner,
@@ -178,6 +178,59 @@ def test_stale_connection_is_retried_for_a_post_with_an_idempotency_key(
             response = await client.send("POST", server.url + "/two", content=b"d", headers=headers)
             assert await client.read(response) == b"/two"
             assert server.connections_accepted == 2
+            await client.close()
+
+        run(case)
+
+
+# More than the loopback socket buffers of both ends hold, so the client is still writing the
+# body when the server's reset arrives: the failure is the write's, whatever the runtime.
+CUT_UPLOAD = b"u" * (32 << 20)
+
+
+def reset_the_first_upload(conn: socket.socket, state: dict[str, int]) -> None:
+    """First connection: read the head, then reset (a restart dropping a connection it had
+    just accepted). Later ones: answer with the length of the body received."""
+    state["n"] += 1
+    if state["n"] == 1:
+        read_until(conn, b"\r\n\r\n")
+        reset_on_close(conn)
+        return
+    _, body, _ = read_request(conn)
+    conn.sendall(ok(str(len(body)).encode()))
+
+
+def test_an_idempotent_upload_whose_write_fails_goes_again_on_a_new_connection(
+    run: Runner,
+) -> None:
+    """The write failed, so the connection was dead before it: an idempotent PUT goes again on
+    a new connection, although the one that failed was new too."""
+    state = {"n": 0}
+    with scripted_server(lambda conn: reset_the_first_upload(conn, state)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            response = await client.send("PUT", server.url + "/file", content=CUT_UPLOAD)
+            assert await client.read(response) == str(len(CUT_UPLOAD)).encode()
+            assert server.connections_accepted == 2
+            await client.close()
+
+        run(case)
+
+
+def test_a_post_whose_write_fails_is_not_sent_twice(run: Runner) -> None:
+    """The same cut for a POST: part of its body went out, so it may have been acted on. The
+    error is the missing answer's (a server may answer before reading the whole body)."""
+    state = {"n": 0}
+    with scripted_server(lambda conn: reset_the_first_upload(conn, state)) as server:
+
+        async def case(mode: Mode) -> None:
+            client = mode.transport()
+            with pytest.raises(RemoteProtocolError, match="without sending a response"):
+                await client.send("POST", server.url + "/form", content=CUT_UPLOAD)
+            assert server.connections_accepted == 1
+            response = await client.send("POST", server.url + "/form", content=b"small")
+            assert await client.read(response) == b"5"
             await client.close()
 
         run(case)

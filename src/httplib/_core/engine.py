@@ -500,6 +500,7 @@ class Engine:
             reused=ex.reused,
             response_started=ex.response_started,
             body_sent=ex.body_sent,
+            write_failed=write_failed,
         ):
             return resend
         return exc

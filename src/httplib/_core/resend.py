@@ -11,7 +11,11 @@ Four cases, each bounded:
   raised. HTTP/2 applies the same rule when the whole connection broke (not just one stream),
   counting a connection that had answered other streams as reused: a server restart cuts a new
   connection's unanswered streams too, while a server that breaks the connection on our
-  request alone has answered nothing. At most `MAX_STALE_RESENDS` such resends per request.
+  request alone has answered nothing. An idempotent request whose own write failed (its head,
+  or its body, met a connection the server had already closed or reset) counts as stale on a
+  new connection too: the connection was dead before that write, so the failure is not this
+  request's doing (a server restart closing connections it had just accepted does this). At
+  most `MAX_STALE_RESENDS` such resends per request.
 * **Cut by a draining HTTP/2 server** before the response reached the caller: after GOAWAY
   the server closed or reset the connection under a stream it had accepted (`mark_drain_cut`).
   An unanswered stream goes again under the stale-connection rule even on a new connection
@@ -231,15 +235,23 @@ class Resend:
         self.fresh = False  # the next attempt needs a fresh connection (after a stale one)
 
     def after_http11(
-        self, exc: BaseException, *, reused: bool, response_started: bool, body_sent: bool
+        self,
+        exc: BaseException,
+        *,
+        reused: bool,
+        response_started: bool,
+        body_sent: bool,
+        write_failed: bool = False,
     ) -> bool:
-        """Whether an HTTP/1.1 exchange that raised `exc` may go again on a fresh connection."""
+        """Whether an HTTP/1.1 exchange that raised `exc` may go again on a fresh connection;
+        `write_failed`: a write of the request failed first (the error raised is then the
+        missing answer's)."""
         if not isinstance(exc, _STALE_ERRORS):
             return False
         # An iterator body cannot be replayed once it has been started.
         if body_sent and not self.replayable:
             return False
-        return self._stale(reused, response_started, body_sent)
+        return self._stale(reused or self._write_cut(write_failed), response_started, body_sent)
 
     def after_http2(self, exc: BaseException, state: Http2State, sid: int | None) -> bool:
         """Whether an HTTP/2 request that raised `exc` may go again on another connection:
@@ -272,7 +284,18 @@ class Resend:
             return True
         # A cut after the server's GOAWAY is its draining, not this request's doing: on a new
         # connection too, an unanswered stream then goes again like one on a stale connection.
-        return self._stale(reused or state.served or is_drain_cut(exc), answered, body_sent)
+        # (a WriteError reaches a stream whose HEADERS or body the failed write carried, or
+        # was to carry: `Http2State.write_failed`)
+        write_failed = isinstance(exc, WriteError)
+        stale = reused or state.served or is_drain_cut(exc) or self._write_cut(write_failed)
+        return self._stale(stale, answered, body_sent)
+
+    def _write_cut(self, write_failed: bool) -> bool:
+        """Whether an idempotent request failed on a write of its own: the server had closed
+        or reset the connection before it, so even a new connection counts as stale. A read
+        that fails is not enough: the server may have read the request and then broken the
+        connection on it (a request that crashes the server must not go again)."""
+        return write_failed and self.idempotent
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
         if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:

@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from .._core.effects import Runtime
 from .._core.plan import Endpoint
@@ -300,7 +300,16 @@ class AsyncioStream:
         if protocol.error is not None or self._transport.is_closing():
             raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
         self._transport.write(data)
+        if self._transport.is_closing():
+            self.write_failed()
         return protocol.paused_writing
+
+    def write_failed(self) -> NoReturn:
+        """The transport closed itself inside `write`: the socket refused the bytes (the
+        server had reset or closed the connection). asyncio only reports that later, to
+        `connection_lost`, so without this the write would look done and the failure would
+        surface as the next read's, hiding that the request never left."""
+        raise_mapped(self._protocol.error or BrokenPipeError("Connection closed"), WRITE)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until the transport's buffer falls below its low-water mark."""
@@ -568,6 +577,8 @@ class AsyncioBackend:
             protocol, transport = stream._protocol, stream._transport
             if data and protocol.error is None and not transport.is_closing():
                 transport.write(data)
+                if transport.is_closing():
+                    stream.write_failed()
                 return stream.drain(effect[3]) if protocol.paused_writing else None
         if data and stream.write_nowait(data):
             return stream.drain(effect[3])
