@@ -252,6 +252,26 @@ def test_goaway_refuses_higher_streams_and_lets_lower_ones_finish() -> None:
         peer.get()
 
 
+def test_streams_goaway_refused_are_closed_without_rst_stream() -> None:
+    """The server treats streams above its GOAWAY's last stream id as never opened, so the
+    client closes them on its side only: lighttpd takes an RST_STREAM for one as a connection
+    error and then resets every stream it is still serving."""
+    peer = Peer()
+    low, high = peer.get(), peer.get()
+    peer.server.close_connection(last_stream_id=low)
+    peer.server.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+    peer.pump()
+    (refused,) = peer.client.take(high)
+    assert isinstance(refused, StreamReset)
+    assert refused.retryable
+    peer.client.close_stream(high)  # what the engine does with the refused stream
+    peer.pump()
+    assert peer.received(h2.events.StreamReset) == []
+    peer.respond(low, b"done")
+    peer.pump()
+    assert [type(e) for e in peer.client.take(low)] == [ResponseReceived, DataReceived, StreamEnded]
+
+
 def test_a_body_framed_before_goaway_still_goes_to_the_server() -> None:
     """DATA queued for a stream the GOAWAY keeps (at or below its last stream id) is written
     after it: its window is spent, so losing it would leave the server waiting for the body

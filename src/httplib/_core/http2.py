@@ -1115,7 +1115,11 @@ class Http2State:
             self._blocked.discard(sid)
             h2_stream = self._conn.streams.get(sid)
             if h2_stream is not None and not h2_stream.closed:
-                self._conn.reset_stream(sid, _CANCEL)
+                # Closed on our side only, its RST_STREAM frame dropped: the server treats
+                # these streams as never opened (RFC 9113 section 6.8), and lighttpd takes an
+                # RST_STREAM above the last stream id it saw for one on an idle stream, a
+                # connection error (section 6.4) that resets every stream it is still serving.
+                h2_stream.reset_stream(_CANCEL)
         return self.goaway
 
     def _on_other(self, event: h2.events.Event, touched: set[int]) -> None:
