@@ -116,9 +116,12 @@ class Engine:
                 pool, ticket, acts, conn = self._acquire(plan, fresh)
                 if conn is None:  # (the usual keep-alive reuse needs no generator for this)
                     waited = False
+                    since = None
                     if ticket.status is _WAITING and not acts:
                         # Waiting for a slot, written here: a queued request holds this
                         # frame and its waker, no more generators (issue 15's scale rows).
+                        if plan.pool_timeout is not None:
+                            since = self.clock()
                         try:
                             if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
                                 raise PoolTimeout(_POOL_TIMED_OUT)
@@ -127,7 +130,7 @@ class Engine:
                             raise
                         waited = True
                     pool, ticket, conn = yield from self._checkout(
-                        plan, pool, ticket, acts, fresh, waited
+                        plan, pool, ticket, acts, fresh, waited, since
                     )
                 if type(conn) is not Http11Connection:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
@@ -287,15 +290,25 @@ class Engine:
         acts: list[Action],
         fresh: bool = False,
         waited: bool = False,
+        since: float | None = None,
     ) -> Flow:
         """A connection for a ticket `_acquire` could not serve at once: after probing,
         connecting or waiting for a slot (asking the pool again when that came to nothing).
-        `waited`: the ticket's first wait is over already (`send` waits itself)."""
+        `waited`: the ticket's first wait is over already (`send` waits itself), begun at
+        `since` on the engine's clock. The pool timeout bounds the request's waits together:
+        one woken onto a connection that turned out closed, that then queues again, waits only
+        what is left of it."""
         while True:
             try:
                 if acts:
                     yield from self.perform(acts)
-                conn = yield from self._use_ticket(plan, pool, ticket, waited)
+                wait = plan.pool_timeout
+                if wait is not None and ticket.status is _WAITING and not waited:
+                    if since is None:
+                        since = self.clock()
+                    else:
+                        wait = max(0.0, wait - (self.clock() - since))
+                conn = yield from self._use_ticket(plan, pool, ticket, waited, wait)
             except BaseException:
                 yield from self.release(pool, ticket, False)
                 raise
@@ -307,13 +320,13 @@ class Engine:
                 return pool, ticket, conn
 
     def _use_ticket(
-        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, waited: bool = False
+        self, plan: RequestPlan, pool: PoolState, ticket: Ticket, waited: bool, wait: float | None
     ) -> Flow:
-        """Wait (unless `waited`), connect or take the reserved connection; None means ask the
-        pool again."""
+        """Wait up to `wait` seconds (unless `waited`), connect or take the reserved connection;
+        None means ask the pool again."""
         status = ticket.status
         if status is _WAITING and not waited:
-            if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
+            if not (yield (WAIT, ticket.waker, wait)):
                 raise PoolTimeout(_POOL_TIMED_OUT)
             status = ticket.status
         if status is _CONNECT:
