@@ -123,6 +123,38 @@ def test_tls_upgrade_and_echo(
         run(case)
 
 
+def test_tls_reads_a_large_answer_whole_and_in_order(
+    run: Run,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """Many TLS records, more than one read's worth at a time: under uvloop the stream's
+    protocol lends uvloop the buffer it decrypts into (`_UvloopTlsProtocol`), filled again
+    and again; every byte arrives once, in order."""
+    payload = bytes(i % 251 for i in range(3 << 20))
+
+    def answer(conn: socket.socket) -> None:
+        read_until(conn, b"go")
+        conn.sendall(payload)
+
+    with scripted_server(answer, ssl_context=server_ssl_context) as server:
+
+        async def case(backend: Any) -> None:
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            stream = await plain.start_tls(client_ssl_context, "localhost", 5)
+            await stream.write(b"go", timeout=5)
+            received = bytearray()
+            for _ in range(10_000):  # (bounded: a read returns at least one byte until EOF)
+                chunk = await stream.read(65536, timeout=5)
+                if not chunk:
+                    break
+                received += chunk
+            assert bytes(received) == payload
+            await stream.aclose()
+
+        run(case)
+
+
 def test_untrusted_certificate_is_a_connect_error(
     run: Run, server_ssl_context: ssl.SSLContext
 ) -> None:
