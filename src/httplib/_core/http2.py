@@ -258,7 +258,8 @@ class _Connection(h2.connection.H2Connection):
         # are still served (RFC 9113 section 6.8): a request body framed and not yet written
         # has spent its flow-control window, so dropping it leaves the server waiting for
         # bytes that never come and the upload waiting for credit that never comes. The frames
-        # of streams above it reach a server that ignores them; `_on_goaway` resets those.
+        # of streams above it reach a server that ignores them (`_on_goaway` closes those on
+        # our side, without RST_STREAM).
         queued = self._data_to_send
         result = super()._receive_goaway_frame(frame)
         self._data_to_send = queued
