@@ -18,7 +18,7 @@ import pytest
 
 import httplib
 from httplib._core.plan import Endpoint
-from servers.raw import read_until, scripted_server
+from servers.raw import read_until, reset_on_close, scripted_server
 
 Run = Callable[[Callable[[Any], Awaitable[None]]], None]
 
@@ -250,9 +250,10 @@ def test_what_the_server_sent_before_closing_is_read_after_a_failed_write(
             await stream.write(b"request", timeout=5)
             assert closed.wait(5)
             # One turn of the loop first: asyncio and uvloop read as data arrives, so the last
-            # words sit in the protocol's buffer, as they do in a client (a send that fails in
-            # the very turn they arrive is asyncio's transport's to lose). The blocking socket
-            # and trio read only when asked: their kernel buffer holds them.
+            # words sit in the protocol's buffer, as they do in a client (over TLS, a send that
+            # fails in the very turn they arrive is the loop's TLS transport's to lose; a plain
+            # asyncio socket is read once more, see the next test). The blocking socket and
+            # trio read only when asked: their kernel buffer holds them.
             await backend.sleep(0)
             failed = None
             for _ in range(100):  # the reset lands after a write or two
@@ -268,6 +269,41 @@ def test_what_the_server_sent_before_closing_is_read_after_a_failed_write(
                 while chunk := await stream.read(65536, timeout=5):
                     received += chunk
             assert received == b"last words"
+            await stream.aclose()
+
+        run(case)
+
+
+def test_what_a_reset_left_unread_is_read_after_the_write_it_failed(
+    run: Run, request: pytest.FixtureRequest
+) -> None:
+    """The server sends its last bytes (an HTTP/2 GOAWAY, say) and resets the connection; our
+    next write meets the reset before the loop has read them. They are still read (Linux keeps
+    them after the reset), then the reset ends the stream. asyncio's transport stops reading
+    and closes the socket on the failed write, so the backend reads them first
+    (`_ByteProtocol._read_left_behind`)."""
+    if request.node.callspec.params["run"] == "uvloop":
+        pytest.skip("uvloop closes the descriptor inside the failed write: they are lost there")
+    reset = threading.Event()
+
+    def last_words_then_reset(conn: socket.socket) -> None:
+        read_until(conn, b"request")
+        conn.sendall(b"last words")
+        reset_on_close(conn)
+        conn.close()
+        reset.set()
+
+    with scripted_server(last_words_then_reset) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            await stream.write(b"request", timeout=5)
+            assert reset.wait(5)  # (no turn of the loop: nothing has read the last words)
+            with pytest.raises(httplib.WriteError):
+                await stream.write(b"more", timeout=5)
+            assert await stream.read(65536, timeout=5) == b"last words"
+            with contextlib.suppress(httplib.ReadError):  # the reset, after the data
+                assert await stream.read(65536, timeout=5) == b""
             await stream.aclose()
 
         run(case)

@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import itertools
 import operator
+import os
 import ssl
 import sys
 import threading
@@ -127,6 +128,8 @@ class _ByteProtocol(asyncio.BaseProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(exc, OSError) and not self.eof:
+            self._read_left_behind()
         self.eof = True
         self.error = exc
         self.lost = True
@@ -137,6 +140,32 @@ class _ByteProtocol(asyncio.BaseProtocol):
         waiter, self.drain_waiter = self.drain_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc or ConnectionResetError("Connection lost"))
+
+    def _read_left_behind(self) -> None:
+        """Take what the server sent before it reset the connection and is still unread (an
+        HTTP/2 GOAWAY, an early HTTP/1.1 answer): Linux keeps it readable after the reset, but
+        when a *write* meets the reset, asyncio's transport stops reading and closes the socket
+        right after this callback. Only on asyncio's own loops (the socket is still open here;
+        uvloop may have closed the descriptor, which another connection could then reuse) and
+        a plain socket (a TLS transport's bytes are still encrypted). Bounded by the read
+        high-water mark."""
+        transport = self.transport
+        if (
+            transport is None
+            or not isinstance(self.loop, asyncio.BaseEventLoop)
+            or transport.get_extra_info("ssl_object") is not None
+        ):
+            return
+        sock = transport.get_extra_info("socket")
+        fd = -1 if sock is None else sock.fileno()
+        while fd >= 0 and self.buffered < READ_HIGH_WATER:
+            try:
+                data = os.read(fd, TRANSPORT_READ_SIZE)
+            except OSError:  # (nothing more: EAGAIN, or the reset itself)
+                return
+            if not data:
+                return
+            self.data_received(data)
 
     def pause_writing(self) -> None:
         self.paused_writing = True
