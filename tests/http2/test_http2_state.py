@@ -272,6 +272,33 @@ def test_streams_goaway_refused_are_closed_without_rst_stream() -> None:
     assert [type(e) for e in peer.client.take(low)] == [ResponseReceived, DataReceived, StreamEnded]
 
 
+def test_frames_queued_for_streams_goaway_refused_are_not_written() -> None:
+    """HEADERS and DATA still queued for a stream above the GOAWAY's last stream id are
+    dropped (the server never opened it; lighttpd takes DATA there for a connection error),
+    while the queued frames of the stream it serves go out."""
+    peer = Peer()
+    low = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    peer.to_server(peer.client.data_to_send())
+    high = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    assert peer.client.send_data(low, b"kept" * 100) == 400
+    assert peer.client.send_data(high, b"gone" * 100) == 400
+    peer.server.close_connection(last_stream_id=low)
+    peer.server.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+    peer.client.receive_data(peer.server.data_to_send())
+    out = peer.client.data_to_send()
+    frames: list[tuple[int, int]] = []  # (type, stream id) of each frame written
+    pos = 0
+    while pos < len(out):
+        length = int.from_bytes(out[pos : pos + 3], "big")
+        frames.append((out[pos + 3], int.from_bytes(out[pos + 5 : pos + 9], "big")))
+        pos += 9 + length
+    assert (0x0, low) in frames  # DATA of the served stream
+    assert all(sid != high for _, sid in frames)
+    peer.to_server(out)
+    received = peer.received(h2.events.DataReceived)
+    assert [(e.stream_id, len(e.data)) for e in received] == [(low, 400)]  # type: ignore[attr-defined]
+
+
 def test_a_body_framed_before_goaway_still_goes_to_the_server() -> None:
     """DATA queued for a stream the GOAWAY keeps (at or below its last stream id) is written
     after it: its window is spent, so losing it would leave the server waiting for the body

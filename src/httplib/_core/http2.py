@@ -248,6 +248,21 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
     }
 
 
+def _frames_up_to(data: bytearray, last: int) -> bytearray:
+    """The whole frames in `data` (an outbound buffer) of the connection and of streams up to
+    `last`, in order."""
+    kept = bytearray()
+    view = memoryview(data)
+    pos, size = 0, len(data)
+    while size - pos >= 9:
+        end = pos + 9 + int.from_bytes(view[pos : pos + 3], "big")
+        if int.from_bytes(view[pos + 5 : pos + 9], "big") & 0x7FFFFFFF <= last:
+            kept += view[pos:end]
+        pos = end
+    kept += view[pos:]  # (h2 queues whole frames: nothing is left over)
+    return kept
+
+
 class _Connection(h2.connection.H2Connection):
     """h2's connection, less the `repr()` of every received frame that h2 builds for its trace
     log whether or not anything logs (a tenth of the cost of receiving a response), and
@@ -257,12 +272,15 @@ class _Connection(h2.connection.H2Connection):
         # h2 empties its outbound buffer here, but the streams at or below the last stream id
         # are still served (RFC 9113 section 6.8): a request body framed and not yet written
         # has spent its flow-control window, so dropping it leaves the server waiting for
-        # bytes that never come and the upload waiting for credit that never comes. The frames
-        # of streams above it reach a server that ignores them (`_on_goaway` closes those on
-        # our side, without RST_STREAM).
+        # bytes that never come and the upload waiting for credit that never comes. Only the
+        # frames of streams above it go (`_on_goaway` closes those on our side, without
+        # RST_STREAM): the server never opened them, and lighttpd takes DATA for a stream
+        # above the last one it saw for a connection error that resets every stream it
+        # still serves. (Their HEADERS go too: no HEADERS follows on a connection that is
+        # going away, so the HPACK tables cannot disagree.)
         queued = self._data_to_send
         result = super()._receive_goaway_frame(frame)
-        self._data_to_send = queued
+        self._data_to_send = _frames_up_to(queued, frame.last_stream_id)
         return result
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
