@@ -289,8 +289,8 @@ def test_frames_queued_for_streams_goaway_refused_are_not_written() -> None:
     frames: list[tuple[int, int]] = []  # (type, stream id) of each frame written
     pos = 0
     while pos < len(out):
-        length = int.from_bytes(out[pos : pos + 3], "big")
-        frames.append((out[pos + 3], int.from_bytes(out[pos + 5 : pos + 9], "big")))
+        frame, length = Frame.parse_frame_header(memoryview(out)[pos : pos + 9])
+        frames.append((frame.type, frame.stream_id))  # type: ignore[attr-defined]
         pos += 9 + length
     assert (0x0, low) in frames  # DATA of the served stream
     assert all(sid != high for _, sid in frames)

@@ -255,8 +255,9 @@ def _frames_up_to(data: bytearray, last: int) -> bytearray:
     view = memoryview(data)
     pos, size = 0, len(data)
     while size - pos >= 9:
-        end = pos + 9 + int.from_bytes(view[pos : pos + 3], "big")
-        if int.from_bytes(view[pos + 5 : pos + 9], "big") & 0x7FFFFFFF <= last:
+        high, low, _, _, sid = _FRAME_HEAD.unpack_from(data, pos)
+        end = pos + 9 + (high << 8 | low)
+        if sid & 0x7FFFFFFF <= last:
             kept += view[pos:end]
         pos = end
     kept += view[pos:]  # (h2 queues whole frames: nothing is left over)

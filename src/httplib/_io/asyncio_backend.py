@@ -152,7 +152,7 @@ class _ByteProtocol(asyncio.BaseProtocol):
         transport = self.transport
         if (
             transport is None
-            or not isinstance(self.loop, asyncio.BaseEventLoop)
+            or not _is_stdlib_loop(self.loop)
             or transport.get_extra_info("ssl_object") is not None
         ):
             return
@@ -359,17 +359,18 @@ class AsyncioStream:
         """Hand `data` to the transport; True when the caller must still await `drain`."""
         protocol = self._protocol
         if protocol.error is not None or self._transport.is_closing():
-            raise_mapped(protocol.error or BrokenPipeError("Connection closed"), WRITE)
+            self.write_failed()
         self._transport.write(data)
         if self._transport.is_closing():
             self.write_failed()
         return protocol.paused_writing
 
     def write_failed(self) -> NoReturn:
-        """The transport closed itself inside `write`: the socket refused the bytes (the
-        server had reset or closed the connection). asyncio only reports that later, to
-        `connection_lost`, so without this the write would look done and the failure would
-        surface as the next read's, hiding that the request never left."""
+        """Raise the `WriteError` of a connection that cannot take bytes: it was lost or is
+        closing, or the transport closed itself inside `write` because the socket refused them
+        (the server had reset or closed the connection). asyncio reports the latter only later,
+        to `connection_lost`; without a check right after `write`, the write would look done
+        and the failure would surface as the next read's, hiding that the request never left."""
         raise_mapped(self._protocol.error or BrokenPipeError("Connection closed"), WRITE)
 
     async def drain(self, timeout: float | None = None) -> None:
@@ -409,7 +410,7 @@ class AsyncioStream:
             # whole connect timeout for a ServerHello.
             await self.aclose()
             raise_mapped(ConnectionError("The server sent data before the TLS handshake"), CONNECT)
-        if not isinstance(loop, asyncio.BaseEventLoop):
+        if not _is_stdlib_loop(loop):
             # uvloop (or another loop's TLS) may decrypt into a buffer of ours: see the class.
             self._protocol.__class__ = _UvloopTlsProtocol
         try:
@@ -740,7 +741,12 @@ class AsyncioBackend:
 def _loop_nests_tls(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether `loop.start_tls` can put TLS over its own TLS transport: uvloop can, and the
     stdlib's loops on the releases `_STDLIB_NESTS_TLS` names."""
-    return _STDLIB_NESTS_TLS or not isinstance(loop, asyncio.BaseEventLoop)
+    return _STDLIB_NESTS_TLS or not _is_stdlib_loop(loop)
+
+
+def _is_stdlib_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether `loop` is one of asyncio's own (not uvloop or another conforming loop)."""
+    return isinstance(loop, asyncio.BaseEventLoop)
 
 
 def _new_future() -> asyncio.Future[bool]:
