@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from faults.conftest import Fault, assert_pool_clean
+from httplib._core.resend import MAX_STALE_RESENDS
 from httplib._exceptions import ReadError, RemoteProtocolError
 from servers.raw import keep_alive, read_request_head, reset_on_close, scripted_server
 
@@ -88,21 +89,41 @@ def test_a_stale_keep_alive_connection_is_retried_once(fault: Fault) -> None:
         assert server.connections_accepted == 2
 
 
-def test_a_stale_retry_that_fails_again_is_not_retried_twice(fault: Fault) -> None:
-    """First connection: one answer, then a silent close. Every later connection: a silent
-    close at once. The retry fails on a fresh connection, which is never retried."""
+def _restart(answer_from: int | None) -> tuple[Any, list[int]]:
+    """A server restarting under a kept-alive client: connection 1 answers one request, then
+    closes silently at the next; later connections are closed at once after their request
+    (the old process still accepting), until connection `answer_from` (None: never)."""
     seen = [0]
     lock = threading.Lock()
 
     def handler(conn: socket.socket) -> None:
         with lock:
             seen[0] += 1
-            first = seen[0] == 1
+            number = seen[0]
         head, _ = read_request_head(conn)
-        if first and head:
+        if head and (number == 1 or (answer_from is not None and number >= answer_from)):
             conn.sendall(OK)
-            read_request_head(conn)
+            if number == 1:
+                read_request_head(conn)
 
+    return handler, seen
+
+
+def test_a_resend_cut_on_a_new_connection_by_the_same_restart_goes_again(fault: Fault) -> None:
+    """The resend after the stale connection lands on a new connection the restarting server
+    closes unanswered: the request has already met the restart, so that cut is the restart's
+    too, and it goes again (`MAX_STALE_RESENDS` in all)."""
+    handler, _ = _restart(answer_from=3)
+    with scripted_server(handler) as server:
+        assert _two_gets(fault, server.url + "/", method="GET") == (200, 200)
+        assert server.connections_accepted == 3
+
+
+def test_a_stale_retry_that_keeps_failing_stops(fault: Fault) -> None:
+    """First connection: one answer, then a silent close. Every later connection: a silent
+    close at once. The request goes again `MAX_STALE_RESENDS` times, then fails, and the
+    pool is clean."""
+    handler, _ = _restart(answer_from=None)
     with scripted_server(handler) as server:
 
         def sync_script(client: Any) -> None:
@@ -118,7 +139,7 @@ def test_a_stale_retry_that_fails_again_is_not_retried_twice(fault: Fault) -> No
             assert_pool_clean(client)
 
         fault.with_client(async_script if fault.is_async else sync_script)
-        assert server.connections_accepted == 2
+        assert server.connections_accepted == 1 + MAX_STALE_RESENDS
 
 
 def test_a_post_on_a_stale_connection_is_not_sent_twice(fault: Fault) -> None:

@@ -229,6 +229,29 @@ def test_a_head_then_a_drain_cut_in_one_read_goes_again(
     assert not Resend(plain).after_http2(cut.value, state, sid)
 
 
+def test_a_refused_request_cut_on_its_new_connection_goes_again() -> None:
+    """Refused by a GOAWAY, the GET goes to a new connection, which the restarting server's
+    old process closes before answering anything: the same restart, so it goes again (at most
+    `MAX_STALE_RESENDS` times). The same cut on a first attempt is raised."""
+    plan: Any = SimpleNamespace(request=Request("GET", "http://a/"), replayable=True)
+    resend = Resend(plan)
+    state, server = Http2State(), _server()
+    first, second = _open(state, server, 2)
+    server.close_connection(last_stream_id=first)
+    state.receive_data(server.data_to_send())
+    [refusal] = state.take(second)
+    assert resend.after_http2(refusal.error, state, second)  # type: ignore[arg-type]
+    for attempt in range(MAX_STALE_RESENDS + 1):
+        state, server = Http2State(), _server()
+        [sid] = _open(state, server, 1)
+        state.receive_data(b"")
+        [cut] = state.take(sid)
+        assert not state.served
+        again = resend.after_http2(cut.error, state, sid)  # type: ignore[arg-type]
+        assert again is (attempt < MAX_STALE_RESENDS)
+    assert not Resend(plan).after_http2(cut.error, state, sid)  # type: ignore[arg-type]
+
+
 def test_a_server_that_served_nothing_is_not_served() -> None:
     """GOAWAY(last 0) on a connection that answered nothing: those refusals are the ones
     `MAX_REFUSED_RETRIES` bounds."""

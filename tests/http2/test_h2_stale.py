@@ -81,3 +81,51 @@ def test_a_fresh_connection_that_fails_is_not_retried(run: Runner) -> None:
 
         run(case)
         assert peer.connections == 1
+
+
+def test_a_new_connection_closed_before_its_settings_is_replaced(run: Runner) -> None:
+    """A restarting server closes connections it had just accepted, before its SETTINGS: no
+    request had left, so the request (a POST too) goes once more at once on a new one."""
+    with run_h2_peer(close_at_accept=1) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            response = await client.send("POST", peer.url + "/upload", content=b"data")
+            assert (response.http_version, await client.read(response)) == ("HTTP/2", b"4")
+            await client.close()
+
+        run(case)
+        assert peer.connections == 2
+
+
+def test_new_connections_cut_before_settings_again_fail_and_free_their_slot(run: Runner) -> None:
+    """Once more at once, no more by default (a server that drops every connection is down);
+    the pool's only slot is free again afterwards."""
+    with run_h2_peer(close_at_accept=2) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode)
+            with pytest.raises(STALE_ERRORS):
+                await client.get(peer.url + "/never")
+            assert peer.connections == 2
+            response, body = await client.get(peer.url + "/after", extensions=short_pool())
+            assert (response.status_code, body) == (200, b"/after")
+            await client.close()
+
+        run(case)
+        assert peer.connections == 3
+
+
+def test_handshake_cuts_count_against_the_connect_retries_asked_for(run: Runner) -> None:
+    """With httpx's `retries=n`, a new connection cut before its SETTINGS is a failed connect:
+    n more tries, with its backoff (0 s, then 0.5 s)."""
+    with run_h2_peer(close_at_accept=2) as peer:
+
+        async def case(mode: Mode) -> None:
+            client = h2c(mode, retries=2)
+            response, body = await client.get(peer.url + "/third")
+            assert (response.status_code, body) == (200, b"/third")
+            await client.close()
+
+        run(case)
+        assert peer.connections == 3

@@ -48,6 +48,7 @@ class H2Peer:
         goaway_after: int | None = None,
         answer_after: int = 1,
         close_after: int | None = None,
+        close_at_accept: int = 0,
         credit_each_frame: bool = False,
     ) -> None:
         self.ssl_context = ssl_context
@@ -56,6 +57,9 @@ class H2Peer:
         self.goaway_after = goaway_after
         self.answer_after = answer_after
         self.close_after = close_after
+        # The first this many connections are closed once accepted (after TLS, if any), before
+        # the server's SETTINGS: a restarting server dropping what its old listener took.
+        self.close_at_accept = close_at_accept
         self.connections = 0
         self.max_open_streams = 0
         self.resets_received: list[tuple[int, int]] = []
@@ -79,15 +83,18 @@ class H2Peer:
             except OSError:
                 continue
             self.connections += 1
-            thread = threading.Thread(target=self._connection, args=(raw,), daemon=True)
+            args = (raw, self.connections <= self.close_at_accept)
+            thread = threading.Thread(target=self._connection, args=args, daemon=True)
             self._threads.append(thread)
             thread.start()
 
-    def _connection(self, raw: socket.socket) -> None:
+    def _connection(self, raw: socket.socket, drop: bool) -> None:
         sock = raw
         try:
             if self.ssl_context is not None:
                 sock = self.ssl_context.wrap_socket(raw, server_side=True)
+            if drop:
+                return
             self._conns.append(sock)
             sock.settimeout(10)
             _Session(self, sock).run()

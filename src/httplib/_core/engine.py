@@ -67,6 +67,8 @@ from .resend import (
     Resend,
     connect_retry_delay,
     is_connect_reset,
+    is_handshake_cut,
+    mark_handshake_cut,
     mark_response_started,
 )
 
@@ -349,32 +351,27 @@ class Engine:
         while True:
             try:
                 stream, alpn = yield from self._open(plan)
+                handle, max_streams = yield from self._handshake(plan, pool, stream, alpn)
                 break
-            except CONNECT_RETRY_ERRORS as exc:
+            except BaseException as exc:
+                if not isinstance(exc, CONNECT_RETRY_ERRORS) and not is_handshake_cut(exc):
+                    raise
                 attempt += 1
                 delay = connect_retry_delay(attempt, self.config.retries)
                 if delay is None:
-                    # A reset while connecting is a server whose listener went away under it
-                    # (a restart): none of the request left, so once more at once when no
-                    # connect retries were asked for (`resend.is_connect_reset`); a count the
-                    # user gave (httpx's `retries=n`) is kept exactly.
-                    if reset_retried or self.config.retries or not is_connect_reset(exc):
+                    # A reset while connecting (or a cut in the HTTP/2 handshake) is a server
+                    # whose listener went away under it (a restart): none of the request left,
+                    # so once more at once when no connect retries were asked for
+                    # (`resend.is_connect_reset`); a count the user gave (httpx's `retries=n`)
+                    # is kept exactly.
+                    if reset_retried or self.config.retries:
+                        raise
+                    if not (is_connect_reset(exc) or is_handshake_cut(exc)):
                         raise
                     reset_retried = True
                     delay = 0.0
                 log.retry_started(attempt, delay)
                 yield (SLEEP, delay)
-        handle: Any = None
-        max_streams = 1
-        if plan.uses_http2(alpn):
-            from .h2_connection import Http2Connection
-
-            handle = Http2Connection(stream, self.runtime, partial(self._http2_changed, pool))
-            try:
-                max_streams = yield from handle.handshake(plan.connect_timeout)
-            except BaseException:
-                yield (CLOSE, stream)
-                raise
         now = self.clock()
         with self._lock:
             entry = ticket.entry
@@ -389,6 +386,25 @@ class Engine:
         if acts:
             yield from self.perform(acts)
         return handle if ticket.status is _READY else None
+
+    def _handshake(self, plan: RequestPlan, pool: PoolState, stream: Any, alpn: str | None) -> Flow:
+        """The HTTP/2 connection preface and SETTINGS exchange when ALPN (or prior knowledge)
+        chose HTTP/2; returns (handle, stream limit), a None handle for HTTP/1.1. The stream is
+        closed when it fails; a cut (the server closed or reset the new connection before its
+        SETTINGS) is marked with `mark_handshake_cut`: no request had left yet."""
+        if not plan.uses_http2(alpn):
+            return None, 1
+        from .h2_connection import Http2Connection
+
+        handle = Http2Connection(stream, self.runtime, partial(self._http2_changed, pool))
+        try:
+            max_streams = yield from handle.handshake(plan.connect_timeout)
+        except BaseException as exc:
+            yield (CLOSE, stream)
+            if handle.state.cut_off or isinstance(exc, (ReadError, WriteError)):
+                mark_handshake_cut(exc)
+            raise
+        return handle, max_streams
 
     def _open(self, plan: RequestPlan) -> Flow:
         """A connected stream (through the transport's proxy, if any), with TLS to the origin

@@ -14,8 +14,11 @@ Four cases, each bounded:
   request alone has answered nothing. An idempotent request whose own write failed (its head,
   or its body, met a connection the server had already closed or reset) counts as stale on a
   new connection too: the connection was dead before that write, so the failure is not this
-  request's doing (a server restart closing connections it had just accepted does this). At
-  most `MAX_STALE_RESENDS` such resends per request.
+  request's doing (a server restart closing connections it had just accepted does this). So
+  does a request that already went again because its server was going away (refused, stale,
+  cut while draining) and then meets a new connection cut before any answer: that is the same
+  restart, its old process still accepting and then closing. At most `MAX_STALE_RESENDS` such
+  resends per request.
 * **Cut by a draining HTTP/2 server** before the response reached the caller: after GOAWAY
   the server closed or reset the connection under a stream it had accepted (`mark_drain_cut`).
   An unanswered stream goes again under the stale-connection rule even on a new connection
@@ -30,8 +33,10 @@ Four cases, each bounded:
   a livelock, far above what recycling causes.
 * **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`; without it (the
   default `retries=0`), one more try at once when the connect or TLS handshake was reset
-  (`is_connect_reset`): a server restarting resets the connections its old listener had
-  queued, and nothing of the request left.
+  (`is_connect_reset`), or the server closed or reset a new HTTP/2 connection before its
+  SETTINGS (`is_handshake_cut`): a server restarting resets the connections its old listener
+  had queued, or closes those it had just accepted, and nothing of the request left. Both
+  count as connect failures against `retries=`.
 
 These are transport-level recoveries of requests the server never saw; the user-facing retry
 policy (status codes, Retry-After, budgets) sits above the transport. One recovery sits in the
@@ -77,10 +82,12 @@ __all__ = [
     "connect_retry_delay",
     "drain_cut_resendable",
     "is_connect_reset",
+    "is_handshake_cut",
     "is_drain_cut",
     "is_idempotent",
     "is_refused",
     "mark_drain_cut",
+    "mark_handshake_cut",
     "may_resend_drain_cut",
     "refused_error",
 ]
@@ -174,6 +181,20 @@ def drain_cut_resendable(exc: BaseException, resends: int) -> bool:
     return resends < MAX_DRAIN_RESENDS and is_drain_cut(exc)
 
 
+def mark_handshake_cut(exc: BaseException) -> None:
+    """Record on `exc` that the server closed or reset a new HTTP/2 connection during the
+    connection preface (before its SETTINGS came, or as ours went out): no request had left."""
+    try:
+        exc.httplib_handshake_cut = True  # type: ignore[attr-defined]
+    except AttributeError:  # (an exception type with __slots__: nothing to record on)
+        pass
+
+
+def is_handshake_cut(exc: BaseException) -> bool:
+    """Whether `mark_handshake_cut` marked `exc`."""
+    return getattr(exc, "httplib_handshake_cut", False) is True
+
+
 def is_connect_reset(exc: BaseException) -> bool:
     """Whether a failed connect was the server resetting it (ECONNRESET or EPIPE anywhere in
     its causes, TLS handshake included; trio gathers a connect's failures in an exception
@@ -251,7 +272,8 @@ class Resend:
         # An iterator body cannot be replayed once it has been started.
         if body_sent and not self.replayable:
             return False
-        return self._stale(reused or self._write_cut(write_failed), response_started, body_sent)
+        stale = reused or self._write_cut(write_failed) or self._restart_seen()
+        return self._stale(stale, response_started, body_sent)
 
     def after_http2(self, exc: BaseException, state: Http2State, sid: int | None) -> bool:
         """Whether an HTTP/2 request that raised `exc` may go again on another connection:
@@ -287,7 +309,13 @@ class Resend:
         # (a WriteError reaches a stream whose HEADERS or body the failed write carried, or
         # was to carry: `Http2State.write_failed`)
         write_failed = isinstance(exc, WriteError)
-        stale = reused or state.served or is_drain_cut(exc) or self._write_cut(write_failed)
+        stale = (
+            reused
+            or state.served
+            or is_drain_cut(exc)
+            or self._write_cut(write_failed)
+            or self._restart_seen()
+        )
         return self._stale(stale, answered, body_sent)
 
     def _write_cut(self, write_failed: bool) -> bool:
@@ -296,6 +324,14 @@ class Resend:
         that fails is not enough: the server may have read the request and then broken the
         connection on it (a request that crashes the server must not go again)."""
         return write_failed and self.idempotent
+
+    def _restart_seen(self) -> bool:
+        """Whether this request already went again because its server was going away (a
+        refusal, a stale connection, a cut while draining): a new connection then cut before
+        any answer is most likely the same restart (one whose old process still accepts and
+        then closes), not this request's doing. A first failure on a new connection is not
+        enough: a request that breaks the server must not go again."""
+        return self.resends > 0
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
         if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:
