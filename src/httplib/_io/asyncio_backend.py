@@ -69,6 +69,9 @@ class _ByteProtocol(asyncio.BaseProtocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
+        # The transport paused while too much waits for the reader: the connection's, or under
+        # uvloop's TLS the TCP transport beneath it (see `_UvloopTlsProtocol`).
+        self.paused_transport: asyncio.Transport | None = None
         self.chunks: deque[bytes] = deque()
         self.buffered = 0
         self.eof = False
@@ -96,7 +99,7 @@ class _ByteProtocol(asyncio.BaseProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Typed, not checked: uvloop's transports implement asyncio.Transport's methods without
         # subclassing it, and any conforming loop must work.
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = self.paused_transport = transport  # type: ignore[assignment]
         if getattr(transport, "max_size", 0) > TRANSPORT_READ_SIZE:
             transport.max_size = TRANSPORT_READ_SIZE  # type: ignore[attr-defined]
 
@@ -117,9 +120,9 @@ class _ByteProtocol(asyncio.BaseProtocol):
                     waiter.set_result(None)
         self.chunks.append(data)
         self.buffered += len(data)
-        if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.transport:
+        if self.buffered > READ_HIGH_WATER and not self.paused_reading and self.paused_transport:
             self.paused_reading = True
-            self.transport.pause_reading()
+            self.paused_transport.pause_reading()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -229,9 +232,9 @@ class _ByteProtocol(asyncio.BaseProtocol):
             self.chunks.appendleft(chunk[max_bytes:])
             chunk = chunk[:max_bytes]
         self.buffered -= len(chunk)
-        if self.paused_reading and self.buffered <= READ_HIGH_WATER // 2 and self.transport:
+        if self.paused_reading and self.buffered <= READ_HIGH_WATER // 2 and self.paused_transport:
             self.paused_reading = False
-            self.transport.resume_reading()
+            self.paused_transport.resume_reading()
         return chunk
 
     def start_drain_wait(self, timeout: float | None) -> asyncio.Future[None]:
@@ -283,11 +286,6 @@ class _ByteProtocol(asyncio.BaseProtocol):
             self._arm(min(pending))
 
 
-# At most this much plaintext is decrypted into one `_UvloopTlsProtocol` buffer; uvloop reads
-# again when there is more.
-_TLS_READ_BUFFER = 64 * 1024
-
-
 class _UvloopTlsProtocol(_ByteProtocol):
     """`_ByteProtocol` under uvloop's TLS, which decrypts into the buffer `get_buffer` lends.
 
@@ -296,13 +294,22 @@ class _UvloopTlsProtocol(_ByteProtocol):
     size, so the threshold never adapts and every response costs an mmap, page faults and an
     munmap (HTTPS GET 1 KiB at 16 in flight: 112 µs of CPU per request before, 83 after;
     asyncio's TLS layer frees one such object per read, so glibc's threshold adapts there).
-    The buffer is sized to what uvloop says is pending and lives for one read, so an idle
-    connection holds none. A connection takes this class when `start_tls` hands it to uvloop."""
+    The buffer lives for one read, so an idle connection holds none. A connection takes this
+    class when `start_tls` hands it to uvloop.
+
+    The buffer takes all that uvloop says is pending (`sizehint`: the ciphertext it holds plus
+    256 bytes, more than its plaintext), never less: when a buffer fills, uvloop leaves the
+    remaining records undecrypted for a later turn of the loop, and a TCP EOF arriving first
+    makes it shut the connection without them (uvloop 0.23 `SSLProtocol.eof_received`), which
+    cut a response a server sent whole and then closed on. For the same reason reading pauses
+    on the TCP transport beneath (`paused_transport`), never on the TLS one: uvloop would keep
+    reading records while the TLS transport is paused and drop those it holds at the TCP EOF
+    (uvloop issue 661); paused below, it reads no EOF before it has decrypted all it read."""
 
     read_buffer: bytearray | None = None
 
     def get_buffer(self, sizehint: int) -> bytearray:
-        buffer = self.read_buffer = bytearray(min(max(sizehint, 1024), _TLS_READ_BUFFER))
+        buffer = self.read_buffer = bytearray(max(sizehint, 1024))
         return buffer
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -442,6 +449,8 @@ class AsyncioStream:
             await self.aclose()
             raise_mapped(ConnectionResetError("Connection lost during the TLS handshake"), CONNECT)
         self._protocol.transport = new_transport
+        if type(self._protocol) is not _UvloopTlsProtocol:
+            self._protocol.paused_transport = new_transport
         return AsyncioStream(new_transport, self._protocol, self._addresses)
 
     def is_readable(self) -> bool:
