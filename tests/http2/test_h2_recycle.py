@@ -229,6 +229,55 @@ def test_a_head_then_a_drain_cut_in_one_read_goes_again(
     assert not Resend(plain).after_http2(cut.value, state, sid)
 
 
+def _protocol_error_reset(sid: int) -> bytes:
+    """RST_STREAM(PROTOCOL_ERROR) for `sid`, built by hand: h2 sends nothing after its own
+    GOAWAY, where lighttpd goes on resetting the streams it served."""
+    from hyperframe.frame import RstStreamFrame
+
+    return bytes(RstStreamFrame(sid, error_code=1).serialize())
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["before-the-head", "after-the-head"])
+def test_a_stream_reset_by_a_draining_server_goes_again(answered: bool) -> None:
+    """After its GOAWAY names the stream processed, the server resets it (lighttpd resets every
+    stream it still serves when it meets an error while draining): a cut by its draining, so a
+    GET goes again (at most `MAX_DRAIN_RESENDS` times once its head came); a POST whose body
+    went out does not, and neither does a reset without GOAWAY."""
+    plan: Any = SimpleNamespace(request=Request("GET", "http://a/"), replayable=True)
+    resend = Resend(plan)
+    limit = MAX_DRAIN_RESENDS if answered else MAX_STALE_RESENDS
+    for attempt in range(limit + 1):
+        state, server = Http2State(), _server()
+        [sid] = _open(state, server, 1)
+        if answered:
+            server.send_headers(sid, [(b":status", b"200"), (b"content-length", b"10")])
+        server.close_connection(last_stream_id=sid)
+        state.receive_data(server.data_to_send() + _protocol_error_reset(sid))
+        progress = ResponseProgress()
+        with pytest.raises(RemoteProtocolError, match="reset HTTP/2 stream 1") as reset:
+            progress.apply(state.take(sid))
+        assert (progress.head is not None) is answered
+        assert resend.after_http2(reset.value, state, sid) is (attempt < limit)
+    post: Any = SimpleNamespace(request=Request("POST", "http://a/", content=b"x"))
+    post.replayable = True
+    state, server = Http2State(), _server()
+    server.receive_data(state.initiate())
+    state.receive_data(server.data_to_send())
+    sid = state.start_request(b"POST", *HEAD[1:], end_stream=False)
+    assert state.send_data(sid, b"x") == 1
+    state.end_stream(sid)
+    server.receive_data(state.data_to_send())
+    server.close_connection(last_stream_id=sid)
+    state.receive_data(server.data_to_send() + _protocol_error_reset(sid))
+    [post_reset] = state.take(sid)
+    assert not Resend(post).after_http2(post_reset.error, state, sid)  # type: ignore[arg-type]
+    state, server = Http2State(), _server()
+    [sid] = _open(state, server, 1)
+    state.receive_data(server.data_to_send() + _protocol_error_reset(sid))
+    [plain_reset] = state.take(sid)
+    assert not Resend(plan).after_http2(plain_reset.error, state, sid)  # type: ignore[arg-type]
+
+
 def test_a_refused_request_cut_on_its_new_connection_goes_again() -> None:
     """Refused by a GOAWAY, the GET goes to a new connection, which the restarting server's
     old process closes before answering anything: the same restart, so it goes again (at most

@@ -1070,6 +1070,11 @@ class Http2State:
         message = f"The server reset HTTP/2 stream {sid}: error code {name}."
         retryable = code == _REFUSED
         error = refused_error(message) if retryable else RemoteProtocolError(message)
+        if not retryable and self.goaway is not None:
+            # A stream the server resets after its GOAWAY is one its draining gave up (lighttpd,
+            # hitting an error while it drains, resets every stream it still serves): a cut as
+            # by the connection's close, so a response cut this way may be fetched again.
+            mark_drain_cut(error)
         self._queue(sid, StreamReset(error, retryable=retryable), touched)
         self._blocked.discard(sid)
 

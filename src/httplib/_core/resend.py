@@ -20,7 +20,8 @@ Four cases, each bounded:
   restart, its old process still accepting and then closing. At most `MAX_STALE_RESENDS` such
   resends per request.
 * **Cut by a draining HTTP/2 server** before the response reached the caller: after GOAWAY
-  the server closed or reset the connection under a stream it had accepted (`mark_drain_cut`).
+  the server closed or reset the connection under a stream it had accepted, or reset the
+  stream itself (with any code but REFUSED_STREAM) (`mark_drain_cut`).
   An unanswered stream goes again under the stale-connection rule even on a new connection
   (the server said it was going away, so the cut is not the request's doing); one whose head
   came with the cut goes again when it is idempotent, at most `MAX_DRAIN_RESENDS` times.
@@ -43,11 +44,11 @@ policy (status codes, Retry-After, budgets) sits above the transport. One recove
 client's flow, because only the client knows that nobody has seen a response's body yet:
 
 * **Body cut by a draining server**: after GOAWAY, the server closed or reset the connection
-  under a stream it had accepted, in the middle of its response (graceful reloads of Apache,
-  Caddy, lighttpd and nginx do this to long responses). The server said it was going away, so
-  the cut is not the request's doing; an idempotent request (`is_idempotent`) with a
-  replayable body whose body the client was reading for the caller (not streamed) is sent
-  again, at most `MAX_DRAIN_RESENDS` times (`may_resend_drain_cut`).
+  (or reset the stream) under a stream it had accepted, in the middle of its response
+  (graceful reloads of Apache, Caddy, lighttpd and nginx do this to long responses). The
+  server said it was going away, so the cut is not the request's doing; an idempotent request
+  (`is_idempotent`) with a replayable body whose body the client was reading for the caller
+  (not streamed) is sent again, at most `MAX_DRAIN_RESENDS` times (`may_resend_drain_cut`).
 """
 
 from __future__ import annotations
@@ -289,7 +290,9 @@ class Resend:
             self.resends += 1
             self.fresh = False
             return True
-        if sid is None or not state.cut_off or not isinstance(exc, _STALE_ERRORS):
+        if sid is None or not isinstance(exc, _STALE_ERRORS):
+            return False
+        if not (state.cut_off or is_drain_cut(exc)):  # (a draining server's reset is a cut)
             return False
         facts = state.stream_facts(sid)
         if facts is None or not self.replayable:
