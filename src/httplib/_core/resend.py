@@ -121,13 +121,13 @@ def refused_error(message: str) -> RemoteProtocolError:
     only ever see httpx's classes, marked so the engine and the retry policy know the request
     may go again elsewhere."""
     error = RemoteProtocolError(message)
-    error.httplib_refused = True  # type: ignore[attr-defined]
+    _mark(error, "httplib_refused")
     return error
 
 
 def is_refused(exc: BaseException) -> bool:
     """Whether `exc` came from `refused_error`: the server never processed the request."""
-    return getattr(exc, "httplib_refused", False) is True
+    return _marked(exc, "httplib_refused")
 
 
 def is_idempotent(request: Request) -> bool:
@@ -139,28 +139,37 @@ def is_idempotent(request: Request) -> bool:
     return any(name in headers for name in IDEMPOTENCY_KEY_FIELDS)
 
 
-def mark_response_started(exc: BaseException) -> None:
-    """Record on `exc` that the server had begun its response when it was raised: such a
-    request was processed (or may have been), so no policy may send it again."""
+def _mark(exc: BaseException, fact: str) -> None:
+    """Record `fact` (an attribute name) on `exc`, for a policy that later sees it raised."""
     try:
-        exc.httplib_response_started = True  # type: ignore[attr-defined]
+        setattr(exc, fact, True)
     except AttributeError:  # (an exception type with __slots__: nothing to record on)
         pass
 
 
+def _marked(exc: BaseException, fact: str) -> bool:
+    return getattr(exc, fact, False) is True
+
+
+def mark_response_started(exc: BaseException) -> None:
+    """Record on `exc` that the server had begun its response when it was raised: such a
+    request was processed (or may have been), so no policy may send it again."""
+    _mark(exc, "httplib_response_started")
+
+
 def response_had_started(exc: BaseException) -> bool:
     """Whether `mark_response_started` marked `exc`."""
-    return getattr(exc, "httplib_response_started", False) is True
+    return _marked(exc, "httplib_response_started")
 
 
 def mark_drain_cut(exc: BaseException) -> None:
     """Record on `exc` that it cut a processed stream's response after the server's GOAWAY."""
-    exc.httplib_drain_cut = True  # type: ignore[attr-defined]
+    _mark(exc, "httplib_drain_cut")
 
 
 def is_drain_cut(exc: BaseException) -> bool:
     """Whether `mark_drain_cut` marked `exc`."""
-    return getattr(exc, "httplib_drain_cut", False) is True
+    return _marked(exc, "httplib_drain_cut")
 
 
 def may_resend_drain_cut(exc: BaseException, request: Request, resends: int) -> bool:
@@ -185,15 +194,12 @@ def drain_cut_resendable(exc: BaseException, resends: int) -> bool:
 def mark_handshake_cut(exc: BaseException) -> None:
     """Record on `exc` that the server closed or reset a new HTTP/2 connection during the
     connection preface (before its SETTINGS came, or as ours went out): no request had left."""
-    try:
-        exc.httplib_handshake_cut = True  # type: ignore[attr-defined]
-    except AttributeError:  # (an exception type with __slots__: nothing to record on)
-        pass
+    _mark(exc, "httplib_handshake_cut")
 
 
 def is_handshake_cut(exc: BaseException) -> bool:
     """Whether `mark_handshake_cut` marked `exc`."""
-    return getattr(exc, "httplib_handshake_cut", False) is True
+    return _marked(exc, "httplib_handshake_cut")
 
 
 def is_connect_reset(exc: BaseException) -> bool:
