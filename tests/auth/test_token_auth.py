@@ -24,6 +24,7 @@ from auth.conftest import (
     burst,
     call,
 )
+from httplib._core.token_auth import MAX_TOKEN_RESPONSE
 from servers.asgi_servers import RunningServer
 from support.runtimes import run_async
 
@@ -251,6 +252,27 @@ def test_failed_fetch_shares_its_error_then_the_next_request_fetches_again(
     # Nothing is left stuck: the next request fetches a token and gets through.
     ok_tokens([call(runtime, auth, "GET", oauth.url("/api/resource"))])
     assert len(oauth.app.token_calls) == 2
+
+
+@pytest.mark.parametrize("announced", [False, True], ids=["streamed", "content-length"])
+def test_an_oversized_token_response_is_refused(
+    oauth: OAuth, runtime: str, announced: bool
+) -> None:
+    """A token endpoint answering megabytes (a misdirected token URL, a hostile endpoint) fails
+    the request with `ContentTooLarge` naming the token endpoint once `MAX_TOKEN_RESPONSE` is
+    read (or at once, when its Content-Length says so), and the client goes on."""
+    size = MAX_TOKEN_RESPONSE // 65536 + 2
+    body = b" " * (size * 65536) + b"{}"
+    oauth.app.broken = (
+        ("status", 200, b"application/json", body) if announced else ("endless", size)
+    )
+    auth = oauth.client_credentials()
+    error = call(runtime, auth, "GET", oauth.url("/api/resource"))
+    assert isinstance(error, httplib.ContentTooLarge), error
+    assert error.limit == MAX_TOKEN_RESPONSE
+    assert any("OAuth2 token" in note for note in getattr(error, "__notes__", []))
+    assert oauth.app.api_calls == []
+    ok_tokens([call(runtime, auth, "GET", oauth.url("/api/resource"))])
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,8 @@ class OAuthApp:
     # Controls: the next token request waits for `hold` (at most 10 s) when it is set (and
     # `token_arrived` is set when a token request comes in); a
     # `broken` answer replaces the next token response: ("status", code, content_type, body)
-    # or ("cut",) to close the connection in the middle of the body.
+    # or ("cut",) to close the connection in the middle of the body, or ("endless", chunks) for
+    # a JSON body of that many 64 KiB chunks, without Content-Length.
     hold: threading.Event | None = None
     token_arrived: threading.Event = field(default_factory=threading.Event)
     broken: tuple[Any, ...] | None = None
@@ -215,6 +216,13 @@ async def _broken(send: Send, how: tuple[Any, ...]) -> None:
         await send({**start, "headers": [(b"content-length", b"100")]})
         await send({"type": "http.response.body", "body": b'{"access', "more_body": True})
         raise ConnectionAbortedError("the test cut this token response short")
+    if how[0] == "endless":
+        raw = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        for _ in range(how[1]):
+            await send({"type": "http.response.body", "body": b" " * 65536, "more_body": True})
+        await send({"type": "http.response.body", "body": b"{}"})
+        return
     _, status, content_type, body = how
     raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": raw})

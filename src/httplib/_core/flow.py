@@ -294,6 +294,9 @@ def _auth_effect(
         try:
             # Never redirected: the client secret and refresh token go to the token URL only.
             response = yield from _redirect_flow(client, effect.request, False, [], None, retry)
+            limit = response._max_content_size
+            if limit is None or limit > effect.max_size:
+                response._max_content_size = effect.max_size
             yield from _closing_on_error(response, (READ, response))
         except BaseException as exc:
             effect.failed(exc)

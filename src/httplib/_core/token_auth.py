@@ -104,13 +104,21 @@ class AwaitToken(AuthEffect):
     flight: Flight
 
 
+# The most of a token endpoint's answer read into memory: an RFC 6749 section 5.1 response is
+# a small JSON object (a few KiB with a JWT access token), so more is a misdirected token URL or
+# a hostile endpoint, refused before it fills memory.
+MAX_TOKEN_RESPONSE = 1 << 20
+
+
 @dataclass(frozen=True, eq=False)
 class TokenExchange(AuthEffect):
     """Step: send `request` to the token endpoint (no redirects followed), read the response
-    and answer with it; if that fails, `failed` is told before the error goes on."""
+    (at most `max_size` bytes decoded, else `ContentTooLarge`) and answer with it; if that
+    fails, `failed` is told before the error goes on."""
 
     request: Request
     failed: Callable[[BaseException], None]
+    max_size: int = MAX_TOKEN_RESPONSE
 
 
 # --- the cache -----------------------------------------------------------------------------------
