@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from httplib._config import Limits
+from httplib._core.resend import MAX_HANDSHAKE_CUTS
 from httplib._exceptions import ReadError, RemoteProtocolError, WriteError
 from servers.h2_peer import run_h2_peer
 from transport.transport_harness import Adapter, Mode, Runner, timeouts
@@ -85,8 +86,8 @@ def test_a_fresh_connection_that_fails_is_not_retried(run: Runner) -> None:
 
 def test_a_new_connection_closed_before_its_settings_is_replaced(run: Runner) -> None:
     """A restarting server closes connections it had just accepted, before its SETTINGS: no
-    request had left, so the request (a POST too) goes once more at once on a new one."""
-    with run_h2_peer(close_at_accept=1) as peer:
+    request had left, so the request (a POST too) goes again at once on a new one."""
+    with run_h2_peer(close_at_accept=MAX_HANDSHAKE_CUTS) as peer:
 
         async def case(mode: Mode) -> None:
             client = h2c(mode)
@@ -95,25 +96,26 @@ def test_a_new_connection_closed_before_its_settings_is_replaced(run: Runner) ->
             await client.close()
 
         run(case)
-        assert peer.connections == 2
+        assert peer.connections == MAX_HANDSHAKE_CUTS + 1
 
 
 def test_new_connections_cut_before_settings_again_fail_and_free_their_slot(run: Runner) -> None:
-    """Once more at once, no more by default (a server that drops every connection is down);
-    the pool's only slot is free again afterwards."""
-    with run_h2_peer(close_at_accept=2) as peer:
+    """Again at once `MAX_HANDSHAKE_CUTS` times, no more by default (a server that drops every
+    connection is down); the pool's only slot is free again afterwards."""
+    dropped = 1 + MAX_HANDSHAKE_CUTS
+    with run_h2_peer(close_at_accept=dropped) as peer:
 
         async def case(mode: Mode) -> None:
             client = h2c(mode)
             with pytest.raises(STALE_ERRORS):
                 await client.get(peer.url + "/never")
-            assert peer.connections == 2
+            assert peer.connections == dropped
             response, body = await client.get(peer.url + "/after", extensions=short_pool())
             assert (response.status_code, body) == (200, b"/after")
             await client.close()
 
         run(case)
-        assert peer.connections == 3
+        assert peer.connections == dropped + 1
 
 
 def test_handshake_cuts_count_against_the_connect_retries_asked_for(run: Runner) -> None:

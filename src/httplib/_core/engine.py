@@ -64,6 +64,7 @@ from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
 from .resend import (
     CONNECT_RETRY_ERRORS,
+    MAX_HANDSHAKE_CUTS,
     Resend,
     connect_retry_delay,
     is_connect_reset,
@@ -347,28 +348,30 @@ class Engine:
 
     def _connect(self, plan: RequestPlan, pool: PoolState, ticket: Ticket) -> Flow:
         attempt = 0
-        reset_retried = False
+        cuts = 0  # connect resets and handshake cuts tried again without `retries=`
         while True:
             try:
                 stream, alpn = yield from self._open(plan)
                 handle, max_streams = yield from self._handshake(plan, pool, stream, alpn)
                 break
             except BaseException as exc:
-                if not isinstance(exc, CONNECT_RETRY_ERRORS) and not is_handshake_cut(exc):
+                cut = is_handshake_cut(exc)
+                if not cut and not isinstance(exc, CONNECT_RETRY_ERRORS):
                     raise
                 attempt += 1
                 delay = connect_retry_delay(attempt, self.config.retries)
                 if delay is None:
-                    # A reset while connecting (or a cut in the HTTP/2 handshake) is a server
-                    # whose listener went away under it (a restart): none of the request left,
-                    # so once more at once when no connect retries were asked for
-                    # (`resend.is_connect_reset`); a count the user gave (httpx's `retries=n`)
-                    # is kept exactly.
-                    if reset_retried or self.config.retries:
+                    # A reset while connecting, or a cut in the HTTP/2 handshake, is a server
+                    # restarting under us: none of the request left, so again at once when no
+                    # connect retries were asked for (`resend.is_connect_reset`,
+                    # `MAX_HANDSHAKE_CUTS`); a count the user gave (httpx's `retries=n`) is
+                    # kept exactly.
+                    if self.config.retries:
                         raise
-                    if not (is_connect_reset(exc) or is_handshake_cut(exc)):
+                    limit = MAX_HANDSHAKE_CUTS if cut else 1 if is_connect_reset(exc) else 0
+                    if cuts >= limit:
                         raise
-                    reset_retried = True
+                    cuts += 1
                     delay = 0.0
                 log.retry_started(attempt, delay)
                 yield (SLEEP, delay)

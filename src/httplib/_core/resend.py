@@ -34,10 +34,10 @@ Four cases, each bounded:
   a livelock, far above what recycling causes.
 * **Failed connect**: httpx's `retries=` backoff, `connect_retry_delay`; without it (the
   default `retries=0`), one more try at once when the connect or TLS handshake was reset
-  (`is_connect_reset`), or the server closed or reset a new HTTP/2 connection before its
-  SETTINGS (`is_handshake_cut`): a server restarting resets the connections its old listener
-  had queued, or closes those it had just accepted, and nothing of the request left. Both
-  count as connect failures against `retries=`.
+  (`is_connect_reset`), or up to `MAX_HANDSHAKE_CUTS` times when the server closed or reset a
+  new HTTP/2 connection before its SETTINGS (`is_handshake_cut`): a server restarting resets
+  the connections its old listener had queued, or closes those it had just accepted, and
+  nothing of the request left. Both count as connect failures against `retries=`.
 
 These are transport-level recoveries of requests the server never saw; the user-facing retry
 policy (status codes, Retry-After, budgets) sits above the transport. One recovery sits in the
@@ -77,6 +77,7 @@ __all__ = [
     "MAX_REFUSED_RETRIES",
     "MAX_RESENDS",
     "MAX_DRAIN_RESENDS",
+    "MAX_HANDSHAKE_CUTS",
     "MAX_STALE_RESENDS",
     "Resend",
     "can_retry_stale_connection",
@@ -113,6 +114,10 @@ MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
 # Fetches again of a response whose body a draining server cut: one per reload it meets.
 MAX_DRAIN_RESENDS = 2
+# New HTTP/2 connections cut before the server's SETTINGS, tried again at once (without
+# `retries=`): a restarting server's old process may drop several it had accepted, and none of
+# the request has left; a server that drops every connection fails the request on the third.
+MAX_HANDSHAKE_CUTS = 2
 
 
 def refused_error(message: str) -> RemoteProtocolError:
