@@ -15,7 +15,6 @@ from hyperframe.frame import (
     HeadersFrame,
     PingFrame,
     SettingsFrame,
-    WindowUpdateFrame,
 )
 
 from httplib._config import Limits
@@ -175,48 +174,6 @@ def test_large_download_reopens_windows_as_data_is_taken() -> None:
         peer.pump()  # our WINDOW_UPDATEs reach the server
         assert taken or sent > before, "the download stalled"
     assert received == total
-
-
-@pytest.mark.parametrize("size", [STREAM_WINDOW, 3 * STREAM_WINDOW + 12345])
-def test_no_stream_window_update_once_the_announced_rest_fits(size: int) -> None:
-    """A response with a Content-Length: once what is left of it fits in the window the
-    server still has, no WINDOW_UPDATE for the stream goes out (a server that closes once its
-    last response is handed to the kernel resets the connection on such a frame, losing the
-    rest of the response); a longer body still gets the credit it needs and never stalls."""
-    peer = Peer()
-    sid = peer.get()
-    peer.server.send_headers(sid, [*HEAD, (b"content-length", b"%d" % size)])
-    chunk = b"x" * 16384
-    sent = received = 0
-    stream_updates: list[int] = []  # the bytes still to come when each was sent
-    for _ in range(10_000):  # (bounded: each round moves data or fails the stall check)
-        # (600,000 bytes a round: the client takes the body in parts, as a reader does)
-        until = sent + 600_000
-        while sent < min(size, until) and peer.server.local_flow_control_window(sid) > 0:
-            piece = chunk[
-                : min(len(chunk), size - sent, peer.server.local_flow_control_window(sid))
-            ]
-            peer.server.send_data(sid, piece, end_stream=sent + len(piece) == size)
-            sent += len(piece)
-        before = (sent, received)
-        peer.client.receive_data(peer.server.data_to_send())
-        received += sum(len(e.data) for e in peer.client.take(sid) if isinstance(e, DataReceived))
-        out = peer.client.data_to_send()
-        pos = 0
-        while pos < len(out):
-            frame, length = Frame.parse_frame_header(memoryview(out)[pos : pos + 9])
-            if isinstance(frame, WindowUpdateFrame) and frame.stream_id == sid:
-                stream_updates.append(size - received)
-            pos += 9 + length
-        peer.to_server(out)
-        if received == size:
-            break
-        assert (sent, received) != before, "the download stalled"
-    assert received == size
-    if size <= STREAM_WINDOW:
-        assert stream_updates == []
-    else:  # credit while the rest did not fit the window
-        assert stream_updates
 
 
 def test_unread_stream_holds_its_window_shut() -> None:

@@ -22,11 +22,8 @@ and `GoAwayReceived`.
 Flow control (RFC 9113 section 5.2): received DATA is acknowledged when the shell *takes* it, so
 a consumer that stops reading stops the peer at the stream window while the others go on;
 windows are large (`STREAM_WINDOW`, `CONNECTION_WINDOW`) so big downloads never stall on round
-trips. A stream whose announced rest (Content-Length) fits in the window the server has left gets
-no more WINDOW_UPDATEs: a server that closes once its last response is in its send buffer would
-answer one with a reset that discards the rest of that response. Sending is bounded by the
-peer's windows and frame size: `send_data` returns how much it framed, and the stream appears in
-`touched` when a WINDOW_UPDATE lets it send again.
+trips. Sending is bounded by the peer's windows and frame size: `send_data` returns how much it
+framed, and the stream appears in `touched` when a WINDOW_UPDATE lets it send again.
 
 GOAWAY (RFC 9113 section 6.8): streams above the last stream id were never processed; they end
 with a `StreamReset` marked `retryable` (its error carries the `refused` mark), so the engine
@@ -783,29 +780,12 @@ class Http2State:
         responses still unread in our socket buffer would be lost."""
         if self.is_broken:
             return
-        if stream.finished or self._window_suffices(sid):
-            # Only the connection's window matters for a stream whose response ended, or whose
-            # announced rest fits in the window the server has left: the credit of a round of
-            # takes goes out as one WINDOW_UPDATE (`data_to_send`).
+        if stream.finished:
+            # Only the connection's window matters for a stream whose response ended: the
+            # credit of a round of takes goes out as one WINDOW_UPDATE (`data_to_send`).
             self._credit += size
             return
         self._conn.acknowledge_received_data(size, sid)
-
-    def _window_suffices(self, sid: int) -> bool:
-        """Whether the rest of stream `sid`'s body, by its Content-Length, fits in the window
-        the server may still fill: then no stream WINDOW_UPDATE is needed (RFC 9113 section
-        6.9). None is sent: a server that closes once it has handed its last response to
-        the kernel (lighttpd draining) resets the connection when such a frame arrives, and
-        the reset discards the part of the response still in its send buffer."""
-        h2_stream = self._conn.streams.get(sid)
-        if h2_stream is None:
-            return False
-        # (h2 keeps both: it checks every DATA frame against the Content-Length)
-        expected = h2_stream._expected_content_length
-        if expected is None:
-            return False
-        left = expected - h2_stream._actual_content_length
-        return left <= h2_stream.inbound_flow_control_window
 
     def _give_credit(self) -> None:
         """Connection window for the data taken from finished streams (see `_acknowledge`);
