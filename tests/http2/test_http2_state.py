@@ -15,6 +15,7 @@ from hyperframe.frame import (
     HeadersFrame,
     PingFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 from httplib._config import Limits
@@ -174,6 +175,76 @@ def test_large_download_reopens_windows_as_data_is_taken() -> None:
         peer.pump()  # our WINDOW_UPDATEs reach the server
         assert taken or sent > before, "the download stalled"
     assert received == total
+
+
+def _window_updates(out: bytes) -> list[tuple[int, int]]:
+    """(stream id, increment) of each WINDOW_UPDATE frame in `out`."""
+    found, pos = [], 0
+    while pos < len(out):
+        frame, length = Frame.parse_frame_header(memoryview(out)[pos : pos + 9])
+        if isinstance(frame, WindowUpdateFrame):
+            frame.parse_body(memoryview(out)[pos + 9 : pos + 9 + length])
+            found.append((frame.stream_id, frame.window_increment))
+        pos += 9 + length
+    return found
+
+
+@pytest.mark.parametrize(
+    ("size", "at_head"),
+    [
+        (STREAM_WINDOW - 1, []),  # fits: never a stream WINDOW_UPDATE
+        (STREAM_WINDOW, [1]),  # one at the head: the body and a byte to spare
+        (STREAM_WINDOW + 300_000, [300_001]),
+        (3 * STREAM_WINDOW, []),  # too large to cover: credited as it is taken
+        (None, []),  # no Content-Length: credited as it is taken
+    ],
+)
+def test_a_body_the_window_can_cover_draws_no_late_window_update(
+    size: int | None, at_head: list[int]
+) -> None:
+    """A response head announcing a body the stream window can cover: the window covers it
+    at once (with a byte to spare, so a server that sends nothing into a shut window still
+    ends the stream) and no stream WINDOW_UPDATE follows while the body is taken (a server
+    that closes once its last response is in its send buffer resets the connection on a late
+    one); a larger or unannounced body is credited as it is taken, and never stalls."""
+    peer = Peer()
+    sid = peer.get()
+    total = 3 * STREAM_WINDOW + 12345 if size is None else size
+    length = [] if size is None else [(b"content-length", b"%d" % size)]
+    peer.server.send_headers(sid, [*HEAD, *length])
+    peer.client.receive_data(peer.server.data_to_send())
+    peer.client.take(sid)
+    out = peer.client.data_to_send()
+    assert [inc for stream_id, inc in _window_updates(out) if stream_id == sid] == at_head
+    peer.to_server(out)
+    chunk = b"x" * 16384
+    sent = received = 0
+    late = 0
+    for _ in range(10_000):  # (bounded: each round moves data or fails the stall check)
+        # (200,000 bytes a round: the client takes the body in parts, as a reader does)
+        until = min(total, sent + 200_000)
+        while sent < until and peer.server.local_flow_control_window(sid) > 0:
+            piece = chunk[
+                : min(len(chunk), until - sent, peer.server.local_flow_control_window(sid))
+            ]
+            peer.server.send_data(sid, piece)
+            sent += len(piece)
+        before = (sent, received)
+        peer.client.receive_data(peer.server.data_to_send())
+        received += sum(len(e.data) for e in peer.client.take(sid) if isinstance(e, DataReceived))
+        out = peer.client.data_to_send()
+        late += sum(1 for stream_id, _ in _window_updates(out) if stream_id == sid)
+        peer.to_server(out)
+        if received == total:
+            break
+        assert (sent, received) != before, "the download stalled"
+    assert received == total
+    # The empty DATA frame that ends the stream still has window to go into.
+    assert peer.server.local_flow_control_window(sid) > 0
+    if size is not None and size < 2 * STREAM_WINDOW:
+        assert late == 0
+    else:
+        assert late > 0
 
 
 def test_unread_stream_holds_its_window_shut() -> None:

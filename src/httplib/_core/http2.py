@@ -22,7 +22,9 @@ and `GoAwayReceived`.
 Flow control (RFC 9113 section 5.2): received DATA is acknowledged when the shell *takes* it, so
 a consumer that stops reading stops the peer at the stream window while the others go on;
 windows are large (`STREAM_WINDOW`, `CONNECTION_WINDOW`) so big downloads never stall on round
-trips. Sending is bounded by the peer's windows and frame size: `send_data` returns how much it
+trips. A response head announcing a body the stream window can cover gets it covered at once
+(`_cover`), so no stream WINDOW_UPDATE goes out late, when a server may already have closed.
+Sending is bounded by the peer's windows and frame size: `send_data` returns how much it
 framed, and the stream appears in `touched` when a WINDOW_UPDATE lets it send again.
 
 GOAWAY (RFC 9113 section 6.8): streams above the last stream id were never processed; they end
@@ -404,6 +406,7 @@ class _Stream:
     __slots__ = (
         "answered",
         "body_sent",
+        "covered",
         "events",
         "finished",
         "head_unsent",
@@ -420,6 +423,9 @@ class _Stream:
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
         self.unacked = 0  # flow-controlled bytes queued in `events`, acknowledged on take()
+        # The window covers the whole announced body: no stream WINDOW_UPDATE any more
+        # (`Http2State._cover`).
+        self.covered = False
         # Its outcome is queued (StreamEnded or a StreamReset): later frames and connection
         # failures are dropped, so a finished response is never turned into an error.
         self.finished = False
@@ -780,12 +786,37 @@ class Http2State:
         responses still unread in our socket buffer would be lost."""
         if self.is_broken:
             return
-        if stream.finished:
-            # Only the connection's window matters for a stream whose response ended: the
-            # credit of a round of takes goes out as one WINDOW_UPDATE (`data_to_send`).
+        if stream.finished or stream.covered:
+            # Only the connection's window matters for a stream whose response ended, or whose
+            # window covers the rest (`_cover`): the credit of a round of takes goes out as one
+            # WINDOW_UPDATE (`data_to_send`).
             self._credit += size
             return
         self._conn.acknowledge_received_data(size, sid)
+
+    def _cover(self, sid: int, stream: _Stream) -> None:
+        """When a response head announces a body the stream window can cover, cover it now:
+        no WINDOW_UPDATE for the stream later, or one at once when the body is up to a
+        window larger (RFC 9113 section 6.9). A frame sent late is answered with a reset by
+        a server that closes once its last response is in its send buffer (lighttpd
+        draining), and the reset discards what is still there. The window keeps a byte to
+        spare: Apache sends no DATA frame into a shut window, not even the empty one that
+        ends the stream. Larger bodies are credited as they are taken, which bounds what an
+        unread stream buffers."""
+        h2_stream = self._conn.streams.get(sid)
+        if h2_stream is None:
+            return
+        # (h2 keeps both: it checks every DATA frame against the Content-Length)
+        expected = h2_stream._expected_content_length
+        if expected is None:
+            return
+        rest = expected - h2_stream._actual_content_length
+        window = h2_stream.inbound_flow_control_window
+        if rest >= window + STREAM_WINDOW:
+            return
+        if rest >= window:
+            self._conn.increment_flow_control_window(rest - window + 1, stream_id=sid)
+        stream.covered = True
 
     def _give_credit(self) -> None:
         """Connection window for the data taken from finished streams (see `_acknowledge`);
@@ -1009,7 +1040,9 @@ class Http2State:
         else:
             # A fresh list each time: the response's headers are the user's to change.
             head = ResponseReceived(known[0], b"", list(known[1]), _HTTP_VERSION)
-        self._queue(sid, head, touched)
+        stream = self._queue(sid, head, touched)
+        if stream is not None and not event.stream_ended:
+            self._cover(sid, stream)
 
     def _malformed(self, sid: int, error: RemoteProtocolError, touched: set[int]) -> None:
         """RFC 9113 section 8.1.1: a malformed message is a stream error (PROTOCOL_ERROR)."""
