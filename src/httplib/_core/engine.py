@@ -64,10 +64,9 @@ from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
 from .resend import (
     CONNECT_RETRY_ERRORS,
-    MAX_HANDSHAKE_CUTS,
     Resend,
+    connect_retries_at_once,
     connect_retry_delay,
-    is_connect_reset,
     is_handshake_cut,
     mark_handshake_cut,
     mark_response_started,
@@ -355,21 +354,16 @@ class Engine:
                 handle, max_streams = yield from self._handshake(plan, pool, stream, alpn)
                 break
             except BaseException as exc:
-                cut = is_handshake_cut(exc)
-                if not cut and not isinstance(exc, CONNECT_RETRY_ERRORS):
+                if not isinstance(exc, CONNECT_RETRY_ERRORS) and not is_handshake_cut(exc):
                     raise
                 attempt += 1
                 delay = connect_retry_delay(attempt, self.config.retries)
                 if delay is None:
                     # A reset while connecting, or a cut in the HTTP/2 handshake, is a server
                     # restarting under us: none of the request left, so again at once when no
-                    # connect retries were asked for (`resend.is_connect_reset`,
-                    # `MAX_HANDSHAKE_CUTS`); a count the user gave (httpx's `retries=n`) is
-                    # kept exactly.
-                    if self.config.retries:
-                        raise
-                    limit = MAX_HANDSHAKE_CUTS if cut else 1 if is_connect_reset(exc) else 0
-                    if cuts >= limit:
+                    # connect retries were asked for (`resend.connect_retries_at_once`); a
+                    # count the user gave (httpx's `retries=n`) is kept exactly.
+                    if self.config.retries or cuts >= connect_retries_at_once(exc):
                         raise
                     cuts += 1
                     delay = 0.0

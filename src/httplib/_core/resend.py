@@ -77,10 +77,12 @@ __all__ = [
     "MAX_REFUSED_RETRIES",
     "MAX_RESENDS",
     "MAX_DRAIN_RESENDS",
+    "MAX_CONNECT_RESETS",
     "MAX_HANDSHAKE_CUTS",
     "MAX_STALE_RESENDS",
     "Resend",
     "can_retry_stale_connection",
+    "connect_retries_at_once",
     "connect_retry_delay",
     "drain_cut_resendable",
     "is_connect_reset",
@@ -114,9 +116,11 @@ MAX_STALE_RESENDS = 2
 _STALE_ERRORS = (ReadError, WriteError, RemoteProtocolError)
 # Fetches again of a response whose body a draining server cut: one per reload it meets.
 MAX_DRAIN_RESENDS = 2
-# New HTTP/2 connections cut before the server's SETTINGS, tried again at once (without
-# `retries=`): a restarting server's old process may drop several it had accepted, and none of
-# the request has left; a server that drops every connection fails the request on the third.
+# Connects tried again at once without `retries=` (`connect_retries_at_once`): after a reset,
+# once (the restarted listener takes the next); after a new HTTP/2 connection was cut before
+# the server's SETTINGS, twice (a restarting server's old process may drop several it had
+# accepted). None of the request has left; a server that drops every connection is down.
+MAX_CONNECT_RESETS = 1
 MAX_HANDSHAKE_CUTS = 2
 
 
@@ -227,6 +231,15 @@ def is_connect_reset(exc: BaseException) -> bool:
     return False
 
 
+def connect_retries_at_once(exc: BaseException) -> int:
+    """How often a connect that failed with `exc` may be tried again at once when no
+    `retries=` was asked for: a handshake cut `MAX_HANDSHAKE_CUTS` times, a reset
+    `MAX_CONNECT_RESETS` times, anything else (a refusal, a timeout, a bad certificate) never."""
+    if is_handshake_cut(exc):
+        return MAX_HANDSHAKE_CUTS
+    return MAX_CONNECT_RESETS if is_connect_reset(exc) else 0
+
+
 def connect_retry_delay(attempt: int, retries: int) -> float | None:
     """Seconds to wait before connect retry number `attempt` (1-based), or None: give up."""
     if attempt > retries:
@@ -284,8 +297,7 @@ class Resend:
         # An iterator body cannot be replayed once it has been started.
         if body_sent and not self.replayable:
             return False
-        stale = reused or self._write_cut(write_failed) or self._restart_seen()
-        return self._stale(stale, response_started, body_sent)
+        return self._stale(reused or self._not_ours(write_failed), response_started, body_sent)
 
     def after_http2(self, exc: BaseException, state: Http2State, sid: int | None) -> bool:
         """Whether an HTTP/2 request that raised `exc` may go again on another connection:
@@ -322,30 +334,24 @@ class Resend:
         # connection too, an unanswered stream then goes again like one on a stale connection.
         # (a WriteError reaches a stream whose HEADERS or body the failed write carried, or
         # was to carry: `Http2State.write_failed`)
-        write_failed = isinstance(exc, WriteError)
         stale = (
             reused
             or state.served
             or is_drain_cut(exc)
-            or self._write_cut(write_failed)
-            or self._restart_seen()
+            or self._not_ours(isinstance(exc, WriteError))
         )
         return self._stale(stale, answered, body_sent)
 
-    def _write_cut(self, write_failed: bool) -> bool:
-        """Whether an idempotent request failed on a write of its own: the server had closed
-        or reset the connection before it, so even a new connection counts as stale. A read
-        that fails is not enough: the server may have read the request and then broken the
-        connection on it (a request that crashes the server must not go again)."""
-        return write_failed and self.idempotent
-
-    def _restart_seen(self) -> bool:
-        """Whether this request already went again because its server was going away (a
-        refusal, a stale connection, a cut while draining): a new connection then cut before
-        any answer is most likely the same restart (one whose old process still accepts and
-        then closes), not this request's doing. A first failure on a new connection is not
-        enough: a request that breaks the server must not go again."""
-        return self.resends > 0
+    def _not_ours(self, write_failed: bool) -> bool:
+        """Whether a cut on a new connection is not this request's doing, so the connection
+        counts as stale: an idempotent request's own write failed (the server had closed or
+        reset the connection before it), or the request already went again because its
+        server was going away (a refusal, a stale connection, a cut while draining: this cut
+        is most likely the same restart, its old process still accepting and then closing).
+        A first read that fails is not enough: the server may have read the request and then
+        broken the connection on it, and a request that breaks the server must not go
+        again."""
+        return (write_failed and self.idempotent) or self.resends > 0
 
     def _stale(self, reused: bool, response_started: bool, body_sent: bool) -> bool:
         if self.resends >= MAX_RESENDS or self.stale >= MAX_STALE_RESENDS:

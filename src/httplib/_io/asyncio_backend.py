@@ -417,8 +417,10 @@ class AsyncioStream:
             # whole connect timeout for a ServerHello.
             await self.aclose()
             raise_mapped(ConnectionError("The server sent data before the TLS handshake"), CONNECT)
-        if not _is_stdlib_loop(loop):
-            # uvloop (or another loop's TLS) may decrypt into a buffer of ours: see the class.
+        stdlib_tls = _is_stdlib_loop(loop)
+        if not stdlib_tls:
+            # uvloop (or another loop's TLS) may decrypt into a buffer of ours, and reading
+            # pauses on the TCP transport beneath: see the class.
             self._protocol.__class__ = _UvloopTlsProtocol
         try:
             # Our own deadline bounds the handshake, so it ends as TimeoutError (ConnectTimeout);
@@ -449,7 +451,7 @@ class AsyncioStream:
             await self.aclose()
             raise_mapped(ConnectionResetError("Connection lost during the TLS handshake"), CONNECT)
         self._protocol.transport = new_transport
-        if type(self._protocol) is not _UvloopTlsProtocol:
+        if stdlib_tls:
             self._protocol.paused_transport = new_transport
         return AsyncioStream(new_transport, self._protocol, self._addresses)
 
