@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from httplib._config import Limits
-from httplib._core.effects import CLOSE, CONNECT, READ, WAIT, WRITE, Runtime
+from httplib._core.effects import CLOSE, CONNECT, READ, READ_INTO, WAIT, WRITE, Runtime
 from httplib._core.engine import Engine
 from httplib._core.plan import ConnectionConfig
 from httplib._models import Request
@@ -64,6 +64,9 @@ class World:
                 value = Stream(f"conn{self.opened}")
             elif kind == READ:
                 value = RESPONSE
+            elif kind == READ_INTO:  # (the exchange is fed what READ would return)
+                effect[2].feed(RESPONSE)
+                value = None
             elif kind in (WRITE, CLOSE):
                 value = None
             else:

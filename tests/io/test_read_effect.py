@@ -1,6 +1,7 @@
-"""The READ effect as the async driver performs it (`_performers`), on asyncio, uvloop and
-trio: the asyncio backend answers it without a coroutine (buffered data at once, else a future
-the protocol resolves with the data itself), and must lose, reorder or misreport nothing."""
+"""The READ and READ_INTO effects as the async driver performs them (`_performers`), on
+asyncio, uvloop and trio: the asyncio backend answers them without a coroutine (buffered data at
+once, else a future the protocol resolves with the data itself, or after feeding it to the
+parser from `data_received`), and must lose, reorder or misreport nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 import httplib
-from httplib._core.effects import READ
+from httplib._core.effects import READ, READ_INTO
 from httplib._core.plan import Endpoint
 from httplib._io import asyncio_backend
 from httplib._io.async_driver import _performers
@@ -30,6 +31,28 @@ async def perform_read(backend: Any, stream: Any, max_bytes: int, timeout: float
     if type(value) is CoroutineType or hasattr(value, "__await__"):
         value = await value
     return value
+
+
+class Recorder:
+    """A parser for READ_INTO: keeps what it is fed; `bad` in the data is a parse error."""
+
+    def __init__(self) -> None:
+        self.fed: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        self.fed.append(data)
+        if b"bad" in data:
+            raise httplib.RemoteProtocolError("bad byte")
+
+
+async def perform_read_into(
+    backend: Any, stream: Any, parser: Recorder, max_bytes: int, timeout: float | None
+) -> None:
+    """Perform one READ_INTO as `AsyncDriver.run` does."""
+    value = _performers(backend)[READ_INTO]((READ_INTO, stream, parser, max_bytes, timeout))
+    if type(value) is CoroutineType or hasattr(value, "__await__"):
+        value = await value
+    assert value is None
 
 
 def answer_each_go(payload: bytes) -> Callable[[socket.socket], None]:
@@ -138,3 +161,103 @@ def test_data_for_a_reader_that_gave_up_is_kept_for_the_next_read() -> None:
         assert protocol.take(65536) + protocol.take(65536) == b"kept in order"
 
     asyncio.run(case())
+
+
+@pytest.mark.parametrize("run", ASYNC_RUNTIMES, indirect=True)
+def test_read_into_feeds_each_read_in_order_at_most_max_bytes(run: Run) -> None:
+    payload = bytes(range(200))
+    with scripted_server(answer_each_go(payload)) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            parser = Recorder()
+            await stream.write(b"go", timeout=5)
+            for _ in range(len(payload)):
+                await perform_read_into(backend, stream, parser, 7, 5)
+                assert 0 < len(parser.fed[-1]) <= 7
+                if sum(map(len, parser.fed)) == len(payload):
+                    break
+            assert b"".join(parser.fed) == payload
+            # The same stream's plain reads go on after it.
+            await stream.write(b"go", timeout=5)
+            received = b""
+            while len(received) < len(payload):
+                received += await perform_read(backend, stream, 65536, 5)
+            assert received == payload
+            await stream.aclose()
+
+        run(case)
+
+
+@pytest.mark.parametrize("run", ASYNC_RUNTIMES, indirect=True)
+def test_read_into_raises_the_parsers_error_and_feeds_b_at_eof(run: Run) -> None:
+    def serve(conn: socket.socket) -> None:
+        read_until(conn, b"go")
+        conn.sendall(b"a bad answer")
+        read_until(conn, b"go")  # then the client's close, or EOF
+
+    with scripted_server(serve) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            parser = Recorder()
+            await stream.write(b"go", timeout=5)
+            with pytest.raises(httplib.RemoteProtocolError, match="bad byte"):
+                await perform_read_into(backend, stream, parser, 65536, 5)
+            assert parser.fed == [b"a bad answer"]
+            await stream.write(b"go", timeout=5)
+            eof = Recorder()
+            await perform_read_into(backend, stream, eof, 65536, 5)
+            assert eof.fed == [b""]
+            await stream.aclose()
+
+        run(case)
+
+
+@pytest.mark.parametrize("run", ASYNC_RUNTIMES, indirect=True)
+def test_read_into_times_out_as_read_timeout_and_a_reset_is_a_read_error(run: Run) -> None:
+    def silent_or_reset(conn: socket.socket) -> None:
+        request = read_until(conn, b"!")
+        if request.startswith(b"reset"):
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            read_until(conn, b"never")
+
+    with scripted_server(silent_or_reset) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            await stream.write(b"wait!", timeout=5)
+            parser = Recorder()
+            with pytest.raises(httplib.ReadTimeout):
+                await perform_read_into(backend, stream, parser, 65536, 0.05)
+            assert parser.fed == []
+            await stream.aclose()
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            await stream.write(b"reset!", timeout=5)
+            with pytest.raises(httplib.ReadError):
+                await perform_read_into(backend, stream, parser, 65536, 5)
+            assert parser.fed == []
+            await stream.aclose()
+
+        run(case)
+
+
+@pytest.mark.parametrize("run", ["asyncio", "uvloop"], indirect=True)
+def test_read_into_given_up_before_data_arrives_feeds_nothing_and_loses_nothing(run: Run) -> None:
+    with scripted_server(answer_each_go(b"first answer")) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            abandoned = Recorder()
+            waiting = backend.read_into_effect((READ_INTO, stream, abandoned, 65536, 5))
+            waiting.cancel()  # (what a cancelled task does to the future it awaits)
+            await stream.write(b"go", timeout=5)
+            received = b""
+            while len(received) < len(b"first answer"):
+                received += await perform_read(backend, stream, 65536, 5)
+            assert received == b"first answer"
+            assert abandoned.fed == []
+            await stream.aclose()
+
+        run(case)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from httplib._config import Limits
-from httplib._core.effects import BODY_NEXT, READ, START_TLS, WAIT
+from httplib._core.effects import BODY_NEXT, READ_INTO, START_TLS, WAIT
 from httplib._core.resend import connect_retry_delay
 from httplib._exceptions import (
     ConnectError,
@@ -175,8 +175,8 @@ def test_cancellation_at_every_stage_leaks_no_slot(run_async: Runner) -> None:
             stages: list[tuple[set[int], Callable[[], Any], int]] = [
                 ({START_TLS}, lambda: client.send("GET", tls_url), 1),
                 ({BODY_NEXT}, lambda: client.send("POST", url + "/ok", content=hanging_body()), 2),
-                ({READ}, lambda: client.send("GET", url + "/hang"), 1),
-                ({READ}, read_partial, 2),
+                ({READ_INTO}, lambda: client.send("GET", url + "/hang"), 1),
+                ({READ_INTO}, read_partial, 2),
             ]
             for kinds, stage, occurrence in stages:
                 assert await mode.cancel_at(client, kinds, stage, occurrence)

@@ -12,6 +12,10 @@ first item is its kind (a small int, so a driver dispatches through a table):
     WRITE_SHIELDED   stream, data, timeout                          None (runs even when the
                                                                     task is being cancelled)
     READ             stream, max_bytes, timeout                     bytes (b"" at EOF)
+    READ_INTO        stream, parser, max_bytes, timeout             None: what READ would
+                                                                    return went to
+                                                                    `parser.feed` (its error
+                                                                    is the effect's)
     PROBE            stream                                         whether it is readable now
                                                                     (idle: the peer closed it)
     CLOSE            stream                                         None; never raises
@@ -43,6 +47,7 @@ __all__ = [
     "PROBE",
     "PROBE_IDLE_AFTER",
     "READ",
+    "READ_INTO",
     "SLEEP",
     "START_TLS",
     "WAIT",
@@ -66,7 +71,8 @@ __all__ = [
     BODY_ITER,
     BODY_NEXT,
     BODY_CLOSE,
-) = range(12)
+    READ_INTO,
+) = range(13)
 
 # A blocking socket (or trio's) is probed, with one select() call, on reuse only after idling
 # this long: a server rarely closes a connection sooner, and a stale one is resent anyway.

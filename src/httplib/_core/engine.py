@@ -49,6 +49,7 @@ from .effects import (
     CONNECT,
     PROBE,
     READ,
+    READ_INTO,
     SLEEP,
     START_TLS,
     WAIT,
@@ -161,7 +162,7 @@ class Engine:
                         # why. The connection is not reused: our side never finished.
                         write_failed = True
                     while ex.head is None:
-                        ex.feed((yield (READ, stream, READ_SIZE, plan.read_timeout)))
+                        yield (READ_INTO, stream, ex, READ_SIZE, plan.read_timeout)
                 except BaseException as exc:
                     outcome = yield from self._http11_failed(plan, ex, exc, resend, write_failed)
                     if type(outcome) is Resend:
@@ -633,7 +634,7 @@ class Http11Body(Http11Exchange):
                 yield from self.close()
                 return None
             try:
-                self.feed((yield (READ, self.conn.stream, READ_SIZE, self.plan.read_timeout)))
+                yield (READ_INTO, self.conn.stream, self, READ_SIZE, self.plan.read_timeout)
             except BaseException as exc:
                 yield from self._give_back(False)
                 renamed = deadline_error(self.plan, exc)

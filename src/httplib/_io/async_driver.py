@@ -21,7 +21,13 @@ from .._core.effects import Effect, Flow
 from .._core.engine import Engine, ResponseParts
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
-from .streams import AsyncResponseStream, AsyncRuntimeBackend, response_from, with_alpn
+from .streams import (
+    AsyncResponseStream,
+    AsyncRuntimeBackend,
+    read_into,
+    response_from,
+    with_alpn,
+)
 
 __all__ = ["AsyncDriver", "running_under_trio"]
 
@@ -80,6 +86,8 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         lambda e: e[1].__aiter__(),  # BODY_ITER (at once)
         body_next,  # BODY_NEXT
         body_close,  # BODY_CLOSE
+        # READ_INTO: parsed where the data arrives, where the backend can (asyncio's protocol)
+        getattr(backend, "read_into_effect", None) or (lambda e: read_into(*e[1:])),
     )
 
 

@@ -34,7 +34,7 @@ from typing import Any, NoReturn, cast
 from .._core.effects import Runtime
 from .._core.plan import Endpoint
 from .errors import CONNECT, HANDSHAKE_TIMED_OUT, READ, WRITE, mapped_error, raise_mapped
-from .streams import SocketOption, set_socket_options
+from .streams import SocketOption, read_into, set_socket_options
 from .tls_bio import RECORD_READ_SIZE, WANT_READ, TlsBio, handshake_failed
 
 __all__ = ["AsyncioBackend", "AsyncioStream", "AsyncioTlsStream"]
@@ -80,6 +80,10 @@ class _ByteProtocol(asyncio.BaseProtocol):
         # Nonzero while `read_effect`'s reader waits: its future then takes the data itself
         # (up to this many bytes), or b"" at EOF, or the mapped error.
         self.read_direct = 0
+        # Set with `read_direct` while `read_into_effect`'s reader waits: the data goes to its
+        # `feed` instead (the HTTP/1.1 exchange: the response is parsed in this callback), and
+        # the future resolves with None, or fails with the parse error.
+        self.parser: Any = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.paused_reading = False
         self.paused_writing = False
@@ -108,14 +112,25 @@ class _ByteProtocol(asyncio.BaseProtocol):
         if waiter is not None:
             self.read_waiter = None
             direct, self.read_direct = self.read_direct, 0
+            parser, self.parser = self.parser, None
             if not waiter.done():
                 if direct:
                     # The waiting reader had nothing buffered: the data goes straight to it.
-                    if len(data) <= direct:
+                    rest = None
+                    if len(data) > direct:
+                        data, rest = data[:direct], data[direct:]
+                    if parser is None:
                         waiter.set_result(data)
+                    else:
+                        try:
+                            parser.feed(data)
+                        except Exception as exc:  # (raised at the reader's await)
+                            waiter.set_exception(exc)
+                        else:
+                            waiter.set_result(None)
+                    if rest is None:
                         return
-                    waiter.set_result(data[:direct])
-                    data = data[direct:]
+                    data = rest
                 else:
                     waiter.set_result(None)
         self.chunks.append(data)
@@ -184,16 +199,24 @@ class _ByteProtocol(asyncio.BaseProtocol):
         b"" or the error, as `AsyncioStream.read` would return or raise)."""
         waiter, self.read_waiter = self.read_waiter, None
         direct, self.read_direct = self.read_direct, 0
+        parser, self.parser = self.parser, None
         if waiter is None or waiter.done():
             return
         if not direct:
             waiter.set_result(None)
             return
         error = self.eof_error()
-        if error is None:
+        if error is not None:
+            waiter.set_exception(error)
+        elif parser is None:
             waiter.set_result(b"")
         else:
-            waiter.set_exception(error)
+            try:
+                parser.feed(b"")
+            except Exception as exc:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(None)
 
     def eof_error(self) -> BaseException | None:
         """What a read at EOF raises (mapped), or None when it returns b"". A broken pipe is
@@ -218,6 +241,7 @@ class _ByteProtocol(asyncio.BaseProtocol):
         `direct` nonzero: the future takes up to that many bytes itself (`read_direct`)."""
         waiter = self.read_waiter = self.loop.create_future()
         self.read_direct = direct
+        self.parser = None  # (`read_into_effect` sets its own after this)
         if timeout is None:
             self.read_deadline = None
         else:
@@ -278,6 +302,7 @@ class _ByteProtocol(asyncio.BaseProtocol):
                 if direct:
                     # (`read_effect`'s future: no coroutine is there to map the error)
                     self.read_direct = 0
+                    self.parser = None
                     error = mapped_error(error, READ)
                 waiter.set_exception(error)
             else:
@@ -675,6 +700,25 @@ class AsyncioBackend:
         if protocol.eof:
             return stream._at_eof()
         return protocol.wait_for_data(effect[2], effect[3])
+
+    @staticmethod
+    def read_into_effect(effect: tuple[Any, ...]) -> Any:
+        """The READ_INTO effect without a coroutine, as `read_effect`: the parser is fed the
+        buffered data at once, or by `data_received` itself when it comes (so a response is
+        parsed in the loop's read callback, and its reader wakes once it is filed)."""
+        stream, parser = effect[1], effect[2]
+        if type(stream) is not AsyncioStream:
+            return read_into(stream, parser, effect[3], effect[4])
+        protocol = stream._protocol
+        if protocol.chunks:
+            parser.feed(protocol.take_buffered(effect[3]))
+        elif protocol.eof:
+            parser.feed(stream._at_eof())
+        else:
+            waiter = protocol.wait_for_data(effect[3], effect[4])
+            protocol.parser = parser
+            return waiter
+        return None
 
     def wait_effect(self, effect: tuple[Any, ...]) -> asyncio.Future[bool]:
         """The WAIT effect as its waker itself, no coroutine: `_wake` resolves it with True,

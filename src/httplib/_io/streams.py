@@ -37,6 +37,7 @@ __all__ = [
     "socket_addresses",
     "socket_is_readable",
     "with_alpn",
+    "read_into",
     "response_from",
 ]
 
@@ -44,6 +45,11 @@ __all__ = [
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 )
+
+
+async def read_into(stream: AsyncNetworkStream, parser: Any, max_bytes: int, timeout: Any) -> None:
+    """The READ_INTO effect on any async stream: one read, fed to `parser`."""
+    parser.feed(await stream.read(max_bytes, timeout))
 
 
 class SyncNetworkStream(Protocol):

@@ -44,6 +44,7 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
     lambda e: iter(e[1]),  # BODY_ITER
     lambda e: next(e[1], None),  # BODY_NEXT
     lambda e: getattr(e[1], "close", _no_close)(),  # BODY_CLOSE (a generator's close)
+    lambda e: e[2].feed(e[1].read(e[3], e[4])),  # READ_INTO
 )
 
 
