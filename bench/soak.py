@@ -121,6 +121,7 @@ def run_case(
         "ca_file": str(ca_file),
         "meta": str(meta),
         "timeout": 30.0,
+        "retries": args.retries,
     }
     result = Result(case, expected_requests=requests)
     proc = subprocess.Popen(
@@ -238,6 +239,12 @@ def main() -> int:
         choices=("httplib", "httpx"),
         default="httplib",
         help="httpx runs the same cases through httpx, as a reference (report only)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        help="give the clients retries=N (httplib): what one argument adds to the default",
     )
     parser.add_argument(
         "--tracebacks", action="store_true", help="print where each distinct failure was raised"

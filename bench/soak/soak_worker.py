@@ -128,6 +128,8 @@ def client_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
         ),
         "trust_env": False,
     }
+    if spec.get("retries") and spec["client"] == "httplib":
+        kwargs["retries"] = spec["retries"]
     if protocol == "h2":
         kwargs["http2"] = True
     elif protocol == "h2c":

@@ -175,7 +175,7 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
                         return response
                     except BaseException as exc:
                         response.close()
-                        resent = self._fast_read_failed(exc, request)
+                        resent, error = self._fast_read_failed(exc, request, retry)
                         response = None  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(
@@ -444,7 +444,7 @@ class AsyncClient(
                         return response
                     except BaseException as exc:
                         await response.aclose()
-                        resent = self._fast_read_failed(exc, request)
+                        resent, error = self._fast_read_failed(exc, request, retry)
                         response = None  # (the flow sends it again)
             ticket = None  # (the fast path's send used it)
         stepper = FlowStepper(

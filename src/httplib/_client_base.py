@@ -35,7 +35,7 @@ from ._core.flow import NOTABLE_FIELDS, is_plain, settle_plain
 from ._core.guards import Guards, Ticket
 from ._core.mounts import Mounts
 from ._core.ratelimit import RateLimit
-from ._core.resend import may_resend_drain_cut
+from ._core.resend import mark_body_cut, may_resend_drain_cut
 from ._core.retries import BudgetState, Retry, RetryBudget, RetryRun
 from ._headers import Headers
 from ._logging import drain_cut_resend, log_request
@@ -592,14 +592,20 @@ class _BaseClient(Generic[T]):
             raise exc
         return exc
 
-    def _fast_read_failed(self, exc: BaseException, request: Request) -> int:
+    def _fast_read_failed(
+        self, exc: BaseException, request: Request, retry: Retry | None
+    ) -> tuple[int, Exception | None]:
         """The fast path's body read raised `exc` (the response is closed): re-raise it, unless
-        a draining server cut the body and the flow is to fetch it again (`may_resend_drain_cut`);
-        then how many times it was fetched again (1)."""
-        if not may_resend_drain_cut(exc, request, 0):
-            raise exc
-        drain_cut_resend(request, 1)
-        return 1
+        the flow is to send the request again: a draining server cut the body
+        (`may_resend_drain_cut`; then how many times it was fetched again, 1), or the connection
+        was lost under it and a `retry` policy is to decide (then `exc`, marked
+        `mark_body_cut`, for the flow's first outcome)."""
+        if may_resend_drain_cut(exc, request, 0):
+            drain_cut_resend(request, 1)
+            return 1, None
+        if retry is not None and isinstance(exc, Exception) and mark_body_cut(exc):
+            return 0, exc
+        raise exc
 
     def _fast_send_settled(
         self, response: Response, ticket: Ticket | None, retry: Retry | None

@@ -1,7 +1,8 @@
 """A response body cut by a server draining its HTTP/2 connection (GOAWAY, then the connection
 closed under a stream it had accepted, as graceful reloads of Apache, Caddy and lighttpd do):
 an idempotent, non-streamed request is fetched again on a new connection, at most
-`MAX_DRAIN_RESENDS` times; everything else fails as before. Every case runs for `Client` and
+`MAX_DRAIN_RESENDS` times; a cut without GOAWAY goes to the retry policy when there is one;
+everything else fails as before. Every case runs for `Client` and
 for `AsyncClient` on asyncio, uvloop and trio against a scripted h2c server."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import h2.errors
 import h2.events
 import pytest
 
+from httplib import Retry
 from httplib._core.resend import MAX_DRAIN_RESENDS
 from httplib._exceptions import RemoteProtocolError
 from servers.raw import scripted_server
@@ -100,6 +102,24 @@ def test_other_cuts_are_not_sent_again(
         with pytest.raises(RemoteProtocolError, match="Server disconnected"):
             runner.send(method, server.url + "/big", client=h2c_client(), content=b"x")
         assert server.connections_accepted == 1, case
+
+
+def test_a_cut_without_goaway_goes_to_the_retry_policy(runner: Runner) -> None:
+    """No GOAWAY, so no free fetch: with `retries=` the body cut counts as a connection lost
+    (the caller saw none of it), for an idempotent request only."""
+    retries = {**h2c_client(), "retries": Retry(backoff_factor=0.01, backoff_jitter=0.0)}
+    with scripted_server(draining_server(cut_connections=1, goaway=False)) as server:
+        response = runner.send("GET", server.url + "/big", client=retries)
+        assert (response.content, response.extensions["attempts"]) == (BODY, 2)
+        assert server.connections_accepted == 2
+    with scripted_server(draining_server(cut_connections=1, goaway=False)) as server:
+        with pytest.raises(RemoteProtocolError, match="Server disconnected"):
+            runner.send("POST", server.url + "/big", client=retries, content=b"x")
+        assert server.connections_accepted == 1
+    # Closed before the head, without GOAWAY: a connection lost before the response.
+    with scripted_server(draining_server(cut_connections=1, goaway=False, head=False)) as server:
+        response = runner.send("GET", server.url + "/big", client=retries)
+        assert (response.content, response.extensions["attempts"]) == (BODY, 2)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """`Retry` end to end, for `Client` and `AsyncClient` on every runtime, against scripted
 servers: what is sent again (503s, 429 with Retry-After, a connection lost before the
-response), what never is (a POST, a one-shot body, a body cut off after the response started),
+response, or under a body the client reads for its caller), what never is (a POST, a one-shot
+body, a body the caller streams, a head cut off part way),
 the retry budget stopping a storm, the total deadline cutting a wait short, and nothing at all
 without `retries=`."""
 
@@ -191,12 +192,109 @@ def test_a_connection_lost_before_the_response_is_retried(fault: Fault, lost: Re
     assert server.methods() == ["GET", "GET"]
 
 
-def test_a_body_cut_off_after_the_response_started_is_not_retried(fault: Fault) -> None:
-    with script_server(cut_off_body, OK) as server:
+def closed_in_body(conn: socket.socket) -> None:
+    """The head and part of the body, then a close (FIN): short of its Content-Length."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+
+
+def chunked_then_closed(conn: socket.socket) -> None:
+    """A chunked body's first chunk, then a close before its last chunk."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npartial\r\n")
+
+
+@pytest.mark.parametrize(
+    "cut", [cut_off_body, closed_in_body, chunked_then_closed], ids=["reset", "closed", "chunked"]
+)
+def test_a_body_cut_off_before_the_caller_saw_any_is_retried(
+    fault: Fault, cut: Reply, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client reads a non-streamed body for its caller: when the connection is lost under
+    it, that response never reached anyone, and the policy retries it as it would a connection
+    lost before the head (a wrapper around `client.get()` would)."""
+    caplog.set_level(logging.INFO, logger="httplib")
+    with script_server(cut, OK) as server:
+        response, _ = send(fault, "GET", server.url + "/x", {"retries": FAST})
+    assert (response.status_code, response.text) == (200, "ok")
+    assert response.extensions["attempts"] == 2
+    assert [r.path for r in server.seen] == ["/x", "/x"]
+    assert len(retry_lines(caplog, "Retrying GET")) == 1
+
+
+def test_a_body_cut_off_is_retried_within_the_counts(fault: Fault) -> None:
+    with script_server(cut_off_body, cut_off_body, cut_off_body) as server:
         fault.expect(
-            ReadError, server.url + "/x", client={"retries": FAST}, then=server.url + "/then"
+            ReadError,
+            server.url + "/x",
+            client={"retries": Retry(read=2, backoff_factor=0.01, backoff_jitter=0.0)},
+            then=server.url + "/then",
         )
+        assert [r.path for r in server.seen] == ["/x", "/x", "/x", "/then"]
+
+
+def test_a_body_cut_off_is_not_retried_without_retries_or_for_a_post(fault: Fault) -> None:
+    with script_server(cut_off_body, OK) as server:
+        fault.expect(ReadError, server.url + "/x", then=server.url + "/then")
         assert [r.path for r in server.seen] == ["/x", "/then"]
+    with script_server(closed_in_body, OK) as server:
+        fault.expect(
+            RemoteProtocolError, server.url + "/x", method="POST", content=b"order",
+            client={"retries": FAST}, then=server.url + "/then",
+        )  # fmt: skip
+        assert [r.path for r in server.seen] == ["/x", "/then"]
+
+
+def test_a_streamed_body_cut_off_is_not_retried(fault: Fault) -> None:
+    """The caller streams the body and may have used part of it: its error is the outcome."""
+    with script_server(closed_in_body, OK) as server:
+        cut = pytest.raises(RemoteProtocolError, match="complete message body")
+
+        def sync_script(c: Any) -> list[bytes]:
+            chunks: list[bytes] = []
+            with c.stream("GET", server.url + "/x") as response, cut:
+                chunks.extend(response.iter_bytes())  # (keeps what came before the error)
+            assert_pool_clean(c)
+            return chunks
+
+        async def async_script(c: Any) -> list[bytes]:
+            chunks: list[bytes] = []
+
+            async def read_into_chunks(response: Any) -> None:
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+
+            async with c.stream("GET", server.url + "/x") as response:
+                with cut:
+                    await read_into_chunks(response)
+            assert_pool_clean(c)
+            return chunks
+
+        script = async_script if fault.is_async else sync_script
+        assert b"".join(fault.with_client(script, retries=FAST)) == b"partial"
+        assert [r.path for r in server.seen] == ["/x"]
+
+
+def test_a_body_that_times_out_is_retried_only_with_retry_on_timeout(fault: Fault) -> None:
+    stop = threading.Event()
+
+    def stalls(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        stop.wait(5)  # (released when the test ends)
+
+    try:
+        with script_server(stalls, OK) as server:
+            fault.expect(
+                ReadTimeout, server.url + "/x", client={"retries": FAST, "timeout": 0.2},
+                then=server.url + "/then",
+            )  # fmt: skip
+            assert [r.path for r in server.seen] == ["/x", "/then"]
+        on_timeout = Retry(backoff_factor=0.01, backoff_jitter=0.0, retry_on_timeout=True)
+        with script_server(stalls, OK) as server:
+            response, _ = send(
+                fault, "GET", server.url + "/x", {"retries": on_timeout, "timeout": 0.2}
+            )
+            assert (response.status_code, response.extensions["attempts"]) == (200, 2)
+    finally:
+        stop.set()
 
 
 def partial_head(conn: socket.socket) -> None:

@@ -26,7 +26,10 @@ request and every redirect hop or auth round, is `_exchange`: sent, and after a 
 error or status sent again after a `SLEEP`, as `_core/retries.py` decides. Hooks run once per
 exchange; cookies are stored from every attempt's response; a response that is retried is
 discarded (its body read raw up to `MAX_REDIRECT_BODY`, so its connection can be reused) and
-closed. The final response's `extensions["attempts"]` says how many times it was sent.
+closed. The final response's `extensions["attempts"]` says how many times it was sent. A
+final body read for the caller that loses its connection (`_read_final`) enters `_exchange`
+again as that exchange's failed outcome, so the policy decides on it as on a connection lost
+before the head (counted in the same run).
 
 Auth runs through `Auth.sync_auth_flow` / `async_auth_flow` (which step `auth_flow` and read
 bodies as its flags ask), so subclasses overriding those for I/O keep working, as in httpx.
@@ -39,8 +42,10 @@ Fast path: when no policy can act before the first response (`is_plain`: no auth
 a client sends the request itself, and `settle_plain` says whether that response is final
 (no redirect to build, and with a `Retry` no status it may retry); only otherwise does it hand
 the response to `send_flow(..., response)`. With a `Retry`, an error from that first send goes
-to `send_flow(..., error=exc)`, which decides whether to send again. The `RetryRun` is made
-there, by the flow: a request answered at its first attempt only counts for the budget.
+to `send_flow(..., error=exc)`, which decides whether to send again; so does a final body
+the fast path was reading when the connection was lost under it (`mark_body_cut`). The
+`RetryRun` is made there, by the flow: a request answered at its first attempt only counts for
+the budget.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from .auth import Auth, AuthEffect
 from .guards import Guards, Ticket
 from .ratelimit import WATCHED_FIELDS
 from .redirects import MAX_REDIRECT_BODY, build_redirect_request
-from .resend import is_idempotent, may_resend_drain_cut
+from .resend import is_idempotent, mark_body_cut, may_resend_drain_cut
 from .retries import BUDGET, DEADLINE, Retry, RetryRun, deadline_exceeded
 from .token_auth import READ_CLOCK, AwaitToken, TokenExchange
 
@@ -185,16 +190,22 @@ def send_flow(
     else:
         response = yield from _auth_flow(client, request, auth, follow_redirects, run)
     if not stream:
-        response = yield from _read_final(client, response, follow_redirects, resent)
+        response = yield from _read_final(client, response, follow_redirects, resent, run)
     return response
 
 
 def _read_final(
-    client: FlowSettings, response: Response, follow_redirects: bool, resent: int
+    client: FlowSettings,
+    response: Response,
+    follow_redirects: bool,
+    resent: int,
+    run: RetryRun | None,
 ) -> SendFlow:
-    """Read the final response's body, closing the response if that fails. A body a draining
-    server cut is fetched again when `resend.may_resend_drain_cut` allows it (`resent`: the
-    client's fast path fetched it again already); nobody has seen any of it yet."""
+    """Read the final response's body, closing the response if that fails. Nobody has seen
+    any of it yet, so a body a draining server cut is fetched again when
+    `resend.may_resend_drain_cut` allows it (`resent`: the client's fast path fetched it again
+    already), and a body that lost its connection goes to the retry policy (`run`) as a
+    connection lost before the head would (`resend.mark_body_cut`)."""
     while True:
         try:
             yield (READ, response)
@@ -204,13 +215,19 @@ def _read_final(
         except BaseException as exc:
             yield (CLOSE, response)
             request = response.request
-            if not may_resend_drain_cut(exc, request, resent):
+            failed: Exception | None = None
+            if may_resend_drain_cut(exc, request, resent):
+                resent += 1
+                drain_cut_resend(request, resent)
+            elif run is not None and isinstance(exc, Exception) and mark_body_cut(exc):
+                failed = exc  # (the policy decides: `_exchange` retries it or raises it)
+            else:
                 raise
-        resent += 1
-        drain_cut_resend(request, resent)
         # The same request again, as its own exchange (hooks, cookies, a redirect it may now
         # get), in the same place of the redirect chain.
-        response = yield from _redirect_flow(client, request, follow_redirects, response.history)
+        response = yield from _redirect_flow(
+            client, request, follow_redirects, response.history, failed, run
+        )
 
 
 def _closing_on_error(response: Response, effect: Effect) -> Generator[Effect, Any, Any]:

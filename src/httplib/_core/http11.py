@@ -90,6 +90,7 @@ from .http11_parse import (
     parse_head,
     parse_head_slowly,
 )
+from .resend import mark_connection_cut
 
 # The error for a connection closed before any byte of a response: a stale kept-alive
 # connection, which the resend and retry rules recognise by this message.
@@ -370,13 +371,17 @@ class Http11State:
                 return []
             raise self._fail(DISCONNECTED_BEFORE_RESPONSE)
         if step == self._step_length:
-            raise self._fail(
+            error = self._fail(
                 "peer closed connection without sending complete message body "
                 f"(received {self._expected - self._remaining} bytes, expected {self._expected})"
             )
-        raise self._fail(
-            "peer closed connection without sending complete message body (incomplete chunked read)"
-        )
+        else:
+            error = self._fail(
+                "peer closed connection without sending complete message body"
+                " (incomplete chunked read)"
+            )
+        mark_connection_cut(error)
+        raise error
 
     def _fail(self, message: str) -> RemoteProtocolError:
         self._step = self._step_error

@@ -94,7 +94,7 @@ import hyperframe.frame
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
 from .pool import Action, PoolConnection, PoolState
-from .resend import mark_drain_cut, refused_error
+from .resend import mark_connection_cut, mark_drain_cut, refused_error
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -1006,6 +1006,8 @@ class Http2State:
         drained = cut and self.goaway is not None
         for sid in self._streams:
             copy = _copy(error)
+            if cut:
+                mark_connection_cut(copy)
             if drained:
                 mark_drain_cut(copy)
             self._queue(sid, StreamReset(copy), touched)

@@ -60,6 +60,7 @@ from .._exceptions import (
     ConnectError,
     ConnectTimeout,
     ReadError,
+    ReadTimeout,
     RemoteProtocolError,
     WriteError,
 )
@@ -85,11 +86,15 @@ __all__ = [
     "connect_retries_at_once",
     "connect_retry_delay",
     "drain_cut_resendable",
+    "is_body_cut",
     "is_connect_reset",
+    "is_connection_cut",
     "is_handshake_cut",
     "is_drain_cut",
     "is_idempotent",
     "is_refused",
+    "mark_body_cut",
+    "mark_connection_cut",
     "mark_drain_cut",
     "mark_handshake_cut",
     "may_resend_drain_cut",
@@ -198,6 +203,36 @@ def drain_cut_resendable(exc: BaseException, resends: int) -> bool:
     fewer than `MAX_DRAIN_RESENDS` times so far; the caller checks it is idempotent and
     replayable."""
     return resends < MAX_DRAIN_RESENDS and is_drain_cut(exc)
+
+
+def mark_connection_cut(exc: BaseException) -> None:
+    """Record on `exc` (a `RemoteProtocolError`) that the server closed the connection in the
+    middle of a response (an HTTP/1.1 body short of its length or last chunk; an HTTP/2
+    connection's EOF or reset): the connection was lost, the response is not malformed."""
+    _mark(exc, "httplib_connection_cut")
+
+
+def is_connection_cut(exc: BaseException) -> bool:
+    """Whether `exc` lost the connection under a response: a `ReadError` (reset), or an
+    error `mark_connection_cut` marked."""
+    return isinstance(exc, ReadError) or _marked(exc, "httplib_connection_cut")
+
+
+def mark_body_cut(exc: BaseException) -> bool:
+    """Mark `exc`, raised while the client read a final response's body for its caller (a
+    non-streamed request: nobody has seen any of it), when it lost the connection under the
+    body (`is_connection_cut`) or timed out reading it; True when marked. The retry policy
+    then counts it as a connection lost before the head (`retries.error_kind`): for the
+    caller nothing of that response exists."""
+    if not (is_connection_cut(exc) or isinstance(exc, ReadTimeout)):
+        return False
+    _mark(exc, "httplib_body_cut")
+    return True
+
+
+def is_body_cut(exc: BaseException) -> bool:
+    """Whether `mark_body_cut` marked `exc`."""
+    return _marked(exc, "httplib_body_cut")
 
 
 def mark_handshake_cut(exc: BaseException) -> None:

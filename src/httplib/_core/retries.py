@@ -17,17 +17,22 @@ iterator, which cannot be sent twice):
 * **a connection lost before the response head** (`ReadError`, `WriteError`, or the server
   closing without a byte of response): methods in `allowed_methods` only (idempotent ones by
   default, RFC 9110 section 9.2.2), since the server may have acted on the request;
-* **read and write timeouts** only with `retry_on_timeout=True`, for `allowed_methods`;
+* **a connection lost under a final response's body** that the client reads for its caller
+  (not streamed, so nobody has seen any of it; `resend.mark_body_cut`): as a connection lost
+  before the head, since for the caller that response never arrived (the hand-written
+  wrapper around `client.get()` that this policy replaces retries it too);
+* **read and write timeouts** only with `retry_on_timeout=True`, for `allowed_methods`
+  (a read timeout in such a body too);
 * **statuses in `status_forcelist`**, for `allowed_methods`; when the retries run out the last
   response is returned (so `raise_for_status()` still works). A 413, 429 or 503 carrying a
   usable `Retry-After` is retried too (as urllib3), after the wait it asks for.
 
-Nothing else is: a failure after the response head arrived (a broken body), a malformed
-response, a pool timeout, a refused TLS certificate. Backoff before the n-th retry of an
-exchange is `backoff_factor * 2 ** (n - 1)` capped by `backoff_max`, with full jitter by
-default (a uniform draw between 0 and that value), which spreads the retries of many clients
-that failed together. A wait that would end past the request's total deadline is not taken: the
-response is returned, or the phase's timeout raised, at once.
+Nothing else is: a body that fails while the caller streams it (some of it may have been used),
+a malformed response or body, a pool timeout, a refused TLS certificate. Backoff before the
+n-th retry of an exchange is `backoff_factor * 2 ** (n - 1)` capped by `backoff_max`, with full
+jitter by default (a uniform draw between 0 and that value), which spreads the retries of many
+clients that failed together. A wait that would end past the request's total deadline is not
+taken: the response is returned, or the phase's timeout raised, at once.
 
 The retry budget bounds what retries add to a client's load, whatever each call's `Retry`
 allows: over a sliding window, retries may number at most `min_per_second * window` (the
@@ -57,7 +62,13 @@ from .._exceptions import (
     WriteTimeout,
 )
 from .http11 import DISCONNECTED_BEFORE_RESPONSE
-from .resend import IDEMPOTENT_METHODS, is_refused, response_had_started
+from .resend import (
+    IDEMPOTENT_METHODS,
+    is_body_cut,
+    is_connection_cut,
+    is_refused,
+    response_had_started,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from random import Random
@@ -82,15 +93,18 @@ CONNECT, LOST, TIMEOUT, STATUS = "connect", "lost", "timeout", "status"
 
 
 def error_kind(exc: BaseException) -> str | None:
-    """What kind of retryable failure `exc` (raised before the response head) is, or None."""
+    """What kind of retryable failure `exc` (raised before the response head, or marked
+    `resend.mark_body_cut`) is, or None."""
+    if is_body_cut(exc):  # (a final response's body the caller has seen none of)
+        return TIMEOUT if isinstance(exc, ReadTimeout) else LOST
     if response_had_started(exc):  # a partial head: the server had begun to answer
         return None
     if isinstance(exc, (ConnectError, ConnectTimeout)):
         return CONNECT
     if isinstance(exc, (ReadTimeout, WriteTimeout)):
         return TIMEOUT
-    if isinstance(exc, (ReadError, WriteError)) or is_refused(exc):
-        return LOST  # (a refused HTTP/2 stream was never processed)
+    if isinstance(exc, (ReadError, WriteError)) or is_refused(exc) or is_connection_cut(exc):
+        return LOST  # (a refused HTTP/2 stream was never processed; a cut one may have been)
     # A connection closed before any byte of response; every other RemoteProtocolError is a
     # malformed response, which a resend would not fix.
     if isinstance(exc, RemoteProtocolError) and str(exc) == DISCONNECTED_BEFORE_RESPONSE:
