@@ -78,7 +78,7 @@ bench-smoke: bench-setup
 # bench/soak/expected-failures.txt. bench/soak/setup.sh installs the servers (apt-get, idempotent).
 SOAK_ARGS ?=
 
-.PHONY: soak soak-ci soak-setup
+.PHONY: soak soak-ci soak-ci-retries soak-setup
 
 soak-setup:
 	bash bench/soak/setup.sh
@@ -88,6 +88,11 @@ soak: $(STAMP) soak-setup
 
 soak-ci: $(STAMP) soak-setup
 	$(BIN)/python bench/soak.py --ci $(SOAK_ARGS)
+
+# The same with the clients given retries=3: no idempotent request may fail (only uploads).
+soak-ci-retries: $(STAMP) soak-setup
+	$(BIN)/python bench/soak.py --ci --retries 3 \
+		--expected bench/soak/expected-failures-retries.txt $(SOAK_ARGS)
 
 # --- httpx's users on httplib ---
 # Real libraries' own test suites (thirdparty/run.py: starlette, ollama, httpx-sse, pytest-httpx,
