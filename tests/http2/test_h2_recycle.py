@@ -154,6 +154,75 @@ def test_a_failed_write_fails_only_the_streams_still_sending() -> None:
     assert state.data_to_send() == b""  # nothing is written after a failed write
 
 
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered"])
+def test_a_body_cut_by_a_closed_connection_reads_on_for_its_answer(answered: bool) -> None:
+    """The server answered the upload before taking its whole body, and closed (nginx after
+    its GOAWAY): our next DATA write fails while that answer is still unread on our side. The
+    upload reads on: the answer is its outcome; with none, the EOF fails it with the write's
+    error. A write that timed out (`read_on` False) fails it at once, as before."""
+    state, server = Http2State(), _server()
+    server.receive_data(state.initiate())
+    state.receive_data(server.data_to_send())
+    upload = state.start_request(b"POST", b"http", b"example.test", b"/up", [], end_stream=False)
+    state.send_data(upload, b"part of the body")
+    server.receive_data(state.data_to_send())
+    if answered:
+        _answer(server, upload, b"stored")
+    unread = server.data_to_send()
+    assert state.write_failed(WriteError("Connection closed"), read_on=True) == {upload}
+    assert state.take(upload) == []
+    assert state.body_cut(upload)
+    state.receive_data(unread)
+    state.receive_data(b"")  # then the EOF
+    events = state.take(upload)
+    if answered:
+        progress = ResponseProgress()
+        progress.apply(events)
+        assert progress.head is not None
+        assert (progress.head.status_code, b"".join(progress.take())) == (200, b"stored")
+        assert progress.ended
+    else:
+        [reset] = events
+        assert isinstance(reset.error, WriteError)  # type: ignore[union-attr]
+        assert str(reset.error) == "Connection closed"  # type: ignore[union-attr]
+
+
+def test_a_connection_that_closes_under_an_upload_returns_the_answer_already_sent() -> None:
+    """The same through the connection's flows: the upload's second DATA write fails, and the
+    flow goes on to read the answer the server had sent instead of raising `WriteError`."""
+    server = _server()
+    script = _Script(server)
+    conn = Http2Connection(None, _runtime(), _no_change)
+    script.reads.append(server.data_to_send())
+    script.run(conn.handshake(5.0))
+    progress = ResponseProgress()
+    head = (b"POST", b"http", b"example.test", b"/up", [])
+    started = conn.start(head, b"x" * 40_000, None, 5.0, progress)  # (more than one DATA)
+    writes = 0
+    effect = started.send(None)
+    while True:
+        try:
+            if effect[0] in (WRITE, WRITE_SHIELDED):
+                writes += 1
+                if writes == 1:  # HEADERS and the first DATA frames reach the server
+                    server.receive_data(effect[2])
+                    server.clear_outbound_data_buffer()
+                    _answer(server, 1, b"stored")
+                    script.reads.append(server.data_to_send())
+                    effect = started.send(None)
+                else:
+                    effect = started.throw(WriteError("Connection closed"))
+            else:
+                raise AssertionError(f"unexpected effect {effect!r}")
+        except StopIteration as stop:
+            sid = stop.value
+            break
+    assert writes == 2
+    script.run(conn.receive(sid, progress, 5.0))
+    assert progress.head is not None
+    assert (progress.head.status_code, b"".join(progress.take())) == (200, b"stored")
+
+
 @pytest.mark.parametrize(
     ("method", "headers", "resent"),
     [("GET", {}, True), ("POST", {"Idempotency-Key": "k"}, True), ("POST", {}, False)],

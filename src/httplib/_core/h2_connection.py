@@ -132,21 +132,29 @@ class Http2Connection:
             if not defer:
                 yield from self.flush(timeout)
             return sid
-        yield from self.flush(timeout)
-        if body is not None:
-            if not (yield from self._send_data(sid, body, timeout)):
-                return sid
-        else:
-            iterator = yield (BODY_ITER, chunks)
-            try:
-                while (chunk := (yield (BODY_NEXT, iterator))) is not None:
-                    if not (yield from self._send_data(sid, chunk, timeout)):
-                        return sid  # the server answered or reset already: stop sending
-            finally:
-                yield (BODY_CLOSE, iterator)
-        with self._lock:
-            self.state.end_stream(sid)
-        yield from self.flush(timeout)
+        try:
+            yield from self.flush(timeout)
+            if body is not None:
+                if not (yield from self._send_data(sid, body, timeout)):
+                    return sid
+            else:
+                iterator = yield (BODY_ITER, chunks)
+                try:
+                    while (chunk := (yield (BODY_NEXT, iterator))) is not None:
+                        if not (yield from self._send_data(sid, chunk, timeout)):
+                            return sid  # the server answered or reset already: stop sending
+                finally:
+                    yield (BODY_CLOSE, iterator)
+            with self._lock:
+                self.state.end_stream(sid)
+            yield from self.flush(timeout)
+        except WriteError:
+            with self._lock:
+                reads_on = self.state.body_cut(sid)
+            if not reads_on:
+                raise
+            # The connection closed under the body: the server's answer may already be here
+            # (`Http2State.write_failed`); `receive` reads it, or fails with this error.
         return sid
 
     def _send_data(self, sid: int, data: bytes, timeout: float | None) -> Flow:
@@ -198,11 +206,14 @@ class Http2Connection:
             with lock:
                 self._writing = False
             if isinstance(exc, TransportError):
-                yield from self._write_lost(exc)
+                # (not after a write that timed out: the server is there but not reading, and
+                # would not answer a request it never got whole)
+                yield from self._write_lost(exc, isinstance(exc, WriteError))
             elif self._runtime.interruptible_writes:
                 # Interrupted mid-write (KeyboardInterrupt in a blocking sendall): the peer may
                 # have half a frame, so nothing more may be sent on the connection.
-                yield from self._write_lost(WriteError("A write was interrupted mid-frame."))
+                interrupted = WriteError("A write was interrupted mid-frame.")
+                yield from self._write_lost(interrupted, False)
             raise
 
     def goodbye(self) -> Flow:
@@ -336,10 +347,13 @@ class Http2Connection:
         """The socket failed: fail every stream with `error`, wake them, tell the pool."""
         return self._fail_streams(self.state.connection_lost, error)
 
-    def _write_lost(self, error: TransportError) -> Flow:
-        """A write failed: the streams still sending fail with `error` (the others read on, see
-        `Http2State.write_failed`); wake them, tell the pool the connection is draining."""
-        return self._fail_streams(self.state.write_failed, error)
+    def _write_lost(self, error: TransportError, read_on: bool) -> Flow:
+        """A write failed: a request whose HEADERS may not have left fails with `error`; the
+        others read on, and with `read_on` (the connection was closed or reset under the
+        write) so does a request whose body it cut, for an answer the server may have sent
+        (see `Http2State.write_failed`); wake them, tell the pool the connection is
+        draining."""
+        return self._fail_streams(lambda e: self.state.write_failed(e, read_on), error)
 
     def _fail_streams(
         self, fail: Callable[[TransportError], set[int]], error: TransportError

@@ -415,10 +415,14 @@ class _Stream:
         "sending",
         "trailers",
         "unacked",
+        "write_cut",
     )
 
     def __init__(self, reused: bool, sending: bool) -> None:
         self.sending = sending  # the request's END_STREAM is not sent yet
+        # A write failed while the body was being sent: the stream reads on for an answer the
+        # server may have sent already, and fails with this if none comes (`write_failed`).
+        self.write_cut: TransportError | None = None
         self.head_unsent = False  # a bodiless request's HEADERS not yet known to be written
         self.events: deque[StreamEvent] = deque()
         self.trailers: list[tuple[bytes, bytes]] = []
@@ -849,19 +853,38 @@ class Http2State:
             self._fail(error, touched, cut=True)
         return touched
 
-    def write_failed(self, error: TransportError) -> set[int]:
-        """The shell's write failed: nothing more can be sent, so the streams still sending
-        their request fail with `error`; the others read on. Returns the stream ids to wake."""
+    def write_failed(self, error: TransportError, read_on: bool = False) -> set[int]:
+        """The shell's write failed: nothing more can be sent. A request whose HEADERS may not
+        have gone out fails with `error`; the others read on. So does one whose body was being
+        sent, when `read_on` (the connection was closed or reset under the write, so the reads
+        end soon): a server may answer before it has the whole request and then close
+        (RFC 9113 section 8.1; nginx after its GOAWAY), and that answer may be buffered on our
+        side, not yet read; without one, the stream fails with `error` when the connection
+        ends (`_fail`). Otherwise (a write that timed out or was interrupted) it fails now.
+        Returns the stream ids to wake."""
         touched: set[int] = set()
         if self.is_broken:
             return touched
         self.write_error = error
         self.cut_off = True
         for sid, stream in self._streams.items():
-            if stream.sending or (stream.head_unsent and not stream.answered):
+            if stream.head_unsent and not stream.answered:
                 self._queue(sid, StreamReset(_copy(error)), touched)
+            elif stream.sending:
+                if read_on:
+                    stream.sending = False
+                    stream.write_cut = _copy(error)
+                    touched.add(sid)  # (a flow waiting to send learns it cannot)
+                else:
+                    self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
         return touched
+
+    def body_cut(self, sid: int) -> bool:
+        """Whether a failed write cut `sid`'s body and it reads on for an answer
+        (`write_failed`)."""
+        stream = self._streams.get(sid)
+        return stream is not None and stream.write_cut is not None
 
     def has_events(self, sid: int) -> bool:
         stream = self._streams.get(sid)
@@ -1004,8 +1027,9 @@ class Http2State:
         copies are marked so a response it cut may be fetched again (`resend`)."""
         self.error = error
         drained = cut and self.goaway is not None
-        for sid in self._streams:
-            copy = _copy(error)
+        for sid, stream in self._streams.items():
+            # (a stream whose body a failed write cut says so: its request never went whole)
+            copy = stream.write_cut or _copy(error)
             if cut:
                 mark_connection_cut(copy)
             if drained:
