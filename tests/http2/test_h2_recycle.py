@@ -187,42 +187,6 @@ def test_a_body_cut_by_a_closed_connection_reads_on_for_its_answer(answered: boo
         assert str(reset.error) == "Connection closed"  # type: ignore[union-attr]
 
 
-def test_a_connection_that_closes_under_an_upload_returns_the_answer_already_sent() -> None:
-    """The same through the connection's flows: the upload's second DATA write fails, and the
-    flow goes on to read the answer the server had sent instead of raising `WriteError`."""
-    server = _server()
-    script = _Script(server)
-    conn = Http2Connection(None, _runtime(), _no_change)
-    script.reads.append(server.data_to_send())
-    script.run(conn.handshake(5.0))
-    progress = ResponseProgress()
-    head = (b"POST", b"http", b"example.test", b"/up", [])
-    started = conn.start(head, b"x" * 40_000, None, 5.0, progress)  # (more than one DATA)
-    writes = 0
-    effect = started.send(None)
-    while True:
-        try:
-            if effect[0] in (WRITE, WRITE_SHIELDED):
-                writes += 1
-                if writes == 1:  # HEADERS and the first DATA frames reach the server
-                    server.receive_data(effect[2])
-                    server.clear_outbound_data_buffer()
-                    _answer(server, 1, b"stored")
-                    script.reads.append(server.data_to_send())
-                    effect = started.send(None)
-                else:
-                    effect = started.throw(WriteError("Connection closed"))
-            else:
-                raise AssertionError(f"unexpected effect {effect!r}")
-        except StopIteration as stop:
-            sid = stop.value
-            break
-    assert writes == 2
-    script.run(conn.receive(sid, progress, 5.0))
-    assert progress.head is not None
-    assert (progress.head.status_code, b"".join(progress.take())) == (200, b"stored")
-
-
 @pytest.mark.parametrize(
     ("method", "headers", "resent"),
     [("GET", {}, True), ("POST", {"Idempotency-Key": "k"}, True), ("POST", {}, False)],
@@ -444,14 +408,21 @@ def _no_change(conn: Http2Connection) -> Iterator[Any]:
     return iter(())
 
 
-def test_a_whole_response_survives_a_failed_acknowledgement() -> None:
-    """The server answers, pings and closes: writing the PING's acknowledgement fails. The
-    response had arrived whole, so the request succeeds; the connection is done."""
+def _connected() -> tuple[h2.connection.H2Connection, _Script, Http2Connection]:
+    """A server, a script performing the client's effects, and a client connection past its
+    handshake."""
     server = _server()
     script = _Script(server)
     conn = Http2Connection(None, _runtime(), _no_change)
     script.reads.append(server.data_to_send())
     script.run(conn.handshake(5.0))
+    return server, script, conn
+
+
+def test_a_whole_response_survives_a_failed_acknowledgement() -> None:
+    """The server answers, pings and closes: writing the PING's acknowledgement fails. The
+    response had arrived whole, so the request succeeds; the connection is done."""
+    server, script, conn = _connected()
     progress = ResponseProgress()
     sid = script.run(conn.start(HEAD, None, None, 5.0, progress))
     server.clear_outbound_data_buffer()
@@ -465,6 +436,38 @@ def test_a_whole_response_survives_a_failed_acknowledgement() -> None:
     assert (b"".join(progress.take()), progress.ended) == (b"complete", True)
     assert isinstance(conn.state.write_error, WriteError)
     assert conn.state.is_draining
+
+
+def test_a_connection_that_closes_under_an_upload_returns_the_answer_already_sent() -> None:
+    """The same through the connection's flows: the upload's second DATA write fails, and the
+    flow goes on to read the answer the server had sent instead of raising `WriteError`."""
+    server, script, conn = _connected()
+    progress = ResponseProgress()
+    head = (b"POST", b"http", b"example.test", b"/up", [])
+    started = conn.start(head, b"x" * 40_000, None, 5.0, progress)  # (more than one DATA)
+    writes = 0
+    effect = started.send(None)
+    while True:
+        try:
+            if effect[0] in (WRITE, WRITE_SHIELDED):
+                writes += 1
+                if writes == 1:  # HEADERS and the first DATA frames reach the server
+                    server.receive_data(effect[2])
+                    server.clear_outbound_data_buffer()
+                    _answer(server, 1, b"stored")
+                    script.reads.append(server.data_to_send())
+                    effect = started.send(None)
+                else:
+                    effect = started.throw(WriteError("Connection closed"))
+            else:
+                raise AssertionError(f"unexpected effect {effect!r}")
+        except StopIteration as stop:
+            sid = stop.value
+            break
+    assert writes == 2
+    script.run(conn.receive(sid, progress, 5.0))
+    assert progress.head is not None
+    assert (progress.head.status_code, b"".join(progress.take())) == (200, b"stored")
 
 
 # ----------------------------------------------------------------------- end to end, HTTP/1.1
