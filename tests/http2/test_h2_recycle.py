@@ -34,6 +34,7 @@ from httplib._core.resend import (
     MAX_REFUSED_RETRIES,
     MAX_STALE_RESENDS,
     Resend,
+    is_connection_cut,
     is_refused,
 )
 from httplib._exceptions import RemoteProtocolError, WriteError
@@ -219,6 +220,24 @@ def test_a_head_in_a_failed_write_on_a_new_connection(
     [reset] = state.take(sid)
     fresh = Resend(plan)
     assert not fresh.after_http2(reset.error, state, sid)  # type: ignore[union-attr]
+
+
+def test_a_request_started_on_a_connection_already_broken_is_refused_unsent() -> None:
+    """Another thread's read met the EOF between the pool handing the connection out and this
+    request's HEADERS: nothing of it left, so it is refused (sent again elsewhere, any method);
+    and what the broken connection raises later still says it was cut (the retry policy reads
+    that mark on every copy)."""
+    state, server = Http2State(), _server()
+    [upload] = _open(state, server, 1)
+    state.receive_data(b"")  # EOF
+    with pytest.raises(RemoteProtocolError, match="failed before the request was sent") as info:
+        state.start_request(b"POST", b"http", b"example.test", b"/up", [], end_stream=False)
+    assert is_refused(info.value)
+    with pytest.raises(RemoteProtocolError, match="Server disconnected") as later:
+        state.send_data(upload, b"more")
+    assert is_connection_cut(later.value)
+    [reset] = state.take(upload)
+    assert is_connection_cut(reset.error)  # type: ignore[union-attr]
 
 
 def test_a_refused_stream_stays_refused_when_the_connection_then_breaks() -> None:

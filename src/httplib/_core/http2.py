@@ -506,8 +506,10 @@ def _check_fields(fields: list[tuple[bytes, bytes]]) -> None:
 
 def _copy(error: TransportError) -> TransportError:
     """A fresh instance of a connection's error for each stream it fails, so flows raising it
-    concurrently never share (and extend) one traceback."""
-    return type(error)(*error.args)
+    concurrently never share (and extend) one traceback; with its marks (`resend`'s facts)."""
+    copy = type(error)(*error.args)
+    copy.__dict__.update(error.__dict__)
+    return copy
 
 
 def _connection_error(exc: Exception) -> RemoteProtocolError:
@@ -621,7 +623,11 @@ class Http2State:
     ) -> int:
         """Open a stream with the request head; returns its id."""
         if self.error is not None:
-            raise self.error
+            # Broken before this request was sent on it (another thread's read met the EOF
+            # between the pool handing it out and now): nothing left, so it goes elsewhere.
+            raise refused_error(
+                f"The HTTP/2 connection failed before the request was sent on it: {self.error}"
+            )
         if self.goaway is not None:
             raise refused_error("The HTTP/2 connection received GOAWAY: no new streams.")
         if self.write_error is not None:
@@ -1026,6 +1032,8 @@ class Http2State:
         the connection broke (EOF, reset), which after GOAWAY is the server draining it: the
         copies are marked so a response it cut may be fetched again (`resend`)."""
         self.error = error
+        if cut:
+            mark_connection_cut(error)  # (copied to each stream's error, and to later ones)
         drained = cut and self.goaway is not None
         for sid, stream in self._streams.items():
             # (a stream whose body a failed write cut says so: its request never went whole)
