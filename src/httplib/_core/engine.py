@@ -60,7 +60,15 @@ from .effects import (
 from .events import ResponseReceived
 from .exchange import Http11Connection, Http11Exchange
 from .http11 import DISCONNECTED_BEFORE_RESPONSE
-from .plan import READ_SIZE, ConnectionConfig, Endpoint, RequestPlan, deadline_error, plan_for
+from .plan import (
+    READ_SIZE,
+    WRITE_SLICE,
+    ConnectionConfig,
+    Endpoint,
+    RequestPlan,
+    deadline_error,
+    plan_for,
+)
 from .pool import Action, Close, PoolState, Ticket, TicketStatus
 from .proxy import ProxySpec, open_tunnel
 from .resend import (
@@ -496,7 +504,12 @@ class Engine:
         try:
             while (chunk := (yield (BODY_NEXT, iterator))) is not None:
                 for buf in ex.frame(chunk):
-                    yield (WRITE, stream, buf, plan.write_timeout)
+                    if len(buf) <= WRITE_SLICE:
+                        yield (WRITE, stream, buf, plan.write_timeout)
+                        continue
+                    view = memoryview(buf)
+                    for at in range(0, len(buf), WRITE_SLICE):
+                        yield (WRITE, stream, view[at : at + WRITE_SLICE], plan.write_timeout)
         finally:
             yield (BODY_CLOSE, iterator)
         tail = ex.end()  # the last chunk when chunked; nothing for a Content-Length

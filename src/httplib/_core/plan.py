@@ -34,6 +34,7 @@ __all__ = [
     "Endpoint",
     "RequestPlan",
     "plan_for",
+    "WRITE_SLICE",
 ]
 
 # One read: 64 KiB is the largest TLS-record-friendly size that still bounds memory per response.
@@ -41,6 +42,11 @@ READ_SIZE = 64 * 1024
 # In-memory bodies up to this size share the head's write (one syscall, one segment burst);
 # larger ones are written as they are, never copied.
 INLINE_BODY_MAX = 64 * 1024
+# A streamed body's piece larger than this is written in slices of it (views, not copies). An
+# asyncio transport copies whatever the socket does not take at once into its own buffer and
+# only then asks its writer to wait: an 8 MiB piece written whole held a second 8 MiB while a
+# slow server read it. In slices the writer waits after each, so at most about one is copied.
+WRITE_SLICE = 256 * 1024
 
 # The port a URL without one means, per scheme the transports speak.
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
