@@ -58,8 +58,11 @@ class ScriptServer:
         return [request.method for request in self.seen]
 
 
-def read_request(conn: socket.socket, buffer: bytearray) -> tuple[str, str, bytes] | None:
-    """The next request's method, target and body (Content-Length or chunked), or None at EOF."""
+def read_request(
+    conn: socket.socket, buffer: bytearray
+) -> tuple[str, str, list[tuple[str, str]], bytes] | None:
+    """The next request's method, target, header fields (names lower-cased) and body
+    (Content-Length or chunked), or None at EOF."""
 
     def fill() -> bool:
         chunk = conn.recv(65536)
@@ -89,7 +92,11 @@ def read_request(conn: socket.socket, buffer: bytearray) -> tuple[str, str, byte
         end = length
     body = bytes(buffer[:end])
     del buffer[:end]
-    return method.upper(), target, body
+    fields = [
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition(":") for line in head.split("\r\n")[1:] if line)
+    ]
+    return method.upper(), target, fields, body
 
 
 @contextmanager
@@ -102,9 +109,9 @@ def script_server(*replies: Reply) -> Iterator[ScriptServer]:
     def handler(conn: socket.socket) -> None:
         buffer = bytearray()
         while (request := read_request(conn, buffer)) is not None:
-            method, target, body = request
+            method, target, fields, body = request
             with lock:
-                holder[0].seen.append(Seen(0, method, target, [], body))
+                holder[0].seen.append(Seen(0, method, target, fields, body))
                 reply = pending.pop(0) if pending else OK
             if callable(reply):
                 reply(conn)
@@ -218,6 +225,35 @@ def test_a_body_cut_off_before_the_caller_saw_any_is_retried(
     assert response.extensions["attempts"] == 2
     assert [r.path for r in server.seen] == ["/x", "/x"]
     assert len(retry_lines(caplog, "Retrying GET")) == 1
+
+
+def test_a_body_cut_off_is_retried_through_the_whole_flow(fault: Fault) -> None:
+    """With auth and an event hook (so not the client's fast path), the cut body goes through
+    the flow's final read, and the request goes again with its credentials."""
+    seen: list[int] = []
+
+    def hook(response: Any) -> Any:
+        seen.append(response.status_code)
+
+    async def async_hook(response: Any) -> None:
+        hook(response)
+
+    with script_server(closed_in_body, OK) as server:
+        response, _ = send(
+            fault,
+            "GET",
+            server.url + "/x",
+            {
+                "retries": FAST,
+                "auth": ("user", "pass"),
+                "event_hooks": {"response": [async_hook if fault.is_async else hook]},
+            },
+        )
+    assert (response.status_code, response.text) == (200, "ok")
+    assert response.extensions["attempts"] == 2
+    assert [r.path for r in server.seen] == ["/x", "/x"]
+    assert [r.header("authorization") for r in server.seen] == [["basic dxnlcjpwyxnz"]] * 2
+    assert seen == [200, 200]  # the hook ran for each exchange
 
 
 def test_a_body_cut_off_is_retried_within_the_counts(fault: Fault) -> None:
