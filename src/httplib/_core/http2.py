@@ -874,15 +874,12 @@ class Http2State:
         self.write_error = error
         self.cut_off = True
         for sid, stream in self._streams.items():
-            if stream.head_unsent and not stream.answered:
+            if read_on and stream.sending:
+                stream.sending = False
+                stream.write_cut = _copy(error)
+                touched.add(sid)  # (a flow waiting to send learns it cannot)
+            elif stream.sending or (stream.head_unsent and not stream.answered):
                 self._queue(sid, StreamReset(_copy(error)), touched)
-            elif stream.sending:
-                if read_on:
-                    stream.sending = False
-                    stream.write_cut = _copy(error)
-                    touched.add(sid)  # (a flow waiting to send learns it cannot)
-                else:
-                    self._queue(sid, StreamReset(_copy(error)), touched)
         self._blocked.clear()
         return touched
 

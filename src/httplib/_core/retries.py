@@ -54,7 +54,6 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from .._exceptions import (
     ConnectError,
     ConnectTimeout,
-    ReadError,
     ReadTimeout,
     RemoteProtocolError,
     TimeoutException,
@@ -103,8 +102,10 @@ def error_kind(exc: BaseException) -> str | None:
         return CONNECT
     if isinstance(exc, (ReadTimeout, WriteTimeout)):
         return TIMEOUT
-    if isinstance(exc, (ReadError, WriteError)) or is_refused(exc) or is_connection_cut(exc):
-        return LOST  # (a refused HTTP/2 stream was never processed; a cut one may have been)
+    if isinstance(exc, WriteError) or is_refused(exc) or is_connection_cut(exc):
+        # (a refused HTTP/2 stream was never processed; a cut one, a `ReadError` among them,
+        # may have been)
+        return LOST
     # A connection closed before any byte of response; every other RemoteProtocolError is a
     # malformed response, which a resend would not fix.
     if isinstance(exc, RemoteProtocolError) and str(exc) == DISCONNECTED_BEFORE_RESPONSE:

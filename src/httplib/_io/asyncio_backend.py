@@ -116,21 +116,11 @@ class _ByteProtocol(asyncio.BaseProtocol):
             if not waiter.done():
                 if direct:
                     # The waiting reader had nothing buffered: the data goes straight to it.
-                    rest = None
-                    if len(data) > direct:
-                        data, rest = data[:direct], data[direct:]
-                    if parser is None:
-                        waiter.set_result(data)
-                    else:
-                        try:
-                            parser.feed(data)
-                        except Exception as exc:  # (raised at the reader's await)
-                            waiter.set_exception(exc)
-                        else:
-                            waiter.set_result(None)
-                    if rest is None:
+                    if len(data) <= direct:
+                        _hand(waiter, parser, data)
                         return
-                    data = rest
+                    _hand(waiter, parser, data[:direct])
+                    data = data[direct:]
                 else:
                     waiter.set_result(None)
         self.chunks.append(data)
@@ -208,15 +198,8 @@ class _ByteProtocol(asyncio.BaseProtocol):
         error = self.eof_error()
         if error is not None:
             waiter.set_exception(error)
-        elif parser is None:
-            waiter.set_result(b"")
         else:
-            try:
-                parser.feed(b"")
-            except Exception as exc:
-                waiter.set_exception(exc)
-            else:
-                waiter.set_result(None)
+            _hand(waiter, parser, b"")
 
     def eof_error(self) -> BaseException | None:
         """What a read at EOF raises (mapped), or None when it returns b"". A broken pipe is
@@ -236,12 +219,15 @@ class _ByteProtocol(asyncio.BaseProtocol):
             return chunk
         return self.take(max_bytes)
 
-    def wait_for_data(self, direct: int, timeout: float | None) -> asyncio.Future[Any]:
+    def wait_for_data(
+        self, direct: int, timeout: float | None, parser: Any = None
+    ) -> asyncio.Future[Any]:
         """The future a reader with nothing buffered awaits, timed out after `timeout`.
-        `direct` nonzero: the future takes up to that many bytes itself (`read_direct`)."""
+        `direct` nonzero: the future takes up to that many bytes itself (`read_direct`), or
+        with a `parser` they go to its `feed` and the future takes None."""
         waiter = self.read_waiter = self.loop.create_future()
         self.read_direct = direct
-        self.parser = None  # (`read_into_effect` sets its own after this)
+        self.parser = parser
         if timeout is None:
             self.read_deadline = None
         else:
@@ -694,31 +680,17 @@ class AsyncioBackend:
         stream = effect[1]
         if type(stream) is not AsyncioStream:
             return stream.read(effect[2], effect[3])
-        protocol = stream._protocol
-        if protocol.chunks:
-            return protocol.take_buffered(effect[2])
-        if protocol.eof:
-            return stream._at_eof()
-        return protocol.wait_for_data(effect[2], effect[3])
+        return _read_now(stream, effect[2], effect[3], None)
 
     @staticmethod
     def read_into_effect(effect: tuple[Any, ...]) -> Any:
         """The READ_INTO effect without a coroutine, as `read_effect`: the parser is fed the
         buffered data at once, or by `data_received` itself when it comes (so a response is
         parsed in the loop's read callback, and its reader wakes once it is filed)."""
-        stream, parser = effect[1], effect[2]
+        stream = effect[1]
         if type(stream) is not AsyncioStream:
-            return read_into(stream, parser, effect[3], effect[4])
-        protocol = stream._protocol
-        if protocol.chunks:
-            parser.feed(protocol.take_buffered(effect[3]))
-        elif protocol.eof:
-            parser.feed(stream._at_eof())
-        else:
-            waiter = protocol.wait_for_data(effect[3], effect[4])
-            protocol.parser = parser
-            return waiter
-        return None
+            return read_into(stream, effect[2], effect[3], effect[4])
+        return _read_now(stream, effect[3], effect[4], effect[2])
 
     def wait_effect(self, effect: tuple[Any, ...]) -> asyncio.Future[bool]:
         """The WAIT effect as its waker itself, no coroutine: `_wake` resolves it with True,
@@ -791,6 +763,37 @@ class AsyncioBackend:
     def shield(self) -> contextlib.nullcontext[None]:
         # asyncio delivers a cancellation once: the clean-up's own awaits run normally.
         return contextlib.nullcontext()
+
+
+def _read_now(stream: AsyncioStream, max_bytes: int, timeout: float | None, parser: Any) -> Any:
+    """READ (`parser` None) or READ_INTO on a plain connection: what is buffered, or b"" (or
+    the error) at EOF, at once, fed to `parser` when there is one; else the future the
+    protocol resolves when data comes (`wait_for_data`)."""
+    protocol = stream._protocol
+    if protocol.chunks:
+        data = protocol.take_buffered(max_bytes)
+    elif protocol.eof:
+        data = stream._at_eof()
+    else:
+        return protocol.wait_for_data(max_bytes, timeout, parser)
+    if parser is None:
+        return data
+    parser.feed(data)
+    return None
+
+
+def _hand(waiter: asyncio.Future[Any], parser: Any, data: bytes) -> None:
+    """Resolve a direct reader's future with `data`, or with None once its `parser` took it
+    (the parser's error is raised at the reader's await instead)."""
+    if parser is None:
+        waiter.set_result(data)
+        return
+    try:
+        parser.feed(data)
+    except Exception as exc:
+        waiter.set_exception(exc)
+    else:
+        waiter.set_result(None)
 
 
 def _loop_nests_tls(loop: asyncio.AbstractEventLoop) -> bool:
