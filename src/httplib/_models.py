@@ -67,6 +67,7 @@ __all__ = ["Request", "Response"]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 _NO_BODY_HEADERS: dict[str, str] = {}
+_HOST_AND_FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding"})
 
 # Status codes whose Location header makes a redirect (RFC 9110 section 15.4).
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -284,12 +285,18 @@ class Request:
                 continue
             headers.setdefault(name, value)
         fields = headers._list
-        names = {field[1] for field in fields}
+        has_host = framed = False
+        # A plain loop over the names: a set comprehension costs a frame on every request.
+        for field in fields:
+            if field[1] in _HOST_AND_FRAMING:
+                if field[1] == b"host":
+                    has_host = True
+                else:
+                    framed = True
         # Fields built here from checked parts (a parsed URL's netloc) are stored as they are.
         auto: list[tuple[bytes, bytes, bytes]] = []
-        if b"host" not in names and self.url.host:
+        if not has_host and self.url.host:
             auto.append((b"Host", b"host", self.url.netloc))
-        framed = b"content-length" in names or b"transfer-encoding" in names
         if not framed and self.method in _BODY_METHODS:
             auto.append((b"Content-Length", b"content-length", b"0"))
         if auto:
@@ -376,6 +383,7 @@ class Response:
     _elapsed: datetime.timedelta | None = None
     _elapsed_func: Callable[[], datetime.timedelta] | None = None
     _sent_at: float | None = None  # the client's `time.perf_counter()` when it sent the request
+    _closed_at: float | None = None  # the same clock when the response was read or closed
     # Largest decoded body `read()`/`aread()` accept (the client's `max_content_size`); None:
     # unbounded, as in httpx.
     _max_content_size: int | None = None
@@ -411,6 +419,28 @@ class Response:
                 self._num_bytes_downloaded = 0
         else:
             self.stream = stream
+
+    @classmethod
+    def _received(
+        cls,
+        status_code: int,
+        headers: Headers,
+        stream: SyncByteStream | AsyncByteStream,
+        extensions: dict[str, Any],
+    ) -> Response:
+        """A streamed response from a transport's own parts, taken as they are: what
+        `Response(status_code, headers=..., stream=..., extensions=...)` builds, without copying
+        the headers and extensions or binding eleven keyword arguments (every response of the
+        pooled transports comes here)."""
+        self = cls.__new__(cls)
+        self.status_code = status_code
+        self.headers = headers
+        self._request = None
+        self.extensions = extensions
+        self.history = []
+        self.default_encoding = "utf-8"
+        self.stream = stream
+        return self
 
     def _prepare(self, body_headers: dict[str, str]) -> None:
         for name, value in body_headers.items():
@@ -495,11 +525,15 @@ class Response:
     @property
     def elapsed(self) -> datetime.timedelta:
         """Time from sending the request until the body was read or the response closed."""
-        if self._elapsed is None:
-            raise RuntimeError(
-                "'.elapsed' may only be accessed after the response has been read or closed."
-            )
-        return self._elapsed
+        elapsed = self._elapsed
+        if elapsed is None:
+            if self._closed_at is None or self._sent_at is None:
+                raise RuntimeError(
+                    "'.elapsed' may only be accessed after the response has been read or closed."
+                )
+            # Made on first use: a timedelta costs a keyword-parsing call on every response.
+            elapsed = self._elapsed = datetime.timedelta(seconds=self._closed_at - self._sent_at)
+        return elapsed
 
     @elapsed.setter
     def elapsed(self, value: datetime.timedelta) -> None:
@@ -617,14 +651,18 @@ class Response:
             return False
         self.is_closed = True
         if self._sent_at is not None:
-            self._elapsed = datetime.timedelta(seconds=time.perf_counter() - self._sent_at)
+            self._closed_at = time.perf_counter()  # (`elapsed` makes the timedelta)
         elif self._elapsed_func is not None:
             self._elapsed = self._elapsed_func()
         return True
 
     def _is_identity(self) -> bool:
         """No Content-Encoding to undo: the raw chunks are the decoded body."""
-        return b"content-encoding" not in [field[1] for field in self.headers._list]
+        # A plain loop: a comprehension costs a frame of its own on every response.
+        for field in self.headers._list:  # noqa: SIM110
+            if field[1] == b"content-encoding":
+                return False
+        return True
 
     def _take_arrived(self) -> bytes | None:
         """The whole identity body when it has already arrived (our transports' streams offer

@@ -8,6 +8,7 @@ on another connection reuses it as is. Neither does I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .._content import ByteStream
@@ -51,6 +52,9 @@ WRITE_SLICE = 256 * 1024
 # The port a URL without one means, per scheme the transports speak.
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _TLS_SCHEMES = frozenset({"https", "wss"})
+# The phase timeouts of `request.extensions["timeout"]`, in the order `RequestPlan` stores them.
+_PHASE_NAMES = ("connect", "read", "write", "pool")
+_PHASES = itemgetter(*_PHASE_NAMES)
 _MISSING_PROTOCOL = "Request URL is missing an 'http://' or 'https://' protocol."
 
 
@@ -209,10 +213,11 @@ class RequestPlan:
             self.connect_timeout = self.read_timeout = None
             self.write_timeout = self.pool_timeout = None
         else:
-            self.connect_timeout = timeouts.get("connect")
-            self.read_timeout = timeouts.get("read")
-            self.write_timeout = timeouts.get("write")
-            self.pool_timeout = timeouts.get("pool")
+            try:  # (one C call for the usual dict, which has all four)
+                phases = _PHASES(timeouts)
+            except KeyError:  # a caller's own dict may leave some out: those are unbounded
+                phases = tuple(timeouts.get(name) for name in _PHASE_NAMES)
+            self.connect_timeout, self.read_timeout, self.write_timeout, self.pool_timeout = phases
         stream = request.stream
         self.replayable = isinstance(stream, ByteStream)
         body = request.read() if self.replayable else None

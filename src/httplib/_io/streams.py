@@ -192,10 +192,7 @@ class ResponseBody:
 
 def response_from(parts: ResponseParts, stream: Any) -> Response:
     """The `Response` for the engine's `parts`, its body read through `stream`."""
-    status, headers, extensions, _ = parts
-    response = Response(status, stream=stream, extensions=extensions)
-    response.headers = Headers._trusted(headers)  # (given to Response, it would be copied)
-    return response
+    return Response._received(parts[0], Headers._trusted(parts[1]), stream, parts[2])
 
 
 class SyncResponseStream(ResponseBody, SyncByteStream):
