@@ -435,11 +435,30 @@ def test_body_without_framing_is_rejected() -> None:
         (b"GET", b"/", [*HOST, (b"", b"1")], "Illegal header name"),
     ],
 )
+@pytest.mark.parametrize("stored", [False, True], ids=["pairs", "stored"])
 def test_request_validation(
-    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], message: str
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], message: str, stored: bool
 ) -> None:
+    # `stored`: the fields as a `Headers` object keeps them, (name, lower name, value).
+    fields = [(name, name.lower(), value) for name, value in headers] if stored else headers
     with pytest.raises(LocalProtocolError, match=message):
-        Http11State().send_request(method, target, headers)
+        Http11State().send_request(method, target, fields, stored)
+
+
+def test_request_from_stored_fields() -> None:
+    """A request's own `Headers` fields are written as (name, value) pairs would be: the
+    lower-cased copy of each name is not sent, and framing is read from them the same way."""
+    pairs = [(b"Host", b"example.com"), (b"X-Trace", b"Ab"), (b"Content-Length", b"3")]
+    stored = Http11State()
+    data = stored.send_request(
+        b"PUT", b"/", [(name, name.lower(), value) for name, value in pairs], True
+    )
+    assert data == Http11State().send_request(b"PUT", b"/", pairs)
+    assert data == (
+        b"PUT / HTTP/1.1\r\nHost: example.com\r\nX-Trace: Ab\r\nContent-Length: 3\r\n\r\n"
+    )
+    with pytest.raises(LocalProtocolError, match="Too much data"):
+        stored.send_body(b"four")
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ class Http11Exchange(BodyBuffer):
         """The head, with an inline body (and its framing) appended."""
         plan = self.plan
         state = self.conn.state
-        head = state.send_request(plan.method_bytes, plan.target, plan.head_fields())
+        head = state.send_request(plan.method_bytes, plan.target, *plan.http11_fields())
         body = plan.inline
         if body is None:
             return head

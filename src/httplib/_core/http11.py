@@ -111,6 +111,9 @@ _VALUE = rb"[\t\x20-\x7e\x80-\xff]"
 _NO_BODY_STATUS = frozenset({204, 304})
 _HEX = b"0123456789abcdefABCDEF"
 _FIELD_FORMAT = b"%s: %s\r\n"
+# A `Headers` field as it is stored, (name, lower-cased name, value): the middle one is not
+# written (`%.0s`), so a request's own fields need no (name, value) copy first.
+_STORED_FIELD_FORMAT = b"%s: %.0s%s\r\n"
 # A whole request head as send_request formats it (RFC 9112 sections 3 and 5).
 _REQUEST_HEAD = re.compile(
     TOKEN
@@ -185,21 +188,29 @@ class Http11State:
     # ---------------------------------------------------------------- sending
 
     def send_request(
-        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]]
+        self,
+        method: bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]] | list[tuple[bytes, bytes, bytes]],
+        stored: bool = False,
     ) -> bytes:
-        """Validate and serialize a request head; record how its body is framed."""
+        """Validate and serialize a request head; record how its body is framed. `headers`
+        are (name, value) pairs, or with `stored` a `Headers` object's (name, lower-cased
+        name, value) fields."""
         if self._request_sent:
             raise LocalProtocolError("Can't send a request: this cycle already sent one.")
         if self._closed or self._switched:
             raise LocalProtocolError("Can't send a request on a closed connection.")
         try:
-            fields = b"".join(map(_FIELD_FORMAT.__mod__, headers))
+            fields = b"".join(
+                map((_STORED_FIELD_FORMAT if stored else _FIELD_FORMAT).__mod__, headers)
+            )
         except TypeError:  # pairs given as lists, or a part that is not bytes
-            fields = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
+            fields = b"".join([field[0] + b": " + field[-1] + b"\r\n" for field in headers])
         head = b"%s %s HTTP/1.1\r\n%s\r\n" % (method, target, fields)
         # One scan validates every part; the LF count catches a CRLF smuggled into any of them.
         if _REQUEST_HEAD.fullmatch(head) is None or head.count(b"\n") != len(headers) + 2:
-            _raise_bad_request_part(method, target, headers)
+            _raise_bad_request_part(method, target, [(field[0], field[-1]) for field in headers])
         self._method = method
         self._request_sent = True
         lowered = head.lower()

@@ -261,6 +261,18 @@ class RequestPlan:
             self.headers = fields
         return fields
 
+    def http11_fields(self) -> tuple[list[Any], bool]:
+        """The header fields for an HTTP/1.1 head, and whether they are the request's own
+        `Headers` fields, (name, lower-cased name, value) as stored (`send_request`'s
+        `stored`): the usual request, whose Host came first, needs no (name, value) copy."""
+        fields = self.headers
+        if fields is None:
+            stored = self.request.headers._list
+            if stored and stored[0][1] == b"host":
+                return stored, True
+            fields = self.head_fields()
+        return fields, False
+
     def uses_http2(self, alpn: str | None) -> bool:
         """Whether to speak HTTP/2 on a fresh connection that negotiated `alpn` (None in clear
         text): ALPN "h2", or HTTP/1.1 switched off (prior knowledge, RFC 9113 section 3.3)."""
