@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from httplib._config import Limits
-from httplib._core.effects import CLOSE, CONNECT, READ, READ_INTO, WAIT, WRITE, Runtime
+from httplib._core.effects import CHUNKS, CLOSE, CONNECT, READ, READ_INTO, WAIT, WRITE, Runtime
 from httplib._core.engine import Engine
 from httplib._core.plan import ConnectionConfig
 from httplib._models import Request
@@ -57,7 +57,7 @@ class World:
             except StopIteration as stop:
                 return stop.value
             kind = effect[0]
-            if kind == WAIT:
+            if kind in (WAIT, CHUNKS):  # (a body's flow hands its chunks out: effect[1])
                 return effect
             if kind == CONNECT:
                 self.opened += 1
@@ -94,8 +94,9 @@ def test_a_second_wait_gets_what_is_left_of_the_pool_timeout() -> None:
     # Three seconds on, the first response ends and its connection goes to the waiter; the
     # server closes it while it idles, and a third request queues meanwhile.
     world.now += 3.0
-    assert world.until_wait(body.next_chunks()) == [b"ok"]
-    assert world.until_wait(body.next_chunks()) is None
+    body_flow = body.chunks_flow()
+    assert world.until_wait(body_flow) == (CHUNKS, [b"ok"])
+    assert world.until_wait(body_flow) is None
     world.closed.add(stream)
     third = get(engine)
     assert world.until_wait(third)[0] == WAIT

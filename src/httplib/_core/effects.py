@@ -27,6 +27,10 @@ first item is its kind (a small int, so a driver dispatches through a table):
     BODY_CLOSE       that iterator                                  None (closed if it can be,
                                                                     even when cancelled)
 
+A response body's flow (`chunks_flow`) also yields `(CHUNKS, chunks)`, which is not an effect: the
+driver's run returns the list of body chunks to its caller (the response stream), and the
+caller's next run resumes the flow. So a streamed body is one flow, not one per read.
+
 I/O errors arrive already mapped to httplib's exception tree (each backend maps at one place).
 Wakers are made and set by the runtime's non-blocking primitives (`Runtime.new_waker`,
 `Runtime.wake`); only waiting on one is an effect.
@@ -42,6 +46,7 @@ __all__ = [
     "BODY_CLOSE",
     "BODY_ITER",
     "BODY_NEXT",
+    "CHUNKS",
     "CLOSE",
     "CONNECT",
     "PROBE",
@@ -73,6 +78,8 @@ __all__ = [
     BODY_CLOSE,
     READ_INTO,
 ) = range(13)
+# Not an effect (see the module docstring): body chunks handed out by a body's flow.
+CHUNKS = 13
 
 # A blocking socket (or trio's) is probed, with one select() call, on reuse only after idling
 # this long: a server rarely closes a connection sooner, and a stale one is resent anyway.

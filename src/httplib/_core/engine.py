@@ -45,6 +45,7 @@ from .effects import (
     BODY_CLOSE,
     BODY_ITER,
     BODY_NEXT,
+    CHUNKS,
     CLOSE,
     CONNECT,
     PROBE,
@@ -640,21 +641,26 @@ class Http11Body(Http11Exchange):
         self._pool = pool
         self._ticket: Ticket | None = ticket
 
-    def next_chunks(self) -> Flow:
-        """The next body chunks (reading once if none is buffered), or None at the end."""
-        while not self.chunks:
-            if self.ended or self._ticket is None:
-                yield from self.close()
-                return None
-            try:
-                yield (READ_INTO, self.conn.stream, self, READ_SIZE, self.plan.read_timeout)
-            except BaseException as exc:
-                yield from self._give_back(False)
-                renamed = deadline_error(self.plan, exc)
-                if renamed is exc:
-                    raise
-                raise renamed from exc
-        return self.take()
+    def chunks_flow(self) -> Flow:
+        """The rest of the body as one flow: it reads as needed and hands out each batch of
+        chunks as `(CHUNKS, chunks)`; it returns at the end of the body, the connection given
+        back. (One flow per body, not one per read: a 64 MiB body is 1,024 reads.)"""
+        while True:
+            while not self.chunks:
+                if self.ended or self._ticket is None:
+                    yield from self.close()
+                    return
+                try:
+                    yield (READ_INTO, self.conn.stream, self, READ_SIZE, self.plan.read_timeout)
+                except BaseException as exc:
+                    yield from self._give_back(False)
+                    renamed = deadline_error(self.plan, exc)
+                    if renamed is exc:
+                        raise
+                    raise renamed from exc
+            # (Outside the `try`: a consumer that stops here closes the flow with
+            # GeneratorExit, which must not meet a handler that yields.)
+            yield (CHUNKS, self.take())
 
     @property
     def holds_connection(self) -> bool:
@@ -715,23 +721,25 @@ class Http2Body:
         self._progress = progress
         self._plan = plan  # (its read timeout is asked for at each wait: a deadline shrinks it)
 
-    def next_chunks(self) -> Flow:
-        """The next body chunks (waiting for the stream if none is queued), or None at the end."""
+    def chunks_flow(self) -> Flow:
+        """The rest of the body as one flow, as `Http11Body.chunks_flow`: it waits for the
+        stream as needed and hands out each batch of chunks as `(CHUNKS, chunks)`."""
         progress = self._progress
-        try:
-            while not progress.chunks:
-                if progress.ended or self._ticket is None:
-                    yield from self.close()
-                    return None
-                timeout = self._plan.read_timeout
-                yield from self._conn.receive(progress.sid, progress, timeout)  # type: ignore[arg-type]
-        except BaseException as exc:
-            yield from self.close()
-            renamed = deadline_error(self._plan, exc)
-            if renamed is exc:
-                raise
-            raise renamed from exc
-        return progress.take()
+        while True:
+            try:
+                while not progress.chunks:
+                    if progress.ended or self._ticket is None:
+                        yield from self.close()
+                        return
+                    timeout = self._plan.read_timeout
+                    yield from self._conn.receive(progress.sid, progress, timeout)  # type: ignore[arg-type]
+            except BaseException as exc:
+                yield from self.close()
+                renamed = deadline_error(self._plan, exc)
+                if renamed is exc:
+                    raise
+                raise renamed from exc
+            yield (CHUNKS, progress.take())  # (outside the `try`, as in Http11Body)
 
     def take_arrived(self) -> bytes | None:
         """The rest of the body when all of it has arrived (no read needed), else None."""

@@ -77,6 +77,9 @@ class Http11Exchange(BodyBuffer):
     def feed(self, data: bytes) -> None:
         """Bytes read from the connection (b"" at EOF): the head, body chunks, the end."""
         state = self.conn.state
+        if self.head is not None and state.receive_body_data(data):
+            self.chunks.append(data)  # (a large body's usual read: no events made)
+            return
         for event in state.receive_data(data):
             kind = type(event)
             if kind is DataReceived:

@@ -297,6 +297,21 @@ class Http11State:
             buf.clear()
         return self._run(data)
 
+    def receive_body_data(self, data: bytes) -> bool:
+        """The body's fast path: True when `data` is all body with nothing buffered, a piece
+        of a Content-Length body short of its end or of a body read until close. Then it
+        is counted here and the caller keeps it as the next body chunk; no events are made.
+        False for anything else (a head, chunked framing, a body's last piece, EOF), which
+        `receive_data` takes instead. A 64 MiB body arrives as 1,024 such reads."""
+        step = self._step.__func__  # type: ignore[attr-defined]
+        if step is _STEP_LENGTH:
+            if 0 < len(data) < self._remaining and not self._buf:
+                self._remaining -= len(data)
+                return True
+        elif step is _STEP_CLOSE and data and not self._buf:
+            return True
+        return False
+
     def next_events(self) -> list[Event]:
         """Parse bytes already buffered (e.g. received with the previous response)."""
         if not self._buf:
@@ -641,6 +656,12 @@ class Http11State:
         if not (self._our_done and self._their_done and self._keep_alive) or self._closed:
             raise LocalProtocolError("Can't start a new cycle: the connection is not reusable.")
         self._reset_cycle()
+
+
+# The steps `receive_body_data` recognises (compared by function: a bound method is new on
+# every attribute read).
+_STEP_LENGTH = Http11State._step_length
+_STEP_CLOSE = Http11State._step_close
 
 
 def _raise_bad_request_part(

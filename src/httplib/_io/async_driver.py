@@ -17,7 +17,7 @@ from types import CoroutineType
 from typing import Any
 
 from .._config import Limits
-from .._core.effects import Effect, Flow
+from .._core.effects import CHUNKS, Effect, Flow
 from .._core.engine import Engine, ResponseParts
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
@@ -122,7 +122,8 @@ class AsyncDriver:
 
     async def run(self, flow: Flow, finish: Callable[[Any], Any] | None = None) -> Any:
         """Perform `flow`'s effects until it returns; its result (passed through `finish`
-        when given), or the error it lets through."""
+        when given), or the error it lets through. A body's flow that hands out chunks
+        returns them instead (`CHUNKS`); run it again for more."""
         perform, future_type = self._perform, self._future_type
         send, value, error = flow.send, None, None
         while True:
@@ -130,8 +131,11 @@ class AsyncDriver:
                 effect = send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
                 return stop.value if finish is None else finish(stop.value)
+            kind = effect[0]
+            if kind == CHUNKS:
+                return effect[1]
             try:
-                value = perform[effect[0]](effect)
+                value = perform[kind](effect)
                 if type(value) is CoroutineType:
                     value = await value
                 if type(value) is future_type:  # (also when a wrapping coroutine returned it)

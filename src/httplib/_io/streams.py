@@ -201,8 +201,9 @@ class SyncResponseStream(ResponseBody, SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         body, run = self._body, self._run
+        flow = body.chunks_flow()
         try:
-            while (chunks := run(body.next_chunks())) is not None:
+            while (chunks := run(flow)) is not None:
                 yield from chunks
         finally:
             if body.holds_connection:
@@ -221,8 +222,9 @@ class AsyncResponseStream(ResponseBody, AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         body, run = self._body, self._run
+        flow = body.chunks_flow()
         try:
-            while (chunks := await run(body.next_chunks())) is not None:
+            while (chunks := await run(flow)) is not None:
                 for chunk in chunks:
                     yield chunk
         finally:

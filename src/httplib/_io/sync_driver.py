@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._config import Limits
-from .._core.effects import PROBE_IDLE_AFTER, Effect, Flow, Runtime
+from .._core.effects import CHUNKS, PROBE_IDLE_AFTER, Effect, Flow, Runtime
 from .._core.engine import Engine
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
@@ -49,7 +49,9 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
 
 
 def run(flow: Flow) -> Any:
-    """Perform `flow`'s effects until it returns; its result, or the error it lets through."""
+    """Perform `flow`'s effects until it returns; its result, or the error it lets through.
+    A body's flow that hands out chunks returns them instead (`CHUNKS`); run it again for
+    more."""
     # (`FlowStepper`'s loop written out: it steps every effect of every request, and the method
     # calls measured ~0.3 µs per request in bench/micro/hot_path.py --profile)
     send, value, error = flow.send, None, None
@@ -58,8 +60,11 @@ def run(flow: Flow) -> Any:
             effect = send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
             return stop.value
+        kind = effect[0]
+        if kind == CHUNKS:
+            return effect[1]
         try:
-            value, error = PERFORM[effect[0]](effect), None
+            value, error = PERFORM[kind](effect), None
         except BaseException as exc:
             value, error = None, exc
 
