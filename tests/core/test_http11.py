@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -545,6 +546,68 @@ def run_stream(splits: list[int]) -> list[list[Event]]:
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=30))
 def test_random_splits_give_identical_events(splits: list[int]) -> None:
     assert run_stream(splits) == run_stream([])
+
+
+def _body_by_fast_path(response: bytes, cuts: list[int], eof: bool) -> tuple[bytes, list[Any]]:
+    """`response` fed in pieces as `Http11Exchange.feed` feeds it: after the head, a piece the
+    body's fast path takes (`receive_body_data`) is body as it is; the rest goes to
+    `receive_data`. The body, and every event that is not body data."""
+    state = new_state()
+    body, other, at = b"", [], 0
+    for end in [*sorted(cuts), len(response)]:
+        piece, at = response[at:end], max(at, end)
+        if not piece:  # (a read returns b"" only at EOF)
+            continue
+        if other and state.receive_body_data(piece):
+            body += piece
+            continue
+        for event in state.receive_data(piece):
+            if isinstance(event, DataReceived):
+                body += event.data
+            else:
+                other.append(event)
+    if eof:
+        other += state.receive_data(b"")
+    other.append((state.is_response_complete, state.is_reusable, state.trailing_data))
+    return body, other
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=300),
+    framing=st.sampled_from(["length", "close", "chunked"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    extra=st.sampled_from([b"", b"HTTP/1.1 200 OK\r\n"]),
+)
+def test_body_fast_path_agrees_with_events(
+    body: bytes, framing: str, cuts: list[int], extra: bytes
+) -> None:
+    """However the reads split a response, the body's fast path yields the same body, events
+    and end state as `receive_data` alone (bytes after the body included)."""
+    if framing == "length":
+        response = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s%s" % (len(body), body, extra)
+    elif framing == "close":
+        response = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body
+    else:
+        chunk = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+        response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + b"0\r\n\r\n"
+    eof = framing == "close"
+    assert _body_by_fast_path(response, cuts, eof) == _body_by_fast_path(response, [], eof)
+
+
+def test_body_fast_path_takes_only_body() -> None:
+    """Only a read that is all body, short of a Content-Length body's end, goes by the fast
+    path: not a head, not the last piece, not chunked framing, not EOF."""
+    state = new_state()
+    assert not state.receive_body_data(b"HTTP/1.1 200 OK\r\n")
+    state.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+    assert state.receive_body_data(b"abc")
+    assert not state.receive_body_data(b"")
+    assert not state.receive_body_data(b"def")  # the last piece: StreamEnded comes from events
+    assert merged(state.receive_data(b"def")) == [DataReceived(b"def"), StreamEnded([])]
+    chunked = new_state()
+    chunked.receive_data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert not chunked.receive_body_data(b"3\r\nabc\r\n")
 
 
 def test_stream_reference_events() -> None:
