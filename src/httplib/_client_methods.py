@@ -90,6 +90,31 @@ class Methods(Generic[R, S]):
         )  # fmt: skip
         return self.send(request, auth=auth, follow_redirects=follow_redirects)
 
+    def _shortcut(
+        self,
+        method: str,
+        url: URL | str,
+        content: RequestContent | None,
+        data: RequestData | None,
+        files: RequestFiles | None,
+        json: Any | None,
+        params: QueryParamTypes | None,
+        headers: HeaderTypes | None,
+        cookies: CookieTypes | None,
+        auth: AuthTypes | UseClientDefault | None,
+        follow_redirects: bool | UseClientDefault,
+        timeout: TimeoutTypes | UseClientDefault,
+        extensions: RequestExtensions | None,
+    ) -> R:
+        """What a method shortcut (`get`, `post`, ...) does with its arguments, in `request`'s
+        order: call `request`, as httpx's shortcuts do, so a subclass's or a test's `request`
+        sees every call."""
+        return self.request(
+            method, url, content=content, data=data, files=files, json=json, params=params,
+            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
+            timeout=timeout, extensions=extensions,
+        )  # fmt: skip
+
     def stream(
         self,
         method: str,
@@ -127,9 +152,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a GET request (no body arguments: GET requests carry none)."""
-        return self.request(
-            "GET", url, params=params, headers=headers, cookies=cookies, auth=auth,
-            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "GET", url, None, None, None, None, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def options(
@@ -145,9 +170,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send an OPTIONS request."""
-        return self.request(
-            "OPTIONS", url, params=params, headers=headers, cookies=cookies, auth=auth,
-            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "OPTIONS", url, None, None, None, None, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def head(
@@ -163,9 +188,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a HEAD request."""
-        return self.request(
-            "HEAD", url, params=params, headers=headers, cookies=cookies, auth=auth,
-            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "HEAD", url, None, None, None, None, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def delete(
@@ -181,9 +206,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a DELETE request."""
-        return self.request(
-            "DELETE", url, params=params, headers=headers, cookies=cookies, auth=auth,
-            follow_redirects=follow_redirects, timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "DELETE", url, None, None, None, None, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def post(
@@ -203,10 +228,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a POST request."""
-        return self.request(
-            "POST", url, content=content, data=data, files=files, json=json, params=params,
-            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
-            timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "POST", url, content, data, files, json, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def put(
@@ -226,10 +250,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a PUT request."""
-        return self.request(
-            "PUT", url, content=content, data=data, files=files, json=json, params=params,
-            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
-            timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "PUT", url, content, data, files, json, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
     def patch(
@@ -249,10 +272,9 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Send a PATCH request."""
-        return self.request(
-            "PATCH", url, content=content, data=data, files=files, json=json, params=params,
-            headers=headers, cookies=cookies, auth=auth, follow_redirects=follow_redirects,
-            timeout=timeout, extensions=extensions,
+        return self._shortcut(
+            "PATCH", url, content, data, files, json, params, headers, cookies, auth,
+            follow_redirects, timeout, extensions,
         )  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from httplib._client import USE_CLIENT_DEFAULT, AsyncClient, Client
 from httplib._config import Limits, Timeout
 from httplib._core.auth import Auth, DigestAuth
 from httplib._core.decoders import SUPPORTED_DECODERS
-from httplib._exceptions import ConnectError, ReadTimeout, RequestError
+from httplib._exceptions import ConnectError, InvalidURL, ReadTimeout, RequestError
 from httplib._models import Request, Response
 from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
 from httplib._transports.mock import MockTransport
@@ -620,6 +620,54 @@ def test_method_shortcuts_send_their_method(runner: Any) -> None:
     assert methods == ["GET", "OPTIONS", "HEAD", "DELETE", "POST", "PUT", "PATCH"]
     bodies = [r.json()["body"] for r in responses if r.request.method in ("POST", "PUT", "PATCH")]
     assert bodies == ["p", "k=v", json.dumps({"j": 1}, separators=(",", ":"))]
+
+
+def test_async_shortcuts_build_when_awaited(async_runner: Any) -> None:
+    """`AsyncClient.get(...)` builds its request when the coroutine runs, as httpx's does: a
+    bad URL raises at the `await`, not at the call; the per-request cookies warning names the
+    caller's line."""
+
+    async def main() -> Response:
+        async with AsyncClient(transport=MockTransport(echo_handler)) as client:
+            call = client.get("http://[::1/")  # (no error yet)
+            with pytest.raises(InvalidURL):
+                await call
+            with pytest.warns(DeprecationWarning, match="per-request cookies") as warned:
+                response = await client.post("http://a/", content=b"x", cookies={"c": "1"})
+            assert [w.filename for w in warned] == [__file__]
+            return response
+
+    response = async_runner.run(main)
+    assert response.json()["headers"]["cookie"] == "c=1"
+    assert response.json()["body"] == "x"
+
+
+def test_async_shortcuts_go_through_a_replaced_request_or_send(async_runner: Any) -> None:
+    """A subclass's `request`, or a `send` patched on the instance, sees every shortcut's
+    call with a built `Request`, as in httpx (whose shortcuts call `request`, which calls
+    `send`)."""
+    seen: list[tuple[str, str]] = []
+
+    class Recording(AsyncClient):
+        async def request(self, method: str, url: Any, **kwargs: Any) -> Response:
+            seen.append(("request", method))
+            return await super().request(method, url, **kwargs)
+
+    async def main() -> None:
+        async with Recording(transport=MockTransport(echo_handler)) as client:
+            assert (await client.get("http://a/")).json()["method"] == "GET"
+        async with AsyncClient(transport=MockTransport(echo_handler)) as client:
+            send = client.send
+
+            async def spy(request: Any, **kwargs: Any) -> Response:
+                seen.append(("send", type(request).__name__))
+                return await send(request, **kwargs)
+
+            client.send = spy  # type: ignore[method-assign]
+            assert (await client.delete("http://a/")).json()["method"] == "DELETE"
+
+    async_runner.run(main)
+    assert seen == [("request", "GET"), ("send", "Request")]
 
 
 # Keyword arguments httplib adds to httpx's (each with a default that keeps httpx's behaviour).
