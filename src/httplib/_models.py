@@ -68,6 +68,13 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 _NO_BODY_HEADERS: dict[str, str] = {}
 _HOST_AND_FRAMING = frozenset({b"host", b"content-length", b"transfer-encoding"})
+# The body of every request without one: a `ByteStream` holds nothing but its bytes, so one
+# serves all (a request waiting for a pool slot holds no stream of its own: issue 15).
+_NO_BODY = ByteStream(b"")
+# Method names as sent: a name already in capitals is kept, not copied by `upper()`.
+_METHOD_NAMES = {
+    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+}
 
 # Status codes whose Location header makes a redirect (RFC 9110 section 15.4).
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -242,7 +249,9 @@ class Request:
         stream: SyncByteStream | AsyncByteStream | None = None,
         extensions: RequestExtensions | None = None,
     ) -> None:
-        self.method = (method.decode("ascii") if isinstance(method, bytes) else method).upper()
+        if isinstance(method, bytes):
+            method = method.decode("ascii")
+        self.method = _METHOD_NAMES.get(method) or method.upper()
         # As in httpx, `params` replace the URL's query; the client merges before building.
         # A URL never changes, so one given as such is kept rather than copied.
         if params is not None:
@@ -259,7 +268,7 @@ class Request:
         if stream is None and content is None and data is None and files is None and json is None:
             # No body (every GET): what encode_request would build, without building it.
             self._prepare(_NO_BODY_HEADERS)
-            self.stream: SyncByteStream | AsyncByteStream = ByteStream(b"")
+            self.stream: SyncByteStream | AsyncByteStream = _NO_BODY
             self._content = b""
         elif stream is None:
             body_headers, body = encode_request(
