@@ -412,22 +412,7 @@ class AsyncClient(
             timeout=timeout, extensions=extensions,
         )  # fmt: skip
 
-    def _shortcut(
-        self,
-        method: str,
-        url: URL | str,
-        content: RequestContent | None,
-        data: RequestData | None,
-        files: RequestFiles | None,
-        json: Any | None,
-        params: QueryParamTypes | None,
-        headers: HeaderTypes | None,
-        cookies: CookieTypes | None,
-        auth: AuthTypes | UseClientDefault | None,
-        follow_redirects: bool | UseClientDefault,
-        timeout: TimeoutTypes | UseClientDefault,
-        extensions: RequestExtensions | None,
-    ) -> Coroutine[Any, Any, Response]:
+    def _shortcut(self, *args: Any) -> Coroutine[Any, Any, Response]:
         """A method shortcut's coroutine: `send`'s own, which builds the request when it starts
         (so a bad argument still raises at the `await`). One coroutine frame less than going
         through `request`, for a request waiting for a pool slot (issue 15's 100,000 in
@@ -440,16 +425,13 @@ class AsyncClient(
             getattr(self.request, "__func__", None) is not _OWN_REQUEST
             or getattr(self.send, "__func__", None) is not _OWN_SEND
         ):
-            return super()._shortcut(
-                method, url, content, data, files, json, params, headers, cookies, auth,
-                follow_redirects, timeout, extensions,
-            )  # fmt: skip
-        # The arguments as a tuple, which `send` builds into a request first thing (a tuple
-        # reaches `send` only from here).
-        unbuilt = (
-            method, url, content, data, files, json, params, headers, cookies, timeout, extensions
-        )  # fmt: skip
-        return self.send(cast(Request, unbuilt), auth=auth, follow_redirects=follow_redirects)
+            return super()._shortcut(*args)
+        # `args` are in `request`'s order (method, url, content, data, files, json, params,
+        # headers, cookies, auth, follow_redirects, timeout, extensions). All but auth and
+        # follow_redirects go to `send` as a tuple, which it builds into a request first thing
+        # (a tuple reaches `send` only from here).
+        unbuilt = args[:9] + args[11:]
+        return self.send(cast(Request, unbuilt), auth=args[9], follow_redirects=args[10])
 
     def _build_shortcut(self, unbuilt: tuple[Any, ...]) -> Request:
         """The request of `_shortcut`'s arguments, as `request` builds it."""
