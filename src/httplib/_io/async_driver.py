@@ -136,10 +136,13 @@ class AsyncDriver:
                 return effect[1]
             try:
                 value = perform[kind](effect)
-                if type(value) is CoroutineType:
-                    value = await value
-                if type(value) is future_type:  # (also when a wrapping coroutine returned it)
-                    value = await value
+                if value is not None:  # (a write the transport buffered answers None at once)
+                    if type(value) is future_type:
+                        value = await value
+                    elif type(value) is CoroutineType:
+                        value = await value
+                        if type(value) is future_type:  # (a wrapping coroutine returned it)
+                            value = await value
                 error = None
             except BaseException as exc:
                 value, error = None, exc
