@@ -12,7 +12,6 @@ only when that response is a redirect.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import (
     AbstractAsyncContextManager,
@@ -26,7 +25,7 @@ from types import TracebackType
 from typing import Any, cast
 
 from ._client_base import USE_CLIENT_DEFAULT, UseClientDefault, _BaseClient, _State
-from ._client_methods import _COOKIES_DEPRECATED, Methods
+from ._client_methods import Methods
 from ._core.auth import Auth
 from ._core.flow import (
     AUTH_CLOSE,
@@ -433,19 +432,6 @@ class AsyncClient(
         unbuilt = args[:9] + args[11:]
         return self.send(cast(Request, unbuilt), auth=args[9], follow_redirects=args[10])
 
-    def _build_shortcut(self, unbuilt: tuple[Any, ...]) -> Request:
-        """The request of `_shortcut`'s arguments, as `request` builds it."""
-        method, url, content, data, files, json, params, headers, cookies, timeout, extensions = (
-            unbuilt
-        )
-        if cookies is not None:
-            # (stacklevel: this frame, `send`, then the caller's `await`)
-            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=3)
-        return self.build_request(
-            method, url, content=content, data=data, files=files, json=json, params=params,
-            headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
-        )  # fmt: skip
-
     async def send(
         self,
         request: Request,
@@ -456,7 +442,7 @@ class AsyncClient(
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
         if type(request) is tuple:  # type: ignore[comparison-overlap]  # (`_shortcut`'s)
-            request = self._build_shortcut(request)
+            request = self._build_call(request, 3)  # (3: `_build_call`, this, the caller)
         chosen, follow, retry = self._start(request, auth, follow_redirects)
         response = error = None
         resent = 0

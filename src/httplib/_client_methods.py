@@ -82,13 +82,26 @@ class Methods(Generic[R, S]):
         extensions: RequestExtensions | None = None,
     ) -> R:
         """Build a request from the arguments merged with the client's settings, and send it."""
+        request = self._build_call(
+            (method, url, content, data, files, json, params, headers, cookies, timeout,
+             extensions),
+            self._caller_depth + 1,
+        )  # fmt: skip
+        return self.send(request, auth=auth, follow_redirects=follow_redirects)
+
+    def _build_call(self, unbuilt: tuple[Any, ...], stacklevel: int) -> Request:
+        """The request of a call's arguments (method, url, content, data, files, json, params,
+        headers, cookies, timeout, extensions), for `request` and AsyncClient's shortcuts;
+        per-request cookies warn as in httpx, `stacklevel` frames up from here."""
+        method, url, content, data, files, json, params, headers, cookies, timeout, extensions = (
+            unbuilt
+        )
         if cookies is not None:
-            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=self._caller_depth)
-        request = self.build_request(
+            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=stacklevel)
+        return self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,
         )  # fmt: skip
-        return self.send(request, auth=auth, follow_redirects=follow_redirects)
 
     def _shortcut(
         self,
