@@ -22,10 +22,11 @@ from contextlib import (
 )
 from time import monotonic, perf_counter, sleep
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ._client_base import USE_CLIENT_DEFAULT, UseClientDefault, _BaseClient, _State
 from ._client_methods import Methods
+from ._core.admission import admission_timed_out, admission_timeout
 from ._core.auth import Auth
 from ._core.flow import (
     AUTH_CLOSE,
@@ -62,6 +63,9 @@ from ._types import (
     TimeoutTypes,
 )
 from ._urls import URL
+
+if TYPE_CHECKING:
+    from ._io.async_driver import AsyncDriver
 
 __all__ = ["USE_CLIENT_DEFAULT", "AsyncClient", "Client", "UseClientDefault"]
 
@@ -233,17 +237,59 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
 _POOLED_HANDLE = AsyncHTTPTransport.handle_async_request
 
 
-def _atransport_call(client: AsyncClient, request: Request) -> Coroutine[Any, Any, Response]:
+def _pooled_driver(client: AsyncClient) -> AsyncDriver | None:
+    """The driver of `client`'s own pooled transport when every request goes through it (no
+    mounts, no routing of a subclass's or a patch's, `handle_async_request` not patched:
+    pytest-httpx and others patch it on the class), else None."""
+    if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
+        transport = client._transport
+        if type(transport).handle_async_request is _POOLED_HANDLE:
+            return transport._driver  # type: ignore[attr-defined, no-any-return]
+    return None
+
+
+def _call_timeouts(client: AsyncClient, request: Request | tuple[Any, ...]) -> Any:
+    """The "timeout" extension `request` will carry, before it is built (a shortcut's
+    arguments, `Methods._build_call`'s order) or before `_start` fills in the client's."""
+    if type(request) is tuple:
+        extensions = request[10]
+        if extensions and "timeout" in extensions:
+            return extensions["timeout"]
+        return client._timeout_dict(request[9])
+    return request.extensions.get("timeout") or client._timeout_dict(USE_CLIENT_DEFAULT)  # type: ignore[union-attr]
+
+
+def _admission_timed_out(
+    client: AsyncClient, request: Request | tuple[Any, ...], by_deadline: bool
+) -> NoReturn:
+    """Raise the PoolTimeout of a request whose wait at the admission gate ran out, with its
+    request built (as every transport error carries it)."""
+    if type(request) is tuple:
+        request = client._build_call(request, 4)  # (4: the caller of `send`)
+    assert isinstance(request, Request)
+    error = admission_timed_out(_call_timeouts(client, request), by_deadline)
+    error._request = request
+    raise error
+
+
+def _atransport_call(
+    client: AsyncClient,
+    request: Request,
+    driver: AsyncDriver | None = None,
+    queued: float | None = None,
+) -> Coroutine[Any, Any, Response]:
     """What sending `request` awaits: its transport's `handle_async_request`, or for the pooled
-    transport itself its driver's coroutine (a request waiting for a pool slot then holds one
-    coroutine frame less: issue 15's scale rows)."""
+    transport itself (`driver`, when the caller found it) its driver's coroutine (a request
+    waiting for a pool slot then holds one coroutine frame less: issue 15's scale rows).
+    `queued`: it holds a place at the driver's admission gate (see `AsyncDriver.handle`)."""
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
+    if driver is not None:
+        return driver.handle(request, queued)
     if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
         transport = client._transport
     else:
         transport = client._transport_for_url(request.url)
-    # (Only while `handle_async_request` is ours: pytest-httpx and others patch it on the class.)
     if type(transport).handle_async_request is _POOLED_HANDLE:
         return transport._driver.handle(request)  # type: ignore[attr-defined, no-any-return]
     return transport.handle_async_request(request)
@@ -441,17 +487,46 @@ class AsyncClient(
         follow_redirects: bool | UseClientDefault = USE_CLIENT_DEFAULT,
     ) -> Response:
         """Send a built request as is (see `build_request`); read the body unless `stream`."""
-        if type(request) is tuple:  # type: ignore[comparison-overlap]  # (`_shortcut`'s)
-            request = self._build_call(request, 3)  # (3: `_build_call`, this, the caller)
-        chosen, follow, retry = self._start(request, auth, follow_redirects)
+        # The admission gate (`_core/admission.py`): when the pool has as many requests
+        # queued as it may, the next ones wait here, before their request is even built,
+        # holding this frame and a waker (issue 15's scale rows). Past the gate, the engine
+        # gives the place up once the pool has answered the request.
+        driver = _pooled_driver(self)
+        gate = None if driver is None else driver.admission
+        started = None
+        queued = 0.0
+        if gate is not None and not gate.enter():
+            assert driver is not None
+            started = self._clock()  # (a total deadline counts from here)
+            waiter = driver.queue(gate)
+            try:
+                timeout, by_deadline = admission_timeout(_call_timeouts(self, request))
+                if not await driver.wait(waiter.waker, timeout):
+                    _admission_timed_out(self, request, by_deadline)
+            except BaseException:
+                driver.wake(gate.give_up(waiter))
+                raise
+            queued = self._clock() - started
+        try:
+            if type(request) is tuple:  # type: ignore[comparison-overlap]  # (`_shortcut`'s)
+                request = self._build_call(request, 3)  # (3: `_build_call`, this, the caller)
+            chosen, follow, retry = self._start(request, auth, follow_redirects, started)
+            fast, ticket = self._fast_send_plan(request, chosen)
+            if fast:
+                # `_asend_single` written out: a request waiting for a pool slot holds no
+                # frame of its own for it (issue 15's scale rows). The engine takes over the
+                # place at the gate.
+                call = _atransport_call(self, request, driver, None if gate is None else queued)
+                gate = None
+        finally:
+            if gate is not None:
+                # (not sent, or sent through the flow: its exchanges go without a place, as an
+                # auth or a hook may send requests of its own on this client meanwhile)
+                driver.wake(gate.leave())  # type: ignore[union-attr]
         response = error = None
         resent = 0
-        fast, ticket = self._fast_send_plan(request, chosen)
         if fast:
-            # `_asend_single` written out: a request waiting for a pool slot holds no frame
-            # of its own for it (issue 15's scale rows).
             try:
-                call = _atransport_call(self, request)
                 sent_at = perf_counter()
                 response = self._bind(await call, request, sent_at)
             except BaseException as exc:

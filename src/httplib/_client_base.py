@@ -507,10 +507,12 @@ class _BaseClient(Generic[T]):
         request: Request,
         auth: AuthTypes | UseClientDefault | None,
         follow_redirects: bool | UseClientDefault,
+        started: float | None = None,
     ) -> tuple[Auth, bool, Retry | None]:
         """Check the client may send and fill in the defaults: the auth and redirect choice,
         and the retry policy at work for this request (None: no retries; the flow makes its
-        `RetryRun` when the first attempt is not final)."""
+        `RetryRun` when the first attempt is not final). `started`: when the send began on
+        `_clock`, if it waited before (the admission gate): a total deadline counts from it."""
         if self._state is _State.CLOSED:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         self._state = _State.OPENED
@@ -525,7 +527,7 @@ class _BaseClient(Generic[T]):
         if total is not None:
             # `Timeout(total=...)`: one deadline for everything this send does (redirects and
             # auth rounds carry the extensions on), on the clock the transport's engine uses.
-            now = self._clock()
+            now = self._clock() if started is None else started
             timeouts = extensions["timeout"] = timeouts.copy()  # (the caller's may be shared)
             timeouts["deadline"] = now + total
         chosen = self._auth if isinstance(auth, UseClientDefault) else _build_auth(auth)

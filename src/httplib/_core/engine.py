@@ -41,6 +41,7 @@ from .._exceptions import (
     TimeoutException,
     WriteError,
 )
+from .admission import Admission
 from .effects import (
     BODY_CLOSE,
     BODY_ITER,
@@ -62,6 +63,7 @@ from .events import ResponseReceived
 from .exchange import Http11Connection, Http11Exchange
 from .http11 import DISCONNECTED_BEFORE_RESPONSE
 from .plan import (
+    POOL_TIMED_OUT,
     READ_SIZE,
     WRITE_SLICE,
     ConnectionConfig,
@@ -97,7 +99,6 @@ __all__ = ["Engine", "Http2Body", "Http11Body", "ResponseParts"]
 _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
-_POOL_TIMED_OUT = "Timed out waiting for a connection from the pool."
 
 # Status, raw header list, extensions for `Response(...)`, and the body flow.
 ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body"]
@@ -106,7 +107,7 @@ ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Bod
 class Engine:
     """A transport's pool and the flows that send requests over it; see the module docstring."""
 
-    __slots__ = ("_lock", "clock", "config", "limits", "pool", "runtime")
+    __slots__ = ("_lock", "admission", "clock", "config", "limits", "pool", "runtime")
 
     def __init__(self, config: ConnectionConfig, limits: Limits, runtime: Runtime) -> None:
         self.config = config
@@ -116,10 +117,23 @@ class Engine:
         self._lock = runtime.lock
         # The runtime's clock; a test may replace it with a fake one.
         self.clock = runtime.clock
+        # The gate in front of the pool's queue, when the driver keeps one (the async one).
+        self.admission: Admission | None = None
 
-    def send(self, request: Request) -> Flow:
-        """Send `request`; returns `ResponseParts` once the response head is in."""
-        plan = plan_for(request, self.config, self.clock)
+    def send(self, request: Request, queued: float | None = None) -> Flow:
+        """Send `request`; returns `ResponseParts` once the response head is in. `queued`: the
+        request came through the admission gate (`_core/admission.py`) after waiting that many
+        seconds, which its pool timeout covers too; its place there is given up here, once
+        the pool has answered it (or it fails first)."""
+        admitted = queued is not None
+        try:
+            plan = plan_for(request, self.config, self.clock)
+        except BaseException:
+            if admitted:
+                self._let_next_in()
+            raise
+        if queued:
+            plan.spend_pool_wait(queued)
         # The request's resend allowance, made at its first failure (most requests never fail).
         resend: Resend | None = None
         try:
@@ -136,14 +150,20 @@ class Engine:
                             since = self.clock()
                         try:
                             if not (yield (WAIT, ticket.waker, plan.pool_timeout)):
-                                raise PoolTimeout(_POOL_TIMED_OUT)
+                                raise PoolTimeout(POOL_TIMED_OUT)
                         except BaseException:
                             yield from self.release(pool, ticket, False)
                             raise
                         waited = True
+                    if admitted:
+                        admitted = False
+                        self._let_next_in()
                     pool, ticket, conn = yield from self._checkout(
                         plan, pool, ticket, acts, fresh, waited, since
                     )
+                elif admitted:
+                    admitted = False
+                    self._let_next_in()
                 if type(conn) is not Http11Connection:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
                     if type(parts) is not Resend:
@@ -196,6 +216,16 @@ class Engine:
             if renamed is exc:
                 raise
             raise renamed from exc
+        finally:
+            if admitted:  # (it failed, or was cancelled, before the pool answered it)
+                self._let_next_in()
+
+    def _let_next_in(self) -> None:
+        """A request that came through the admission gate no longer waits for the pool: its
+        place goes to the gate's next waiter, if any."""
+        waker = self.admission.leave()  # type: ignore[union-attr]
+        if waker is not None:
+            self.runtime.wake(waker)
 
     def close(self) -> Flow | None:
         """Close every connection; waiting requests retry on a fresh pool (as httpx's transport
@@ -339,7 +369,7 @@ class Engine:
         status = ticket.status
         if status is _WAITING and not waited:
             if not (yield (WAIT, ticket.waker, wait)):
-                raise PoolTimeout(_POOL_TIMED_OUT)
+                raise PoolTimeout(POOL_TIMED_OUT)
             status = ticket.status
         if status is _CONNECT:
             return (yield from self._connect(plan, pool, ticket))

@@ -31,7 +31,9 @@ __all__ = [
     "READ_SIZE",
     "ConnectionConfig",
     "DeadlinePlan",
+    "POOL_TIMED_OUT",
     "deadline_error",
+    "deadline_message",
     "Endpoint",
     "RequestPlan",
     "plan_for",
@@ -273,6 +275,12 @@ class RequestPlan:
             fields = self.head_fields()
         return fields, False
 
+    def spend_pool_wait(self, seconds: float) -> None:
+        """Take `seconds` spent waiting before the engine (at the admission gate) from the
+        pool timeout: one pool timeout bounds every wait for a connection."""
+        if self.pool_timeout is not None:
+            self.pool_timeout = max(0.0, self.pool_timeout - seconds)
+
     def uses_http2(self, alpn: str | None) -> bool:
         """Whether to speak HTTP/2 on a fresh connection that negotiated `alpn` (None in clear
         text): ALPN "h2", or HTTP/1.1 switched off (prior knowledge, RFC 9113 section 3.3)."""
@@ -290,6 +298,13 @@ class RequestPlan:
 
 
 DEADLINE_SLACK = 0.01
+POOL_TIMED_OUT = "Timed out waiting for a connection from the pool."
+
+
+def deadline_message(total: float | None) -> str:
+    """A timeout's message when the whole-request deadline (`Timeout(total=...)`) caused it."""
+    of = "" if total is None else f" of {total} s"
+    return f"The total deadline{of} for this request passed (Timeout(total=...))."
 
 
 class DeadlinePlan(RequestPlan):
@@ -307,8 +322,7 @@ class DeadlinePlan(RequestPlan):
     total: float | None
 
     def expired_message(self) -> str:
-        total = "" if self.total is None else f" of {self.total} s"
-        return f"The total deadline{total} for this request passed (Timeout(total=...))."
+        return deadline_message(self.total)
 
     def deadline_passed(self) -> bool:
         # Event-loop timers may fire a little early (uvloop keeps milliseconds): a wait cut
@@ -361,6 +375,11 @@ class DeadlinePlan(RequestPlan):
     @pool_timeout.setter
     def pool_timeout(self, value: float | None) -> None:
         self._pool = value
+
+    def spend_pool_wait(self, seconds: float) -> None:
+        # (the phase's own timeout: the deadline's share is measured from the send's start)
+        if self._pool is not None:
+            self._pool = max(0.0, self._pool - seconds)
 
 
 # `RequestPlan.__init__` assigns the four phase timeouts, through the setters above; each is

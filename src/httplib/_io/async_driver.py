@@ -17,7 +17,8 @@ from types import CoroutineType
 from typing import Any
 
 from .._config import Limits
-from .._core.effects import CHUNKS, Effect, Flow
+from .._core.admission import Admission, Waiter, admission_for
+from .._core.effects import CHUNKS, WAIT, Effect, Flow
 from .._core.engine import Engine, ResponseParts
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
@@ -103,6 +104,8 @@ class AsyncDriver:
         # future (a waker it times itself), when it has one.
         self._future_type: type[Any] = _NoFuture
         self._respond = self._response
+        # The gate in front of the pool's queue (`AsyncClient.send` waits at it; issue 15).
+        self.admission: Admission | None = admission_for(limits.max_connections)
 
     def _start(self) -> Engine:
         """Pick the runtime on first use: trio when called from trio, else asyncio."""
@@ -117,8 +120,9 @@ class AsyncDriver:
             backend = AsyncioBackend()
         self._perform = _performers(backend)
         self._future_type = getattr(backend, "future_type", _NoFuture)
-        self.engine = Engine(self._config, self._limits, backend.runtime())
-        return self.engine
+        self.engine = engine = Engine(self._config, self._limits, backend.runtime())
+        engine.admission = self.admission
+        return engine
 
     async def run(self, flow: Flow, finish: Callable[[Any], Any] | None = None) -> Any:
         """Perform `flow`'s effects until it returns; its result (passed through `finish`
@@ -147,12 +151,33 @@ class AsyncDriver:
             except BaseException as exc:
                 value, error = None, exc
 
-    def handle(self, request: Request) -> Coroutine[Any, Any, Response]:
+    def handle(
+        self, request: Request, queued: float | None = None
+    ) -> Coroutine[Any, Any, Response]:
         """Send `request` (await the result); the response body is read from the connection
         as it is iterated. (One coroutine, `run`'s: a request waiting for a pool slot holds
-        as few frames as it can.)"""
+        as few frames as it can.) `queued`: it holds a place at the admission gate, which it
+        waited there that many seconds for (see `Engine.send`)."""
         engine = self.engine or self._start()
-        return self.run(engine.send(request), self._respond)
+        return self.run(engine.send(request, queued), self._respond)
+
+    # The admission gate's effects, for `AsyncClient.send`: it waits there before it builds
+    # its request, so a queued request holds its waker and its own frame, no flow.
+    def queue(self, admission: Admission) -> Waiter:
+        """Queue at `admission` (which turned the request away) with a new waker."""
+        engine = self.engine or self._start()
+        return admission.join(engine.runtime.new_waker())
+
+    def wait(self, waker: Any, timeout: float | None) -> Any:
+        """An awaitable: True once `waker` is woken, False when `timeout` passes first (the
+        engine's WAIT, performed as the runtime does: asyncio's future itself)."""
+        return self._perform[WAIT]((WAIT, waker, timeout))
+
+    def wake(self, waker: Any | None) -> None:
+        """Wake what `Admission.leave` or `give_up` handed a place to (None: nobody)."""
+        if waker is not None:
+            assert self.engine is not None  # (a waker exists only once the engine runs)
+            self.engine.runtime.wake(waker)
 
     def _response(self, parts: ResponseParts) -> Response:
         return response_from(parts, AsyncResponseStream(self.run, parts[3]))
