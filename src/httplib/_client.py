@@ -272,24 +272,17 @@ def _admission_timed_out(
     raise error
 
 
-def _atransport_call(
-    client: AsyncClient,
-    request: Request,
-    driver: AsyncDriver | None = None,
-    queued: float | None = None,
-) -> Coroutine[Any, Any, Response]:
+def _atransport_call(client: AsyncClient, request: Request) -> Coroutine[Any, Any, Response]:
     """What sending `request` awaits: its transport's `handle_async_request`, or for the pooled
-    transport itself (`driver`, when the caller found it) its driver's coroutine (a request
-    waiting for a pool slot then holds one coroutine frame less: issue 15's scale rows).
-    `queued`: it holds a place at the driver's admission gate (see `AsyncDriver.handle`)."""
+    transport itself its driver's coroutine (a request waiting for a pool slot then holds one
+    coroutine frame less: issue 15's scale rows)."""
     if not isinstance(request.stream, AsyncByteStream):
         raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
-    if driver is not None:
-        return driver.handle(request, queued)
     if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
         transport = client._transport
     else:
         transport = client._transport_for_url(request.url)
+    # (Only while `handle_async_request` is ours: pytest-httpx and others patch it on the class.)
     if type(transport).handle_async_request is _POOLED_HANDLE:
         return transport._driver.handle(request)  # type: ignore[attr-defined, no-any-return]
     return transport.handle_async_request(request)
@@ -516,7 +509,10 @@ class AsyncClient(
                 # `_asend_single` written out: a request waiting for a pool slot holds no
                 # frame of its own for it (issue 15's scale rows). The engine takes over the
                 # place at the gate.
-                call = _atransport_call(self, request, driver, None if gate is None else queued)
+                if driver is not None and isinstance(request.stream, AsyncByteStream):
+                    call = driver.handle(request, None if gate is None else queued)
+                else:
+                    call = _atransport_call(self, request)
                 gate = None
         finally:
             if gate is not None:

@@ -9,9 +9,9 @@ client with 100 connections keeps 99,900 of them waiting (issue 15's scale rows)
 at most `limit` requests wait in the pool's queue; the rest wait at the gate before their
 request is even built, each holding its caller's arguments, a waker and a queue entry.
 
-A request holds its place from `enter` (or being let in) until the pool has answered it: it
-got a connection or a stream, began to open one, or its first wait for one ended. Serving
-requests do not count, so the gate never limits how many streams an HTTP/2 pool multiplexes,
+A request holds its place from `enter` (or being let in) until the pool has answered it with a
+connection or a stream (one it waited for, reused or opened), or it failed. Serving requests
+do not count, so the gate never limits how many streams an HTTP/2 pool multiplexes,
 and a streamed response held open does not hold a place.
 
 * ``gate.enter()`` is True when the request may go in at once (room inside; then nobody is
@@ -126,7 +126,7 @@ class Admission:
         """A request inside is done with the engine's queue: the waker of the waiter its place
         goes to, or None (the place is free)."""
         self.inside -= 1
-        return self._admit_next()
+        return self._admit_next() if self._queue else None
 
     def give_up(self, waiter: Waiter) -> Any | None:
         """`waiter` stops waiting or is finished: when it had been let in, its place goes on

@@ -124,7 +124,7 @@ class Engine:
         """Send `request`; returns `ResponseParts` once the response head is in. `queued`: the
         request came through the admission gate (`_core/admission.py`) after waiting that many
         seconds, which its pool timeout covers too; its place there is given up here, once
-        the pool has answered it (or it fails first)."""
+        the pool has answered it with a connection (or it fails first)."""
         admitted = queued is not None
         try:
             plan = plan_for(request, self.config, self.clock)
@@ -155,15 +155,14 @@ class Engine:
                             yield from self.release(pool, ticket, False)
                             raise
                         waited = True
-                    if admitted:
-                        admitted = False
-                        self._let_next_in()
                     pool, ticket, conn = yield from self._checkout(
                         plan, pool, ticket, acts, fresh, waited, since
                     )
-                elif admitted:
+                if admitted:  # (the pool has answered it: its place at the gate goes on)
                     admitted = False
-                    self._let_next_in()
+                    waker = self.admission.leave()  # type: ignore[union-attr]
+                    if waker is not None:
+                        self.runtime.wake(waker)
                 if type(conn) is not Http11Connection:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
                     if type(parts) is not Resend:
@@ -221,8 +220,8 @@ class Engine:
                 self._let_next_in()
 
     def _let_next_in(self) -> None:
-        """A request that came through the admission gate no longer waits for the pool: its
-        place goes to the gate's next waiter, if any."""
+        """A request that came through the admission gate failed before the pool answered it:
+        its place goes to the gate's next waiter, if any."""
         waker = self.admission.leave()  # type: ignore[union-attr]
         if waker is not None:
             self.runtime.wake(waker)
