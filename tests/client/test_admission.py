@@ -14,6 +14,8 @@ import gc
 import socket
 import threading
 import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -24,7 +26,8 @@ import httplib
 from httplib._core.admission import Admission
 from servers.raw import scripted_server
 from support.runtimes import ASYNC_RUNTIMES, gather, params, run_async
-from transport.transport_harness import hold, ok, serve_each
+from transport.test_pool import route_by_path
+from transport.transport_harness import serve_each
 
 
 @pytest.fixture(params=params(*ASYNC_RUNTIMES))
@@ -33,7 +36,7 @@ def runtime(request: pytest.FixtureRequest) -> str:
 
 
 class Recorder:
-    """A keep-alive server by path (/hang never answers, /partial stalls mid-body, anything
+    """The pool tests' server by path (/hang never answers, /partial stalls mid-body, anything
     else is echoed), noting each request's target as it arrives."""
 
     def __init__(self) -> None:
@@ -41,18 +44,9 @@ class Recorder:
         self._lock = threading.Lock()
 
     def respond(self, conn: socket.socket, head: bytes) -> bool:
-        target = head.split(b" ")[1]
         with self._lock:
-            self.arrived.append(target.decode())
-        if target.startswith(b"/hang"):
-            hold(conn)
-            return False
-        if target.startswith(b"/partial"):
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"y" * 10)
-            hold(conn)
-            return False
-        conn.sendall(ok(target))
-        return True
+            self.arrived.append(head.split(b" ")[1].decode())
+        return route_by_path(conn, head)
 
 
 def small_gate(client: httplib.AsyncClient, limit: int = 1, burst: int = 1) -> Admission:
@@ -66,9 +60,20 @@ def small_gate(client: httplib.AsyncClient, limit: int = 1, burst: int = 1) -> A
     return gate
 
 
-async def hold_the_connection(client: httplib.AsyncClient, url: str) -> httplib.Response:
-    """A streamed response whose body never ends: it keeps the pool's only connection."""
-    return await client.send(client.build_request("GET", url + "/partial"), stream=True)
+@asynccontextmanager
+async def one_held_connection(url: str) -> AsyncIterator[tuple[httplib.AsyncClient, Any]]:
+    """A client with one connection, held by a streamed response whose body never ends (closed
+    on the way out), and a gate of one: the next request waits in the pool's queue, the ones
+    after it at the gate. No client timeouts (under trio's MockClock a network wait must not
+    be jumped over)."""
+    limits = httplib.Limits(max_connections=1)
+    async with httplib.AsyncClient(limits=limits, timeout=None) as client:
+        small_gate(client)
+        held = await client.send(client.build_request("GET", url + "/partial"), stream=True)
+        try:
+            yield client, held
+        finally:
+            await held.aclose()
 
 
 def test_requests_past_the_gate_are_all_served_in_the_order_they_came(runtime: str) -> None:
@@ -121,10 +126,8 @@ def test_cancelled_requests_at_the_gate_and_in_the_pool_leave_no_place_behind(
     with scripted_server(serve_each(recorder.respond)) as server:
 
         async def case() -> None:
-            limits = httplib.Limits(max_connections=1)
-            async with httplib.AsyncClient(limits=limits, timeout=None) as client:
-                gate = small_gate(client)
-                held = await hold_the_connection(client, server.url)
+            async with one_held_connection(server.url) as (client, held):
+                gate = client._transport._driver.admission  # type: ignore[attr-defined]
                 started = 0
 
                 async def waits() -> None:
@@ -169,11 +172,7 @@ def test_one_pool_timeout_bounds_the_wait_at_the_gate_and_in_the_pool() -> None:
     with scripted_server(serve_each(recorder.respond)) as server:
 
         async def case() -> None:
-            # (no client timeouts: under the MockClock a network wait must not be jumped over)
-            limits = httplib.Limits(max_connections=1)
-            async with httplib.AsyncClient(limits=limits, timeout=None) as client:
-                small_gate(client)
-                held = await hold_the_connection(client, server.url)
+            async with one_held_connection(server.url) as (client, held):
                 start = trio.current_time()
                 ended: dict[str, float] = {}
 
@@ -200,11 +199,7 @@ def test_a_total_deadline_counts_from_the_call_not_from_the_gate() -> None:
     with scripted_server(serve_each(recorder.respond)) as server:
 
         async def case() -> None:
-            # (no client timeouts: under the MockClock a network wait must not be jumped over)
-            limits = httplib.Limits(max_connections=1)
-            async with httplib.AsyncClient(limits=limits, timeout=None) as client:
-                small_gate(client)
-                held = await hold_the_connection(client, server.url)
+            async with one_held_connection(server.url) as (client, held):
                 start = trio.current_time()
                 errors: dict[str, tuple[float, str]] = {}
 
@@ -238,10 +233,8 @@ def test_a_request_let_in_that_fails_to_build_hands_its_place_on(runtime: str) -
     with scripted_server(serve_each(recorder.respond)) as server:
 
         async def case() -> None:
-            limits = httplib.Limits(max_connections=1)
-            async with httplib.AsyncClient(limits=limits, timeout=None) as client:
-                gate = small_gate(client)
-                held = await hold_the_connection(client, server.url)
+            async with one_held_connection(server.url) as (client, held):
+                gate = client._transport._driver.admission  # type: ignore[attr-defined]
 
                 async def bad() -> Any:
                     return await client.get("http://[::1")  # (built only once let in)
@@ -279,7 +272,8 @@ def test_a_request_waiting_at_the_gate_costs_a_fraction_of_one_waiting_in_the_po
             async with httplib.AsyncClient(limits=limits, timeout=None) as client:
                 gate = small_gate(client, 1, 1) if gated else small_gate(client, 10**6, 10**6)
                 await client.get(server.url + "/warm")  # (the lazy imports, off the measure)
-                held = await hold_the_connection(client, server.url)
+                partial = client.build_request("GET", server.url + "/partial")
+                held = await client.send(partial, stream=True)
                 gc.collect()
                 tracemalloc.start()
                 try:

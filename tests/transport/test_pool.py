@@ -95,7 +95,7 @@ def test_max_connections_queues_concurrent_requests(run_all: Runner) -> None:
         run_all(case)
 
 
-def _route(conn: socket.socket, head: bytes) -> bool:
+def route_by_path(conn: socket.socket, head: bytes) -> bool:
     target = head.split(b" ")[1]
     if target.startswith(b"/hang"):
         hold(conn)
@@ -108,7 +108,7 @@ def _route(conn: socket.socket, head: bytes) -> bool:
     return True
 
 
-routed = serve_each(_route)
+routed = serve_each(route_by_path)
 """Keep-alive by path: /ok answers, /hang never does, /partial stalls mid-body."""
 
 
