@@ -239,6 +239,25 @@ def test_reuse_restarts_the_idle_clock() -> None:
     assert closed(pool.expire(13.5)) == [ticket.entry]
 
 
+def test_a_connection_found_fresh_once_is_still_expired_later() -> None:
+    """The pool remembers until when no idle connection can have expired (so the usual reuse
+    skips the check); past that time, reuse and return look again."""
+    pool = make_pool(expiry=5.0)
+    older, newer = open_conn(pool, A), open_conn(pool, A)
+    pool.release(older, 0.0)
+    pool.release(newer, 3.0)
+    again = acquire(pool, A, 4.0)  # fresh until 5.0 (the older one's expiry)
+    assert again.entry is newer.entry
+    assert pool.release(again, 4.5) == []
+    reused, actions = pool.acquire(A, 6.0)
+    assert closed(actions) == [older.entry]
+    assert reused.entry is newer.entry
+    pool.release(reused, 6.0)
+    late, actions = pool.acquire(A, 11.5)
+    assert closed(actions) == [newer.entry]
+    assert late.status is CONNECT
+
+
 # ------------------------------------------------------------------------------------ HTTP/2
 
 

@@ -242,6 +242,10 @@ class PoolState:
         self._keys: dict[Hashable, _KeyState] = {}
         self._entries: set[PoolConnection] = set()  # every connection not yet CLOSED
         self._idle: OrderedDict[PoolConnection, None] = OrderedDict()  # oldest idle first
+        # No idle connection expires before this (`_any_expired` sets it): `_idle` only ever
+        # loses its oldest entries or gains newer ones, so the bound stays true, and the
+        # usual reuse and return skip the check with one comparison.
+        self._fresh_until = float("inf") if self._expiry is None else float("-inf")
         self._queue: deque[Ticket] = deque()  # waiters needing a slot, by arrival
         self._n_queued = 0
         self._n_parked = 0
@@ -259,7 +263,13 @@ class PoolState:
         ticket = Ticket(key, may_be_http2, self._seq, fresh)
         self._seq += 1
         ks = self._keys.get(key)
-        if ks is not None and ks.idle and not ks.spare and not fresh and not self._any_expired(now):
+        if (
+            ks is not None
+            and ks.idle
+            and not ks.spare
+            and not fresh
+            and (now <= self._fresh_until or not self._any_expired(now))
+        ):
             # The usual keep-alive reuse: the same outcome as below, without the action list
             # and helper calls (no expiry, no spare HTTP/2 stream takes precedence).
             entry = ks.idle.popitem()[0]  # LIFO: the most recently used
@@ -307,7 +317,7 @@ class PoolState:
             and not self._n_queued
             and not entry._ks.n_waiting
             and (self._max_idle is None or len(self._idle) < self._max_idle)
-            and not self._any_expired(now)
+            and (now <= self._fresh_until or not self._any_expired(now))
         ):
             # The usual keep-alive return: it goes idle and nobody waits, so nothing else moves.
             # (`_unplace` then `_place`, written out: a connection in use is never idle.)
@@ -699,7 +709,10 @@ class PoolState:
         if expiry is None or not self._idle:
             return False
         oldest = next(iter(self._idle)).idle_since
-        return oldest is None or oldest + expiry < now
+        if oldest is None or oldest + expiry < now:
+            return True
+        self._fresh_until = oldest + expiry
+        return False
 
     def _lazy_expire(self, now: float) -> list[Action]:
         """Close idle connections past keepalive_expiry: O(expired), oldest idle first."""
