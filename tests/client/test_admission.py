@@ -297,3 +297,27 @@ def test_a_request_waiting_at_the_gate_costs_a_fraction_of_one_waiting_in_the_po
 
         in_pool, at_gate = run(False), run(True)
         assert at_gate < 0.6 * in_pool, (at_gate, in_pool)  # (measured: 1,470 B against 3,380)
+
+
+def test_http2_streams_through_a_small_gate_are_all_served(
+    runtime: str, hypercorn_tls_server: Any, client_ssl_context: Any
+) -> None:
+    """Over HTTP/2 the pool answers a request with a stream on the shared connection, so a
+    request gives its place up as soon as it has one; the rest queue at the gate meanwhile."""
+
+    async def case() -> None:
+        async with httplib.AsyncClient(
+            http2=True, verify=client_ssl_context, limits=httplib.Limits(max_connections=1)
+        ) as client:
+            gate = small_gate(client)
+
+            async def one(i: int) -> tuple[str, str]:
+                response = await client.get(f"{hypercorn_tls_server.url}/echo/{i}")
+                return response.http_version, response.json()["path"]
+
+            results = await gather(runtime, [lambda i=i: one(i) for i in range(60)])  # type: ignore[misc]
+            assert results == [("HTTP/2", f"/echo/{i}") for i in range(60)]
+            assert gate.inside == 0
+            assert gate.waiting == 0
+
+    run_async(runtime, case)
