@@ -248,26 +248,31 @@ def _pooled_driver(client: AsyncClient) -> AsyncDriver | None:
     return None
 
 
-def _call_timeouts(client: AsyncClient, request: Request | tuple[Any, ...]) -> Any:
-    """The "timeout" extension `request` will carry, before it is built (a shortcut's
-    arguments, `Methods._build_call`'s order) or before `_start` fills in the client's."""
-    if type(request) is tuple:
+# What a method shortcut passes `AsyncClient.send` as `stream`: `request` is then its
+# arguments unbuilt (`Methods._build_call`'s order), built once past the admission gate. A
+# caller's own tuple is not taken for them: it fails as a non-request, as in httpx.
+_UNBUILT: Any = object()
+
+
+def _call_timeouts(client: AsyncClient, request: Any, unbuilt: bool) -> Any:
+    """The "timeout" extension `request` will carry, before it is built (`unbuilt`: a
+    shortcut's arguments) or before `_start` fills in the client's."""
+    if unbuilt:
         extensions = request[10]
         if extensions and "timeout" in extensions:
             return extensions["timeout"]
         return client._timeout_dict(request[9])
-    return request.extensions.get("timeout") or client._timeout_dict(USE_CLIENT_DEFAULT)  # type: ignore[union-attr]
+    return request.extensions.get("timeout") or client._timeout_dict(USE_CLIENT_DEFAULT)
 
 
 def _admission_timed_out(
-    client: AsyncClient, request: Request | tuple[Any, ...], by_deadline: bool
+    client: AsyncClient, request: Any, unbuilt: bool, by_deadline: bool
 ) -> NoReturn:
     """Raise the PoolTimeout of a request whose wait at the admission gate ran out, with its
     request built (as every transport error carries it)."""
-    if type(request) is tuple:
+    if unbuilt:
         request = client._build_call(request, 4)  # (4: the caller of `send`)
-    assert isinstance(request, Request)
-    error = admission_timed_out(_call_timeouts(client, request), by_deadline)
+    error = admission_timed_out(_call_timeouts(client, request, False), by_deadline)
     error._request = request
     raise error
 
@@ -466,10 +471,12 @@ class AsyncClient(
             return super()._shortcut(*args)
         # `args` are in `request`'s order (method, url, content, data, files, json, params,
         # headers, cookies, auth, follow_redirects, timeout, extensions). All but auth and
-        # follow_redirects go to `send` as a tuple, which it builds into a request first thing
-        # (a tuple reaches `send` only from here).
+        # follow_redirects go to `send` as a tuple (said by `stream=_UNBUILT`), which it
+        # builds into a request once past the admission gate.
         unbuilt = args[:9] + args[11:]
-        return self.send(cast(Request, unbuilt), auth=args[9], follow_redirects=args[10])
+        return self.send(
+            cast(Request, unbuilt), stream=_UNBUILT, auth=args[9], follow_redirects=args[10]
+        )
 
     async def send(
         self,
@@ -484,6 +491,9 @@ class AsyncClient(
         # queued as it may, the next ones wait here, before their request is even built,
         # holding this frame and a waker (issue 15's scale rows). Past the gate, the engine
         # gives the place up once the pool has answered the request.
+        unbuilt = stream is _UNBUILT
+        if unbuilt:
+            stream = False
         driver = _pooled_driver(self)
         gate = None if driver is None else driver.admission
         started = None
@@ -493,16 +503,17 @@ class AsyncClient(
             started = self._clock()  # (a total deadline counts from here)
             waiter = driver.queue(gate)
             try:
-                timeout, by_deadline = admission_timeout(_call_timeouts(self, request))
+                timeout, by_deadline = admission_timeout(_call_timeouts(self, request, unbuilt))
                 if not await driver.wait(waiter.waker, timeout):
-                    _admission_timed_out(self, request, by_deadline)
+                    _admission_timed_out(self, request, unbuilt, by_deadline)
             except BaseException:
                 driver.wake(gate.give_up(waiter))
                 raise
             queued = self._clock() - started
         try:
-            if type(request) is tuple:  # type: ignore[comparison-overlap]  # (`_shortcut`'s)
-                request = self._build_call(request, 3)  # (3: `_build_call`, this, the caller)
+            if unbuilt:  # (`_shortcut`'s arguments)
+                # (3: `_build_call`, this, the caller)
+                request = self._build_call(request, 3)  # type: ignore[arg-type]
             chosen, follow, retry = self._start(request, auth, follow_redirects, started)
             fast, ticket = self._fast_send_plan(request, chosen)
             if fast:

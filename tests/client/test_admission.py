@@ -321,3 +321,22 @@ def test_http2_streams_through_a_small_gate_are_all_served(
             assert gate.waiting == 0
 
     run_async(runtime, case)
+
+
+def test_a_tuple_given_to_send_fails_as_a_non_request_and_leaves_no_place(runtime: str) -> None:
+    """The shortcuts hand `send` their arguments unbuilt, in a type of their own: a caller's
+    tuple, even one of the same length, fails as httpx's `send` fails on it."""
+    recorder = Recorder()
+    with scripted_server(serve_each(recorder.respond)) as server:
+
+        async def case() -> None:
+            async with httplib.AsyncClient() as client:
+                gate = small_gate(client, 4, 4)
+                arguments = ("GET", server.url + "/tuple", *([None] * 9))
+                with pytest.raises(AttributeError, match="extensions"):
+                    await client.send(arguments)  # type: ignore[arg-type]
+                assert gate.inside == 0
+                assert (await client.get(server.url + "/after")).content == b"/after"
+                assert recorder.arrived == ["/after"]
+
+        run_async(runtime, case)
