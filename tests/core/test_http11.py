@@ -659,3 +659,110 @@ def test_field_whitespace_is_stripped_and_list_pairs_are_accepted() -> None:
         state, b"HTTP/1.1 200 OK\r\nX-A: \t a b \t\r\nX-B:\r\nContent-Length: 0\r\n\r\n", "whole"
     )
     assert events[0] == head(headers=[(b"X-A", b"a b"), (b"X-B", b""), (b"Content-Length", b"0")])
+
+
+# ------------------------------------------------ the whole-response fast path (differential)
+
+
+def _end_state(state: Http11State) -> tuple[Any, ...]:
+    return (
+        state.is_response_complete,
+        state.is_reusable,
+        state.is_switched,
+        state.has_received_data,
+        state.trailing_data,
+    )
+
+
+def _by_events(method: bytes, data: bytes) -> tuple[Any, ...]:
+    """What `receive_data` alone makes of `data`: head, body, whether it ended, end state."""
+    state = new_state(method)
+    try:
+        events = state.receive_data(data)
+    except RemoteProtocolError as exc:
+        return ("error", str(exc))
+    heads = [e for e in events if isinstance(e, ResponseReceived) and e.status_code >= 200]
+    body = b"".join(e.data for e in events if isinstance(e, DataReceived))
+    ended = any(isinstance(e, StreamEnded) for e in events)
+    return (heads[-1] if heads else None, body, ended, _end_state(state))
+
+
+_WHOLE_SHAPES = {
+    "method": [b"GET", b"POST", b"HEAD", b"CONNECT"],
+    "version": [b"HTTP/1.1", b"HTTP/1.0"],
+    "status": [b"200 OK", b"201 Created", b"404 Not Found", b"204 No Content",
+               b"304 Not Modified", b"101 Switching", b"100 Continue"],
+    "length": ["exact", "more", "less", "twice", "padded", "zeros", "word", None],
+    "chunked": [False, True],
+    "connection": [None, b"close", b"keep-alive", b"Keep-Alive, Upgrade"],
+    "body": [b"", b"hello"],
+    "extra": [b"", b"HTTP/1.1 200 OK\r\n", b"\r\n"],
+    "bare_lf": [False, True],
+}  # fmt: skip
+
+
+def _shaped_response(
+    version: bytes,
+    status: bytes,
+    length: str | None,
+    chunked: bool,
+    connection: bytes | None,
+    body: bytes,
+    extra: bytes,
+    bare_lf: bool,
+) -> bytes:
+    fields = [b"Server: t"]
+    values = {
+        "exact": b"%d" % len(body), "more": b"%d" % (len(body) + 1), "zeros": b"00%d" % len(body),
+        "less": b"%d" % max(len(body) - 1, 0), "padded": b" %d " % len(body), "word": b"abc",
+    }  # fmt: skip
+    if length == "twice":
+        fields += [b"Content-Length: %d" % len(body)] * 2
+    elif length is not None:
+        fields.append(b"Content-Length: " + values[length])
+    if chunked:
+        fields.append(b"Transfer-Encoding: chunked")
+    if connection is not None:
+        fields.append(b"Connection: " + connection)
+    eol = b"\n" if bare_lf else b"\r\n"
+    return version + b" " + status + eol + eol.join(fields) + eol + eol + body + extra
+
+
+def test_whole_response_fast_path_agrees_with_events() -> None:
+    """Every combination of the shapes above (43,008 responses): `receive_whole_response`
+    either declines and changes nothing, or gives the same head, body and end state as
+    `receive_data` alone. And the usual response does go by it."""
+    taken = 0
+    for shape in itertools.product(*_WHOLE_SHAPES.values()):
+        method, *parts = shape
+        data = _shaped_response(*parts)  # type: ignore[arg-type]
+        expected = _by_events(method, data)  # type: ignore[arg-type]
+        state = new_state(method)  # type: ignore[arg-type]
+        whole = state.receive_whole_response(data)
+        if whole is None:
+            assert _end_state(state) == _end_state(new_state(method)), shape  # type: ignore[arg-type]
+            continue
+        taken += 1
+        head, got = whole
+        assert (head, got, True, _end_state(state)) == expected, shape
+    assert taken > 200  # (336 of them, today)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=300), connection=st.sampled_from(_WHOLE_SHAPES["connection"]))
+def test_whole_response_fast_path_agrees_on_any_body(body: bytes, connection: bytes | None) -> None:
+    data = _shaped_response(b"HTTP/1.1", b"200 OK", "exact", False, connection, body, b"", False)
+    state = new_state()
+    whole = state.receive_whole_response(data)
+    assert whole is not None
+    assert (*whole, True, _end_state(state)) == _by_events(b"GET", data)
+
+
+def test_whole_response_fast_path_takes_the_usual_response() -> None:
+    state = new_state()
+    whole = state.receive_whole_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    assert whole is not None
+    head, body = whole
+    assert (head.status_code, body, state.is_reusable) == (200, b"ok", True)
+    # Once a response is in, nothing more goes by this path in the same cycle.
+    assert state.receive_whole_response(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") is None

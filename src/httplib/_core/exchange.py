@@ -77,9 +77,18 @@ class Http11Exchange(BodyBuffer):
     def feed(self, data: bytes) -> None:
         """Bytes read from the connection (b"" at EOF): the head, body chunks, the end."""
         state = self.conn.state
-        if self.head is not None and state.receive_body_data(data):
-            self.chunks.append(data)  # (a large body's usual read: no events made)
-            return
+        if self.head is not None:
+            if state.receive_body_data(data):
+                self.chunks.append(data)  # (a large body's usual read: no events made)
+                return
+        elif data:
+            whole = state.receive_whole_response(data)
+            if whole is not None:  # (the usual small response, in one read)
+                self.head, body = whole
+                if body:
+                    self.chunks.append(body)
+                self.ended = True
+                return
         for event in state.receive_data(data):
             kind = type(event)
             if kind is DataReceived:

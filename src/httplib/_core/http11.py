@@ -297,6 +297,40 @@ class Http11State:
             buf.clear()
         return self._run(data)
 
+    def receive_whole_response(self, data: bytes) -> tuple[ResponseReceived, bytes] | None:
+        """The usual small response's fast path: when `data`, with nothing buffered before it,
+        is exactly one final response framed by a plain Content-Length (its head and its whole
+        body, nothing after), the head event and the body, with this cycle's response done;
+        no events list, no step per part. None for anything else, with nothing changed, for
+        `receive_data` to take. A differential test checks it against `receive_data`."""
+        if self._step.__func__ is not _STEP_HEAD or self._buf:  # type: ignore[attr-defined]
+            return None
+        end = data.find(b"\r\n\r\n")
+        if end <= 0 or end > MAX_HEAD_SIZE or self._method in _NO_BODY_METHODS:
+            return None
+        parsed = parse_head(data, 0, end)
+        if parsed is None:
+            return None
+        version, status, reason, headers = parsed
+        # (1xx, 101, 204 and 304 go by the steps: interim handling, switching, no body)
+        if status < 200 or status in _NO_BODY_STATUS or not headers:
+            return None
+        framing = framing_values(data, 0, end + 2)
+        lengths = framing.get(b"content-length")
+        if lengths is None or len(lengths) != 1 or b"transfer-encoding" in framing:
+            return None
+        after = end + 4
+        value = lengths[0]
+        if not value.isdigit() or len(value) >= 19 or int(value) != len(data) - after:
+            return None
+        if not _persistent(framing, VERSIONS[version]):
+            self._keep_alive = False
+        self._received = True
+        self._expected = len(data) - after
+        self._their_done = True
+        self._step = self._step_done
+        return ResponseReceived(status, reason, headers, version), data[after:]
+
     def receive_body_data(self, data: bytes) -> bool:
         """The body's fast path: True when `data` is all body with nothing buffered, a piece
         of a Content-Length body short of its end or of a body read until close. Then it
@@ -473,13 +507,7 @@ class Http11State:
         self, framing: dict[bytes, list[bytes]], status: int, http11: bool, events: list[Event]
     ) -> None:
         """Pick the body framing of a response (RFC 9112 section 6.3)."""
-        persistent = http11
-        if b"connection" in framing:
-            tokens: set[bytes] = set()
-            for value in framing[b"connection"]:
-                tokens |= list_tokens(value)
-            persistent = b"keep-alive" in tokens if not persistent else b"close" not in tokens
-        if not persistent:
+        if not _persistent(framing, http11):
             self._keep_alive = False
         if status == 101 or (self._method == b"CONNECT" and 200 <= status < 300):
             self._switched = True
@@ -658,10 +686,24 @@ class Http11State:
         self._reset_cycle()
 
 
-# The steps `receive_body_data` recognises (compared by function: a bound method is new on
-# every attribute read).
+# The steps `receive_body_data` and `receive_whole_response` recognise (compared by function:
+# a bound method is new on every attribute read).
 _STEP_LENGTH = Http11State._step_length
 _STEP_CLOSE = Http11State._step_close
+_STEP_HEAD = Http11State._step_head
+# Requests whose response has no body of its own, or switches protocols on a 2xx.
+_NO_BODY_METHODS = frozenset({b"HEAD", b"CONNECT"})
+
+
+def _persistent(framing: dict[bytes, list[bytes]], http11: bool) -> bool:
+    """Whether the connection stays open after this response (RFC 9112 section 9.3):
+    HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`."""
+    if b"connection" not in framing:
+        return http11
+    tokens: set[bytes] = set()
+    for value in framing[b"connection"]:
+        tokens |= list_tokens(value)
+    return b"close" not in tokens if http11 else b"keep-alive" in tokens
 
 
 def _raise_bad_request_part(
