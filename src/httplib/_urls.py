@@ -78,7 +78,7 @@ class URL:
     """
 
     # Derived values are computed on first read and kept: the object never changes.
-    __slots__ = ("_host", "_netloc", "_params", "_parsed", "_raw_path", "_text")
+    __slots__ = ("_host", "_netloc", "_origin", "_params", "_parsed", "_raw_path", "_text")
 
     def __init__(self, url: URL | str = "", **kwargs: Any) -> None:
         components = _keyword_components(kwargs) if kwargs else {}
@@ -95,6 +95,8 @@ class URL:
         self._host: str | None = None
         self._netloc: bytes | None = None
         self._raw_path: bytes | None = None
+        # (scheme, host, port, is TLS) for the transport's plans (`RequestPlan`), made once.
+        self._origin: tuple[str, str, int, bool] | None = None
 
     @property
     def _uri_reference(self) -> ParsedURL:

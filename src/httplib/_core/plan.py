@@ -23,6 +23,7 @@ from .._exceptions import (
 
 if TYPE_CHECKING:  # _models imports the clock (Response.elapsed); the core only needs types.
     from .._models import Request
+    from .._urls import URL
     from .proxy import ProxySpec
 
 __all__ = [
@@ -191,15 +192,14 @@ class RequestPlan:
 
     def __init__(self, request: Request, config: ConnectionConfig) -> None:
         url = request.url
-        scheme, host = url.scheme, url.host
-        default_port = DEFAULT_PORTS.get(scheme)
-        if default_port is None or not host:
-            raise _unsupported(scheme)
-        port = url.port or default_port
+        origin = url._origin  # (a client reuses its URL objects: worked out once per URL)
+        if origin is None:
+            origin = url._origin = _origin_of(url)
+        scheme, host, port, tls = origin
         self.request = request
         self.host = host
         self.port = port
-        self.tls = tls = scheme in _TLS_SCHEMES
+        self.tls = tls
         extensions = request.extensions
         sni = extensions.get("sni_hostname") if tls and extensions else None
         self.server_hostname: str = sni or host
@@ -390,6 +390,16 @@ for _phase in ("connect", "read", "write", "pool"):
     _getter: property = getattr(DeadlinePlan, f"{_phase}_timeout")
     setattr(DeadlinePlan, f"{_phase}_timeout", _getter.setter(_slot.__set__))
 del _phase, _slot, _getter
+
+
+def _origin_of(url: URL) -> tuple[str, str, int, bool]:
+    """Scheme, host, port (the scheme's default when absent) and whether it is TLS, of a URL
+    the transport can send to; `UnsupportedProtocol` otherwise."""
+    scheme, host = url.scheme, url.host
+    default_port = DEFAULT_PORTS.get(scheme)
+    if default_port is None or not host:
+        raise _unsupported(scheme)
+    return scheme, host, url.port or default_port, scheme in _TLS_SCHEMES
 
 
 def plan_for(request: Request, config: ConnectionConfig, clock: Callable[[], float]) -> RequestPlan:
