@@ -160,9 +160,7 @@ class Engine:
                     )
                 if admitted:  # (the pool has answered it: its place at the gate goes on)
                     admitted = False
-                    waker = self.admission.leave()  # type: ignore[union-attr]
-                    if waker is not None:
-                        self.runtime.wake(waker)
+                    self._let_next_in()
                 if type(conn) is not Http11Connection:
                     parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
                     if type(parts) is not Resend:
@@ -220,8 +218,8 @@ class Engine:
                 self._let_next_in()
 
     def _let_next_in(self) -> None:
-        """A request that came through the admission gate failed before the pool answered it:
-        its place goes to the gate's next waiter, if any."""
+        """A request that came through the admission gate no longer waits for the pool (it was
+        answered, or failed first): its place goes to the gate's next waiter, if any."""
         waker = self.admission.leave()  # type: ignore[union-attr]
         if waker is not None:
             self.runtime.wake(waker)
