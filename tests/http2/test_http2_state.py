@@ -370,6 +370,38 @@ def test_frames_queued_for_streams_goaway_refused_are_not_written() -> None:
     assert [(e.stream_id, len(e.data)) for e in received] == [(low, 400)]  # type: ignore[attr-defined]
 
 
+def test_data_dropped_for_goaway_refused_streams_gives_its_window_back() -> None:
+    """DATA framed for a stream above the GOAWAY's last stream id and never written spent the
+    connection's send window; the server never sees it, so never credits it. Refunded, the
+    upload the server still serves runs to its end against a server that sends WINDOW_UPDATE
+    only once half its window is used (h2's rule); without it, both sides wait forever."""
+    peer = Peer()
+    low = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    assert peer.client.send_data(low, b"l" * 10_000) == 10_000
+    peer.to_server(peer.client.data_to_send())
+    high = peer.client.start_request(b"POST", b"https", b"h", b"/", [], end_stream=False)
+    assert peer.client.send_data(high, b"h" * 50_000) == 50_000  # framed, not yet written
+    peer.server.close_connection(last_stream_id=low)
+    peer.server.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
+    peer.client.receive_data(peer.server.data_to_send())
+    body = memoryview(b"l" * 200_000)
+    acknowledged = 0
+    for _ in range(100):  # bounded: a stall shows as body left over, not a hang
+        if not body:
+            break
+        sent = peer.client.send_data(low, body)
+        body = body[sent:]
+        peer.to_server(peer.client.data_to_send())
+        for event in peer.received(h2.events.DataReceived)[acknowledged:]:
+            peer.server.acknowledge_received_data(event.flow_controlled_length, low)  # type: ignore[attr-defined]
+            acknowledged += 1
+        peer.pump()
+    assert len(body) == 0
+    got = peer.received(h2.events.DataReceived)
+    assert sum(e.flow_controlled_length for e in got) == 210_000  # type: ignore[attr-defined]
+    assert {e.stream_id for e in got} == {low}  # type: ignore[attr-defined]
+
+
 def test_a_body_framed_before_goaway_still_goes_to_the_server() -> None:
     """DATA queued for a stream the GOAWAY keeps (at or below its last stream id) is written
     after it: its window is spent, so losing it would leave the server waiting for the body

@@ -250,26 +250,33 @@ class _GracefulGoAway(h2.connection.H2ConnectionStateMachine):
     }
 
 
-def _frames_up_to(data: bytearray, last: int) -> bytearray:
+def _frames_up_to(data: bytearray, last: int) -> tuple[bytearray, int]:
     """The whole frames in `data` (an outbound buffer) of the connection and of streams up to
-    `last`, in order."""
+    `last`, in order, and the flow-controlled length of the DATA frames left out."""
     kept = bytearray()
     view = memoryview(data)
-    pos, size = 0, len(data)
+    pos, size, unsent = 0, len(data), 0
     while size - pos >= 9:
-        high, low, _, _, sid = _FRAME_HEAD.unpack_from(data, pos)
-        end = pos + 9 + (high << 8 | low)
+        high, low, kind, _, sid = _FRAME_HEAD.unpack_from(data, pos)
+        length = high << 8 | low
+        end = pos + 9 + length
         if sid & 0x7FFFFFFF <= last:
             kept += view[pos:end]
+        elif kind == _DATA:
+            unsent += length  # (the whole payload, padding included: RFC 9113 section 6.1)
         pos = end
     kept += view[pos:]  # (h2 queues whole frames: nothing is left over)
-    return kept
+    return kept, unsent
 
 
 class _Connection(h2.connection.H2Connection):
     """h2's connection, less the `repr()` of every received frame that h2 builds for its trace
     log whether or not anything logs (a tenth of the cost of receiving a response), and
     keeping what is queued to send when a GOAWAY arrives."""
+
+    # Flow-controlled bytes of DATA framed but left unsent because a GOAWAY refused their
+    # streams (see `_receive_goaway_frame`).
+    unsent_on_goaway = 0
 
     def _receive_goaway_frame(self, frame: Any) -> tuple[list[Any], list[h2.events.Event]]:
         # h2 empties its outbound buffer here, but the streams at or below the last stream id
@@ -283,7 +290,13 @@ class _Connection(h2.connection.H2Connection):
         # going away, so the HPACK tables cannot disagree.)
         queued = self._data_to_send
         result = super()._receive_goaway_frame(frame)
-        self._data_to_send = _frames_up_to(queued, frame.last_stream_id)
+        self._data_to_send, unsent = _frames_up_to(queued, frame.last_stream_id)
+        # Their DATA spent our connection send window when it was framed; the server never
+        # sees it, so never credits it back: without the refund the window shrinks for good
+        # and a server that sends WINDOW_UPDATE only once half its window is used (h2 does)
+        # leaves the uploads it still serves waiting for credit (section 6.9.1).
+        self.outbound_flow_control_window += unsent
+        self.unsent_on_goaway += unsent
         return result
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
@@ -1193,6 +1206,9 @@ class Http2State:
         last = event.last_stream_id or 0
         code = int(event.error_code or 0)
         self.goaway = GoAwayReceived(last, code)
+        # DATA the GOAWAY kept from being written will never be credited back.
+        self._owed = max(0, self._owed - self._conn.unsent_on_goaway)
+        self._conn.unsent_on_goaway = 0
         if last:
             self.served = True
         message = (
