@@ -15,8 +15,12 @@ are open at once (proving they share a connection); `close_after=n` answers n re
 connection, then closes it without GOAWAY (a FIN, then reads and discards until the client goes
 away, so nothing the client sends turns the close into a reset); `credit_each_frame=True`
 gives every DATA frame's credit back at once with a stream and a connection WINDOW_UPDATE, as
-lighttpd does for uploads (two frames per 16 KiB, long before it answers). `connections` counts
-accepted connections.
+lighttpd does for uploads (two frames per 16 KiB, long before it answers); `expect="continue"`
+answers a request head carrying `Expect: 100-continue` with a 100 at once (`continues` counts
+them, `body_before_continue` the body bytes read in the same read as such a head, which the
+client cannot have sent in answer to the 100), `expect="refuse"` with a final 417 instead
+(`body_after_refusal` counts the body bytes that still came for those streams).
+`connections` counts accepted connections.
 
 `h2_script(misbehave)` is a handler for `servers.raw.scripted_server` that sends exact frames
 (floods, GOAWAY then a close, window abuse) in answer to a request.
@@ -50,8 +54,13 @@ class H2Peer:
         close_after: int | None = None,
         close_at_accept: int = 0,
         credit_each_frame: bool = False,
+        expect: str | None = None,
     ) -> None:
         self.ssl_context = ssl_context
+        self.expect = expect
+        self.continues = 0
+        self.body_before_continue = 0
+        self.body_after_refusal = 0
         self.credit_each_frame = credit_each_frame
         self.max_concurrent_streams = max_concurrent_streams
         self.goaway_after = goaway_after
@@ -129,6 +138,9 @@ class _Session:
         self.bodies: dict[int, int] = {}
         self.open: set[int] = set()
         self.outgoing: dict[int, memoryview] = {}  # response bodies waiting for window
+        self.reads = 0  # reads so far; a stream's 100 goes out at the end of its head's read
+        self.continued: dict[int, int] = {}  # stream id -> the read its 100 answered
+        self.refused: set[int] = set()  # answered 417 to `Expect: 100-continue`
 
     def run(self) -> None:
         conn = self.conn
@@ -144,6 +156,7 @@ class _Session:
             data = self.sock.recv(65536)
             if not data:
                 return
+            self.reads += 1
             for event in conn.receive_data(data):
                 self.handle(event)
             self.answer()
@@ -173,7 +186,18 @@ class _Session:
             self.requests += 1
             self.open.add(sid)
             self.peer.max_open_streams = max(self.peer.max_open_streams, len(self.open))
-            self.pending[sid] = dict(event.headers or [])[b":path"]
+            fields = dict(event.headers or [])
+            if fields.get(b"expect", b"").lower() == b"100-continue" and self.peer.expect:
+                if self.peer.expect == "refuse":
+                    head = [(b":status", b"417"), (b"content-length", b"0")]
+                    self.conn.send_headers(sid, head, end_stream=True)
+                    self.refused.add(sid)
+                    self.open.discard(sid)
+                    return
+                self.conn.send_headers(sid, [(b":status", b"100")])
+                self.continued[sid] = self.reads
+                self.peer.continues += 1
+            self.pending[sid] = fields[b":path"]
             if self.peer.goaway_after == self.requests:
                 self.last_stream = sid
                 self.conn.close_connection(last_stream_id=sid)
@@ -182,6 +206,10 @@ class _Session:
         elif isinstance(event, h2.events.DataReceived):
             sid = event.stream_id or 0
             self.bodies[sid] = self.bodies.get(sid, 0) + len(event.data or b"")
+            if self.continued.get(sid) == self.reads:
+                self.peer.body_before_continue += len(event.data or b"")
+            if sid in self.refused:
+                self.peer.body_after_refusal += len(event.data or b"")
             size = event.flow_controlled_length or 0
             if self.peer.credit_each_frame and size:
                 self.conn.increment_flow_control_window(size, sid)

@@ -29,6 +29,7 @@ are set with the runtime's `wake`, streams closed with `CLOSE` effects outside t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -509,21 +510,30 @@ class Engine:
         False: the final response came first, so the body is not sent and the connection is
         closed after the response (our request never ended)."""
         state = ex.conn.state
-        clock = self.clock
-        until = clock() + EXPECT_CONTINUE_TIMEOUT
+        left = self._continue_wait(plan)
         while not state.continued and ex.head is None:
-            read_timeout = plan.read_timeout  # (under a deadline, asking may raise)
-            left = until - clock()
-            if read_timeout is not None and read_timeout < left:
-                left = read_timeout
-            if left <= 0:
+            wait = left()
+            if wait <= 0:
                 return True
             try:
-                data = yield (READ, stream, READ_SIZE, left)
+                data = yield (READ, stream, READ_SIZE, wait)
             except ReadTimeout:
                 return True  # silence: the server waits for the body
             ex.feed(data)
         return ex.head is None
+
+    def _continue_wait(self, plan: RequestPlan) -> Callable[[], float]:
+        """Seconds left to wait for a 100 (Continue), from now: `EXPECT_CONTINUE_TIMEOUT`,
+        capped by the read timeout (asked each time: under a deadline it shrinks, or raises)."""
+        clock = self.clock
+        until = clock() + EXPECT_CONTINUE_TIMEOUT
+
+        def left() -> float:
+            read_timeout = plan.read_timeout
+            wait = until - clock()
+            return wait if read_timeout is None or wait < read_timeout else read_timeout
+
+        return left
 
     def _write_body(self, ex: Http11Body, stream: Any, plan: RequestPlan) -> Flow:
         """Stream a body that is not in memory (or too large to join the head's write)."""
@@ -595,7 +605,8 @@ class Engine:
             else:
                 body, chunks = None, plan.request.stream
             head = plan.http2_head()
-            sid = yield from conn.start(head, body, chunks, plan.write_timeout, progress)
+            expect = self._continue_wait(plan) if plan.expect_continue else None
+            sid = yield from conn.start(head, body, chunks, plan.write_timeout, progress, expect)
             while progress.head is None:
                 yield from conn.receive(sid, progress, plan.read_timeout)
         except BaseException as exc:

@@ -117,10 +117,12 @@ class Http2Connection:
         chunks: Any,
         timeout: float | None,
         progress: ResponseProgress,
+        expect: Callable[[], float] | None = None,
     ) -> Flow:
         """Open a stream with `head` and send the body: `body` in memory, or `chunks` (the
         request's byte stream) when streamed. The stream id goes to `progress.sid` at once, so
-        a failed send can still close it."""
+        a failed send can still close it. `expect`: the body waits for the server's 100
+        (Continue) for as many seconds as it returns (see `_await_continue`)."""
         empty = not body and chunks is None
         with self._lock:
             sid = self.state.start_request(*head, end_stream=empty)
@@ -134,6 +136,8 @@ class Http2Connection:
             return sid
         try:
             yield from self.flush(timeout)
+            if expect is not None and not (yield from self._await_continue(sid, expect)):
+                return sid  # answered (or reset) before the 100: the body is never sent
             if body is not None:
                 if not (yield from self._send_data(sid, body, timeout)):
                     return sid
@@ -182,6 +186,32 @@ class Http2Connection:
                         "Timed out waiting for the server's flow-control window"
                     ) from exc
             return True
+        finally:
+            self._leave()
+
+    def _await_continue(self, sid: int, left: Callable[[], float]) -> Flow:
+        """`Expect: 100-continue` (RFC 9110 section 10.1.1): after the HEADERS, wait for the
+        server's 100 for `left()` seconds (asked again after each turn). True: send the body
+        (the 100 came, or the server said nothing, as one that does not know the expectation
+        does); False: the final response or a reset came first, so the body is not sent (the
+        stream's end resets our open side, which RFC 9113 section 8.1 allows once a complete
+        response arrived)."""
+        state = self.state
+        try:
+            while True:
+                with self._lock:
+                    if state.continued(sid):
+                        return True
+                    if state.has_events(sid):
+                        return False
+                    wait = left()
+                    if wait <= 0:
+                        return True
+                    waker = self._park_or_read(sid)
+                try:
+                    yield from self._take_turn(sid, waker, wait)
+                except ReadTimeout:
+                    return True
         finally:
             self._leave()
 

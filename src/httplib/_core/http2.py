@@ -419,6 +419,7 @@ class _Stream:
     __slots__ = (
         "answered",
         "body_sent",
+        "continued",
         "covered",
         "events",
         "finished",
@@ -452,6 +453,7 @@ class _Stream:
         self.reused = reused
         self.answered = False
         self.body_sent = False
+        self.continued = False  # a 100 (Continue) came: a body held back may go
 
 
 def request_headers(
@@ -902,6 +904,11 @@ class Http2State:
         stream = self._streams.get(sid)
         return stream is not None and stream.write_cut is not None
 
+    def continued(self, sid: int) -> bool:
+        """Whether the server sent 100 (Continue) on `sid`."""
+        stream = self._streams.get(sid)
+        return stream is not None and stream.continued
+
     def has_events(self, sid: int) -> bool:
         stream = self._streams.get(sid)
         return stream is not None and bool(stream.events)
@@ -1159,9 +1166,15 @@ class Http2State:
         self, event: h2.events.InformationalResponseReceived, touched: set[int]
     ) -> None:
         self._control_frames = 0
-        stream = self._streams.get(event.stream_id or 0)
+        sid = event.stream_id or 0
+        stream = self._streams.get(sid)
         if stream is not None:
             stream.answered = True  # a 1xx head is a response byte: the request was processed
+            if not stream.continued and (b":status", b"100") in (event.headers or ()):
+                # What a body held back for `Expect: 100-continue` waits for (RFC 9110
+                # section 10.1.1): wake its waiter.
+                stream.continued = True
+                touched.add(sid)
 
     def _on_window(self, event: h2.events.WindowUpdated, touched: set[int]) -> None:
         sid = event.stream_id

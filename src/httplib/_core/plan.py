@@ -229,7 +229,7 @@ class RequestPlan:
             body if body is not None and len(body) <= INLINE_BODY_MAX else None
         )
         # The caller's `Expect: 100-continue` holds a body back until the server asks for it
-        # (HTTP/1.1; looked for only when there is a body).
+        # (looked for only when there is a body).
         self.expect_continue = (body is None or bool(body)) and _expects_continue(request)
         if self.expect_continue:
             self.inline = None
