@@ -30,6 +30,7 @@ from httplib._core.http2 import (
     ResponseProgress,
     StreamReset,
 )
+from httplib._core.http11_parse import MAX_INTERIM
 from httplib._core.resend import is_refused
 from httplib._exceptions import RemoteProtocolError, WriteError
 
@@ -242,6 +243,40 @@ def test_an_informational_head_then_the_response() -> None:
         ResponseReceived(200, b"", [], b"HTTP/2"),
         StreamEnded([]),
     ]
+
+
+def test_interim_heads_are_capped_per_stream() -> None:
+    """At most MAX_INTERIM 1xx heads before the final one (each is progress, so a server
+    sending them forever would keep the request inside its read timeout): one more fails the
+    stream, which is reset with PROTOCOL_ERROR, while the connection serves the next request."""
+    server = Server()
+    patient = _get(server.client, [])
+    flooded = _get(server.client, [])
+    server.pump()
+    for _ in range(MAX_INTERIM):
+        server.conn.send_headers(patient, [(b":status", b"102")])
+    server.conn.send_headers(patient, HEAD, end_stream=True)
+    for _ in range(MAX_INTERIM + 1):
+        server.conn.send_headers(flooded, [(b":status", b"103")])
+    server.client.receive_data(server.conn.data_to_send())
+    assert server.client.take(patient) == [
+        ResponseReceived(200, b"", [], b"HTTP/2"),
+        StreamEnded([]),
+    ]
+    [reset] = server.client.take(flooded)
+    assert isinstance(reset, StreamReset)
+    assert isinstance(reset.error, RemoteProtocolError)
+    assert f"More than {MAX_INTERIM} interim (1xx) responses" in str(reset.error)
+    server.pump()
+    resets = [e for e in server.events if isinstance(e, h2.events.StreamReset)]
+    assert [(e.stream_id, e.error_code) for e in resets] == [
+        (flooded, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+    ]
+    server.client.close_stream(flooded)
+    server.client.close_stream(patient)
+    server.events.clear()
+    after = _get(server.client, [])
+    server.finish(after)
 
 
 def test_data_taken_from_finished_streams_reopens_the_connection_window() -> None:

@@ -40,8 +40,8 @@ closing may still be buffered on our side, so only the streams still sending the
 and the others read on until their end or the EOF.
 
 Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the
-HPACK decoder; h2 caps CONTINUATION frames per header block; control frames that nothing we sent
-explains and that carry no response progress (PING, SETTINGS, PRIORITY, RST_STREAM on a stream we
+HPACK decoder; h2 caps CONTINUATION frames per header block; a stream takes at most
+`MAX_INTERIM` 1xx heads (HTTP/1.1's bound); control frames that nothing we sent explains and that carry no response progress (PING, SETTINGS, PRIORITY, RST_STREAM on a stream we
 do not have, empty DATA, WINDOW_UPDATE returning more credit than our DATA used) are counted, and
 more than `MAX_CONTROL_FRAMES` in a row is a flood. A WINDOW_UPDATE that gives back credit our own
 DATA used is an answer, not a flood: lighttpd sends one per 16 KiB of an upload before it
@@ -93,6 +93,7 @@ import hyperframe.frame
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError, TransportError
 from .events import BodyBuffer, DataReceived, ResponseReceived, StreamEnded
+from .http11_parse import MAX_INTERIM
 from .pool import Action, PoolConnection, PoolState
 from .resend import mark_connection_cut, mark_drain_cut, refused_error
 
@@ -424,6 +425,7 @@ class _Stream:
         "events",
         "finished",
         "head_unsent",
+        "interim",
         "owed",
         "reused",
         "sending",
@@ -454,6 +456,7 @@ class _Stream:
         self.answered = False
         self.body_sent = False
         self.continued = False  # a 100 (Continue) came: a body held back may go
+        self.interim = 0  # 1xx heads so far (at most MAX_INTERIM)
 
 
 def request_headers(
@@ -1170,6 +1173,17 @@ class Http2State:
         stream = self._streams.get(sid)
         if stream is not None:
             stream.answered = True  # a 1xx head is a response byte: the request was processed
+            stream.interim += 1
+            if stream.interim > MAX_INTERIM:
+                # Each 1xx head is progress, so a server sending them forever would keep the
+                # request inside its read timeout (CPython gh-150743): a stream error, as
+                # over HTTP/1.1 (where the whole connection goes).
+                error = RemoteProtocolError(
+                    f"More than {MAX_INTERIM} interim (1xx) responses before the final"
+                    f" response on HTTP/2 stream {sid} (MAX_INTERIM)"
+                )
+                self._malformed(sid, error, touched)
+                return
             if not stream.continued and (b":status", b"100") in (event.headers or ()):
                 # What a body held back for `Expect: 100-continue` waits for (RFC 9110
                 # section 10.1.1): wake its waiter.
