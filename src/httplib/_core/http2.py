@@ -39,14 +39,15 @@ response). A failed *write* (`write_failed`) is not a failed read: what the serv
 closing may still be buffered on our side, so only the streams still sending their request fail,
 and the others read on until their end or the EOF.
 
-Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the
-HPACK decoder; h2 caps CONTINUATION frames per header block; a stream takes at most
-`MAX_INTERIM` 1xx heads (HTTP/1.1's bound); control frames that nothing we sent explains and that carry no response progress (PING, SETTINGS, PRIORITY, RST_STREAM on a stream we
-do not have, empty DATA, WINDOW_UPDATE returning more credit than our DATA used) are counted, and
-more than `MAX_CONTROL_FRAMES` in a row is a flood. A WINDOW_UPDATE that gives back credit our own
-DATA used is an answer, not a flood: lighttpd sends one per 16 KiB of an upload before it
-responds (nghttp2 and h2o likewise bound only the work a peer causes unprompted). Every h2
-exception is mapped here, once.
+Limits against hostile peers: SETTINGS_MAX_HEADER_LIST_SIZE is announced and enforced by the HPACK
+decoder; h2 caps CONTINUATION frames per header block; a stream takes at most `MAX_INTERIM` 1xx
+heads (HTTP/1.1's bound); control frames that nothing we sent explains and that carry no response
+progress (PING, SETTINGS, PRIORITY, RST_STREAM on a stream we do not have, empty DATA,
+WINDOW_UPDATE returning more credit than our DATA used) are counted, and more than
+`MAX_CONTROL_FRAMES` in a row is a flood. A WINDOW_UPDATE that gives back credit our own DATA used
+is an answer, not a flood: lighttpd sends one per 16 KiB of an upload before it responds (nghttp2
+and h2o likewise bound only the work a peer causes unprompted). Every h2 exception is mapped here,
+once.
 
 Fast paths (h2 stays the state machine; only its per-request overhead is skipped):
 `start_request` frames the request HEADERS itself, driving h2's connection and stream state
