@@ -4,9 +4,11 @@ It decides nothing (`_core/engine.py` does): `run` awaits each effect through th
 sends its result back into the flow, or throws its error in (cancellation included), so the
 flow releases what it holds. The runtime is asyncio (any conforming loop, uvloop included)
 unless the first request runs under trio (checked without sniffio: trio must already be imported
-and know the current task); the choice is kept per transport. One event loop drives the engine,
-so its runtime lock is never contended. Clean-up a cancelled task still owes (closing a socket, a
-connection-level HTTP/2 write) runs shielded: trio cancels every await in a cancelled scope.
+and know the current task); the choice is kept per event loop: a request from another loop (an
+`asyncio.run` after another) starts a new engine there (`AsyncDriver._leave_loop`). One event
+loop drives the engine, so its runtime lock is never contended. Clean-up a cancelled task still
+owes (closing a socket, a connection-level HTTP/2 write) runs shielded: trio cancels every await
+in a cancelled scope.
 """
 
 from __future__ import annotations
@@ -49,6 +51,33 @@ def running_under_trio() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def _no_loop() -> None:
+    return None
+
+
+def _trio_run() -> object:
+    """The current trio run (its token), or None outside one."""
+    try:
+        return sys.modules["trio"].lowlevel.current_trio_token()
+    except RuntimeError:
+        return None
+
+
+def _has_ended(loop: object) -> bool:
+    """Whether `loop` (an asyncio loop, or a trio run's token) is over: closed, or finished."""
+    is_closed = getattr(loop, "is_closed", None)
+    if is_closed is not None:
+        return bool(is_closed())
+    trio = sys.modules.get("trio")
+    if trio is None or not isinstance(loop, trio.lowlevel.TrioToken):
+        return False
+    try:
+        loop.run_sync_soon(_no_loop)  # (a no-op in a run still going)
+    except trio.RunFinishedError:
+        return True
+    return False
 
 
 def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
@@ -106,18 +135,31 @@ class AsyncDriver:
         self._respond = self._response
         # The gate in front of the pool's queue (`AsyncClient.send` waits at it; issue 15).
         self.admission: Admission | None = admission_for(limits.max_connections)
+        # The event loop (asyncio's, or trio's run) the engine's connections belong to, and
+        # how to ask which one the caller runs on (one C call under asyncio).
+        self._loop: object = None
+        self._current_loop: Callable[[], object] = _no_loop
 
     def _start(self) -> Engine:
-        """Pick the runtime on first use: trio when called from trio, else asyncio."""
+        """Pick the runtime for the caller's loop: trio when called from trio, else asyncio.
+        Called on first use, and again when the caller runs on another loop than the one the
+        engine's connections belong to (see `_leave_loop`)."""
+        if self.engine is not None:
+            self._leave_loop(self.engine)
         backend: AsyncRuntimeBackend
         if running_under_trio():
             from .trio_backend import TrioBackend
 
             backend = TrioBackend()
+            self._current_loop = _trio_run
         else:
+            import asyncio
+
             from .asyncio_backend import AsyncioBackend
 
             backend = AsyncioBackend()
+            self._current_loop = asyncio._get_running_loop
+        self._loop = self._current_loop()
         self._perform = _performers(backend)
         self._future_type = getattr(backend, "future_type", _NoFuture)
         self.engine = engine = Engine(self._config, self._limits, backend.runtime())
@@ -151,6 +193,22 @@ class AsyncDriver:
             except BaseException as exc:
                 value, error = None, exc
 
+    def _leave_loop(self, engine: Engine) -> None:
+        """The caller runs on another event loop than the engine's connections (a client kept
+        across `asyncio.run` calls, or pytest's loop per test): they cannot be used from here,
+        so the engine is dropped with them (each socket is closed as it is collected, with
+        the ResourceWarning of a connection its loop left open). Not while the old loop has
+        requests in progress and still runs: a client is not shared between live loops."""
+        pool = engine.pool
+        busy = pool.n_waiting or pool.n_connections > pool.n_idle
+        if busy and not _has_ended(self._loop):
+            raise RuntimeError(
+                "This AsyncClient has requests in progress on another event loop: its"
+                " connections belong to the loop that opened them. Use one client per event"
+                " loop, or finish with it on one loop before using it on the next."
+            )
+        self.engine = None
+
     def handle(
         self, request: Request, queued: float | None = None
     ) -> Coroutine[Any, Any, Response]:
@@ -158,14 +216,18 @@ class AsyncDriver:
         as it is iterated. (One coroutine, `run`'s: a request waiting for a pool slot holds
         as few frames as it can.) `queued`: it holds a place at the admission gate, which it
         waited there that many seconds for (see `Engine.send`)."""
-        engine = self.engine or self._start()
+        engine = self.engine
+        if engine is None or self._current_loop() is not self._loop:
+            engine = self._start()
         return self.run(engine.send(request, queued), self._respond)
 
     # The admission gate's effects, for `AsyncClient.send`: it waits there before it builds
     # its request, so a queued request holds its waker and its own frame, no flow.
     def queue(self, admission: Admission) -> Waiter:
         """Queue at `admission` (which turned the request away) with a new waker."""
-        engine = self.engine or self._start()
+        engine = self.engine
+        if engine is None or self._current_loop() is not self._loop:
+            engine = self._start()
         return admission.join(engine.runtime.new_waker())
 
     def wait(self, waker: Any, timeout: float | None) -> Any:
@@ -184,6 +246,9 @@ class AsyncDriver:
 
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""
+        if self.engine is not None and self._current_loop() is not self._loop:
+            self._leave_loop(self.engine)  # (its connections cannot be closed from here)
+            return
         if self.engine is not None:
             flow = self.engine.close()
             if flow is not None:
