@@ -9,8 +9,9 @@ import gc
 import socket
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pytest
 
@@ -19,6 +20,8 @@ from servers.asgi_servers import RunningServer
 from servers.raw import scripted_server
 from support.runtimes import ASYNC_RUNTIMES, params, run_async
 from transport.transport_harness import ok, serve_each
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -29,6 +32,14 @@ def connections_left_open() -> Iterator[None]:
         warnings.simplefilter("ignore", ResourceWarning)
         yield
         gc.collect()
+
+
+async def then_closed(client: AsyncClient, call: Awaitable[T]) -> T:
+    """`call`'s result, the client closed on the same loop (so nothing is left open)."""
+    try:
+        return await call
+    finally:
+        await client.aclose()
 
 
 @pytest.mark.parametrize("second", params(*ASYNC_RUNTIMES))
@@ -44,16 +55,10 @@ def test_a_client_goes_on_on_the_next_event_loop(
         peers.append(response.extensions["network_stream"].get_extra_info("client_addr"))
         return await response.aread()
 
-    async def get_and_close() -> bytes:
-        try:
-            return await get()
-        finally:
-            await client.aclose()
-
     with connections_left_open():
         assert len(run_async(first, get)) == 2048
         assert len(run_async(first, get)) == 2048  # a new loop of the same runtime too
-        assert len(run_async(second, get_and_close)) == 2048
+        assert len(run_async(second, lambda: then_closed(client, get()))) == 2048
     assert len(set(peers)) == 3  # a connection of each loop's own
 
 
@@ -111,11 +116,5 @@ def test_a_client_busy_on_a_running_loop_is_refused_on_another() -> None:
         assert not other.is_alive()
 
         # The other loop finished its requests (and ended): this one takes the client over.
-        async def get_and_close() -> bytes:
-            try:
-                return await get()
-            finally:
-                await client.aclose()
-
         with connections_left_open():
-            assert asyncio.run(get_and_close()) == b"plain"
+            assert asyncio.run(then_closed(client, get())) == b"plain"
