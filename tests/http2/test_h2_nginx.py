@@ -133,3 +133,21 @@ def test_async_concurrent_gets_over_one_h2_connection(
         assert results == [("HTTP/2", expected)] * 8
 
     run_async(case)
+
+
+def test_expect_100_continue_refused_by_nginx_keeps_the_connection(
+    nginx: tuple[str, ssl.SSLContext],
+) -> None:
+    """nginx answers a POST to a static file (405) without asking for its body: the request
+    held back for `Expect: 100-continue` ends with that answer, and the next one goes on the
+    same connection. (That no byte of the body goes out is checked against the scripted peer,
+    in test_h2_expect.py.)"""
+    base, ctx = nginx
+    with Client(http2=True, verify=ctx) as client:
+        response = client.post(
+            f"{base}/1k", content=b"x" * (1 << 20), headers={"Expect": "100-continue"}
+        )
+        assert (response.status_code, response.http_version) == (405, "HTTP/2")
+        after = client.get(f"{base}/1k")
+        assert after.content == random.Random("1k").randbytes(FILES["1k"])
+        assert after.extensions["stream_id"] == response.extensions["stream_id"] + 2
