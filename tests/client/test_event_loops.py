@@ -118,3 +118,25 @@ def test_a_client_busy_on_a_running_loop_is_refused_on_another() -> None:
         # The other loop finished its requests (and ended): this one takes the client over.
         with connections_left_open():
             assert asyncio.run(then_closed(client, get())) == b"plain"
+
+
+@pytest.mark.parametrize("first", params(*ASYNC_RUNTIMES))
+def test_a_response_left_open_by_an_ended_loop_does_not_hold_the_client(
+    uvicorn_server: RunningServer, first: str
+) -> None:
+    """Requests the old loop left unfinished (a response never closed) died with it: the next
+    loop goes on (an ended trio run is told from a live one by its token)."""
+    client = AsyncClient(base_url=uvicorn_server.url)
+    left_open = []
+
+    async def leave_a_response_open() -> None:
+        request = client.build_request("GET", "/bytes/1048576")
+        left_open.append(await client.send(request, stream=True))
+
+    async def get() -> int:
+        return (await client.get("/json")).status_code
+
+    with connections_left_open():
+        run_async(first, leave_a_response_open)
+        assert asyncio.run(then_closed(client, get())) == 200
+        left_open.clear()  # (its socket is collected, and warns, in here)
