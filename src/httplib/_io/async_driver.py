@@ -193,6 +193,13 @@ class AsyncDriver:
             except BaseException as exc:
                 value, error = None, exc
 
+    def _engine(self) -> Engine:
+        """The engine for the caller's event loop: this loop's, else a new one (`_start`)."""
+        engine = self.engine
+        if engine is None or self._current_loop() is not self._loop:
+            engine = self._start()
+        return engine
+
     def _leave_loop(self, engine: Engine) -> None:
         """The caller runs on another event loop than the engine's connections (a client kept
         across `asyncio.run` calls, or pytest's loop per test): they cannot be used from here,
@@ -216,19 +223,13 @@ class AsyncDriver:
         as it is iterated. (One coroutine, `run`'s: a request waiting for a pool slot holds
         as few frames as it can.) `queued`: it holds a place at the admission gate, which it
         waited there that many seconds for (see `Engine.send`)."""
-        engine = self.engine
-        if engine is None or self._current_loop() is not self._loop:
-            engine = self._start()
-        return self.run(engine.send(request, queued), self._respond)
+        return self.run(self._engine().send(request, queued), self._respond)
 
     # The admission gate's effects, for `AsyncClient.send`: it waits there before it builds
     # its request, so a queued request holds its waker and its own frame, no flow.
     def queue(self, admission: Admission) -> Waiter:
         """Queue at `admission` (which turned the request away) with a new waker."""
-        engine = self.engine
-        if engine is None or self._current_loop() is not self._loop:
-            engine = self._start()
-        return admission.join(engine.runtime.new_waker())
+        return admission.join(self._engine().runtime.new_waker())
 
     def wait(self, waker: Any, timeout: float | None) -> Any:
         """An awaitable: True once `waker` is woken, False when `timeout` passes first (the
