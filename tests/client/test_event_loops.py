@@ -1,6 +1,7 @@
 """One `AsyncClient` across event loops: kept between `asyncio.run` calls (or pytest's loop per
-test), it goes on on the new loop with new connections, whichever runtime each loop is; used
-from a second loop while the first still runs requests on it, it refuses with a clear error."""
+test), it goes on on the new loop with new connections, whichever runtime each loop is; a loop
+that ends closes the client's connections on it; used from a second loop while the first still
+runs requests on it, it refuses with a clear error."""
 
 from __future__ import annotations
 
@@ -19,15 +20,27 @@ from httplib import AsyncClient
 from servers.asgi_servers import RunningServer
 from servers.raw import scripted_server
 from support.runtimes import ASYNC_RUNTIMES, params, run_async
-from transport.transport_harness import ok, serve_each
+from transport.transport_harness import ok, serve_each, serve_path_echo
 
 T = TypeVar("T")
 
 
 @contextmanager
+def nothing_left_open() -> Iterator[None]:
+    """No connection warns as collected: each loop that ended closed the client's connections
+    on it, as it shut down (a connection left open would warn when the next loop drops it)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        yield
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+@contextmanager
 def connections_left_open() -> Iterator[None]:
-    """A client left open when its loop ended leaves its connections open (asyncio closes no
-    transport when it closes a loop); dropped on the next loop, each one warns as collected."""
+    """A loop closed by hand, without `shutdown_asyncgens`, leaves the client's connections
+    open (asyncio closes no transport when it closes a loop): dropped on the next loop, each
+    one warns as collected."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         yield
@@ -55,7 +68,7 @@ def test_a_client_goes_on_on_the_next_event_loop(
         peers.append(response.extensions["network_stream"].get_extra_info("client_addr"))
         return await response.aread()
 
-    with connections_left_open():
+    with nothing_left_open():
         assert len(run_async(first, get)) == 2048
         assert len(run_async(first, get)) == 2048  # a new loop of the same runtime too
         assert len(run_async(second, lambda: then_closed(client, get()))) == 2048
@@ -70,10 +83,34 @@ def test_closing_the_client_on_the_next_loop_drops_the_old_connections(
     async def get() -> int:
         return (await client.get("/json")).status_code
 
+    loop = asyncio.new_event_loop()
     with connections_left_open():
-        assert asyncio.run(get()) == 200
+        assert loop.run_until_complete(get()) == 200
+        loop.close()  # (by hand: nothing closes the client's connections on it)
         asyncio.run(client.aclose())  # (the old loop's connections cannot be closed from here)
+        del loop  # (its transports are collected, and warn, in here)
     assert client.is_closed
+
+
+@pytest.mark.parametrize("runtime", params(*ASYNC_RUNTIMES))
+def test_a_loop_that_ends_closes_the_clients_connections_on_it(runtime: str) -> None:
+    closed = threading.Event()  # the server saw the client's side of the connection close
+
+    def handler(conn: socket.socket) -> None:
+        serve_path_echo(conn)
+        closed.set()
+
+    with scripted_server(handler) as server:
+        client = AsyncClient(base_url=server.url)
+
+        async def get() -> bytes:
+            return (await client.get("/first")).content
+
+        with nothing_left_open():
+            assert run_async(runtime, get) == b"/first"
+            # The client is kept (and is not closed), yet its loop's shutdown closed it.
+            assert closed.wait(10)
+            assert asyncio.run(then_closed(client, client.get("/next"))).content == b"/next"
 
 
 def test_a_client_busy_on_a_running_loop_is_refused_on_another() -> None:
@@ -116,7 +153,7 @@ def test_a_client_busy_on_a_running_loop_is_refused_on_another() -> None:
         assert not other.is_alive()
 
         # The other loop finished its requests (and ended): this one takes the client over.
-        with connections_left_open():
+        with nothing_left_open():
             assert asyncio.run(then_closed(client, get())) == b"plain"
 
 
@@ -136,7 +173,7 @@ def test_a_response_left_open_by_an_ended_loop_does_not_hold_the_client(
     async def get() -> int:
         return (await client.get("/json")).status_code
 
-    with connections_left_open():
+    with nothing_left_open():
         run_async(first, leave_a_response_open)
         assert asyncio.run(then_closed(client, get())) == 200
         left_open.clear()  # (its socket is collected, and warns, in here)

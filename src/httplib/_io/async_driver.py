@@ -5,7 +5,8 @@ sends its result back into the flow, or throws its error in (cancellation includ
 flow releases what it holds. The runtime is asyncio (any conforming loop, uvloop included)
 unless the first request runs under trio (checked without sniffio: trio must already be imported
 and know the current task); the choice is kept per event loop: a request from another loop (an
-`asyncio.run` after another) starts a new engine there (`AsyncDriver._leave_loop`). One event
+`asyncio.run` after another) starts a new engine there (`AsyncDriver._leave_loop`), and a loop
+that shuts down closes its engine's connections (`_closes_with_its_loop`). One event
 loop drives the engine, so its runtime lock is never contended. Clean-up a cancelled task still
 owes (closing a socket, a connection-level HTTP/2 write) runs shielded: trio cancels every await
 in a cancelled scope.
@@ -14,7 +15,8 @@ in a cancelled scope.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from types import CoroutineType
 from typing import Any
 
@@ -121,6 +123,25 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
     )
 
 
+async def _closes_with_its_loop(
+    driver_ref: weakref.ref[AsyncDriver], engine: Engine
+) -> AsyncGenerator[None, None]:
+    """Held by the driver while `engine` serves one event loop, which finalizes it as it shuts
+    down (`asyncio.run`, `uvloop.run` and pytest-asyncio call `shutdown_asyncgens`; trio
+    finalizes at the end of a run) while it can still do I/O: the engine's connections are
+    then closed on their own loop, rather than dropped on the next one to warn when collected.
+    A loop closed without that step finalizes nothing (asyncio's hook skips a closed loop)."""
+    try:
+        yield
+    finally:
+        driver = driver_ref()
+        # (Not when the driver has moved on: its performers are then another loop's.)
+        if driver is not None and driver.engine is engine:
+            flow = engine.close()
+            if flow is not None:
+                await driver.run(flow)
+
+
 class AsyncDriver:
     """The engine of one `AsyncHTTPTransport`, run by the calling task."""
 
@@ -139,6 +160,7 @@ class AsyncDriver:
         # how to ask which one the caller runs on (one C call under asyncio).
         self._loop: object = None
         self._current_loop: Callable[[], object] = _no_loop
+        self._closer: AsyncGenerator[None, None] | None = None
 
     def _start(self) -> Engine:
         """Pick the runtime for the caller's loop: trio when called from trio, else asyncio.
@@ -164,6 +186,13 @@ class AsyncDriver:
         self._future_type = getattr(backend, "future_type", _NoFuture)
         self.engine = engine = Engine(self._config, self._limits, backend.runtime())
         engine.admission = self.admission
+        # Started here (its first step runs to the `yield` at once): the loop's first-iteration
+        # hook registers it for the loop's shutdown.
+        self._closer = _closes_with_its_loop(weakref.ref(self), engine)
+        try:
+            self._closer.asend(None).send(None)
+        except StopIteration:
+            pass
         return engine
 
     async def run(self, flow: Flow, finish: Callable[[Any], Any] | None = None) -> Any:
@@ -215,6 +244,7 @@ class AsyncDriver:
                 " loop, or finish with it on one loop before using it on the next."
             )
         self.engine = None
+        self._closer = None  # (it holds the engine too)
 
     def handle(
         self, request: Request, queued: float | None = None
