@@ -89,6 +89,62 @@ def test_read_timeout_raises_read_timeout(run: Run) -> None:
         run(case)
 
 
+def test_a_zero_timeout_times_out_rather_than_waiting_forever(run: Run) -> None:
+    """Zero means "do not wait" (not "no timeout"), for reads and for writes."""
+    done = threading.Event()
+
+    def never_reads(conn: socket.socket) -> None:
+        done.wait(10)
+
+    with scripted_server(never_reads) as server:
+
+        async def case(backend: Any) -> None:
+            stream = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            with pytest.raises(httplib.ReadTimeout):
+                await stream.read(65536, timeout=0)
+
+            async def fill_the_socket_buffers() -> None:
+                for _ in range(1024):  # (bounded: the buffers fill long before)
+                    await stream.write(b"x" * 65536, timeout=0)
+
+            with pytest.raises(httplib.WriteTimeout):
+                await fill_the_socket_buffers()
+            await stream.aclose()
+
+        try:
+            run(case)
+        finally:
+            done.set()
+
+
+def test_tls_after_a_timed_out_plain_read_keeps_its_own_timeouts(
+    run: Run,
+    server_ssl_context: ssl.SSLContext,
+    client_ssl_context: ssl.SSLContext,
+) -> None:
+    """As through a proxy's tunnel: plain reads with a timeout, then TLS on the same socket,
+    whose reads still time out (and wait when told to)."""
+    with scripted_server(echo, ssl_context=server_ssl_context) as server:
+
+        async def case(backend: Any) -> None:
+            plain = await backend.connect(Endpoint("127.0.0.1", server.port), 5)
+            with pytest.raises(httplib.ReadTimeout):  # (the server waits for a ClientHello)
+                await plain.read(65536, timeout=0.05)
+            stream = await plain.start_tls(client_ssl_context, "localhost", 5)
+            with pytest.raises(httplib.ReadTimeout):
+                await stream.read(65536, timeout=0.05)
+            with pytest.raises(httplib.ReadTimeout):
+                await stream.read(65536, timeout=0)
+            await stream.write(b"secret", timeout=5)
+            received = b""
+            while len(received) < 6:
+                received += await stream.read(65536, timeout=None)
+            assert received == b"secret"
+            await stream.aclose()
+
+        run(case)
+
+
 def test_connection_refused_is_a_connect_error(run: Run) -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))

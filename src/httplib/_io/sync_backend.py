@@ -59,6 +59,8 @@ class SyncStream(SocketExtraInfo):
             if timeout != self._timeout:
                 self._set_timeout(timeout)
             return self._sock.recv(max_bytes)
+        except _WOULD_WAIT as exc:
+            raise_mapped(_would_wait(exc), READ)
         except (OSError, ssl.SSLError) as exc:
             raise_mapped(exc, READ)
 
@@ -69,6 +71,8 @@ class SyncStream(SocketExtraInfo):
             if timeout != self._timeout:
                 self._set_timeout(timeout)
             self._sock.sendall(data)
+        except _WOULD_WAIT as exc:
+            raise_mapped(_would_wait(exc), WRITE)
         except (OSError, ssl.SSLError) as exc:
             raise_mapped(exc, WRITE)
 
@@ -114,6 +118,19 @@ class SyncStream(SocketExtraInfo):
             self._sock.close()
         except OSError:  # pragma: no cover - close of an already broken socket
             pass
+
+
+# What a call on a socket with a zero timeout (non-blocking) raises when it would wait.
+_WOULD_WAIT = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def _would_wait(exc: OSError) -> TimeoutError:
+    """A zero timeout makes the socket non-blocking: a call that would wait fails (EAGAIN, or
+    TLS's want-read/want-write), which is that timeout passing (the async runtimes report a
+    zero timeout so too)."""
+    error = TimeoutError("timed out (a zero timeout: the call would have waited)")
+    error.__cause__ = exc
+    return error
 
 
 class SharedTlsStream(SyncStream):
