@@ -78,7 +78,12 @@ _DEFAULT_ROUTE = _BaseClient._transport_for_url
 # Client: performs the flow's effects by calling.
 
 
-def _send_single(client: Client, request: Request) -> Response:
+_POOLED_SYNC_HANDLE = HTTPTransport.handle_request
+
+
+def _send_single(client: Client, request: Request, whole: bool = False) -> Response:
+    """Send `request` through its transport; `whole`: the caller reads the body whole at once,
+    which the pooled transport's driver is told (see `Engine.send`)."""
     if not isinstance(request.stream, SyncByteStream):
         raise RuntimeError("Attempted to send an async request with a sync Client instance.")
     if client._unrouted and type(client)._transport_for_url is _DEFAULT_ROUTE:
@@ -87,7 +92,11 @@ def _send_single(client: Client, request: Request) -> Response:
         transport = client._transport_for_url(request.url)
     sent_at = perf_counter()
     try:
-        response = transport.handle_request(request)
+        # (Only while `handle_request` is ours: a patch of it sees every request.)
+        if type(transport).handle_request is _POOLED_SYNC_HANDLE:
+            response = transport._driver.handle(request, whole)  # type: ignore[attr-defined]
+        else:
+            response = transport.handle_request(request)
     except RequestError as exc:
         # What `request_context` does, inline: this is the per-request hot path.
         if exc._request is None:
@@ -167,12 +176,12 @@ class Client(Methods[Response, AbstractContextManager[Response]], _BaseClient[Ba
         fast, ticket = self._fast_send_plan(request, chosen)
         if fast:
             try:
-                response = _send_single(self, request)
+                response = _send_single(self, request, self._reads_whole(request, stream))
             except BaseException as exc:
                 error = self._fast_send_failed(exc, ticket, retry)
             else:
                 if self._fast_send_settled(response, ticket, retry):
-                    if stream:
+                    if stream or response._body is not None:  # (its body arrived whole)
                         return response
                     try:
                         response.read()
@@ -521,7 +530,11 @@ class AsyncClient(
                 # frame of its own for it (issue 15's scale rows). The engine takes over the
                 # place at the gate.
                 if driver is not None and isinstance(request.stream, AsyncByteStream):
-                    call = driver.handle(request, None if gate is None else queued)
+                    call = driver.handle(
+                        request,
+                        None if gate is None else queued,
+                        self._reads_whole(request, stream),
+                    )
                 else:
                     call = _atransport_call(self, request)
                 gate = None
@@ -542,7 +555,7 @@ class AsyncClient(
                 error = self._fast_send_failed(exc, ticket, retry)
             else:
                 if self._fast_send_settled(response, ticket, retry):
-                    if stream:
+                    if stream or response._body is not None:  # (its body arrived whole)
                         return response
                     try:
                         await response.aread()

@@ -10,7 +10,6 @@ given by the user override both. A client with no mounts skips routing per reque
 
 from __future__ import annotations
 
-import datetime
 import enum
 import functools
 import random
@@ -632,6 +631,14 @@ class _BaseClient(Generic[T]):
         transports.extend(self._mounts.transports())
         return transports
 
+    def _reads_whole(self, request: Request, stream: bool) -> bool:
+        """Whether the fast path's send reads the body whole at once, so the transport may
+        hand over one that came with the head as bytes (`Engine.send`): not streamed, and no
+        `max_content_size` for `read()` to enforce on it."""
+        return not (
+            stream or self._max_content_size is not None or "max_content_size" in request.extensions
+        )
+
     def _bind(self, response: Response, request: Request, sent_at: float) -> Response:
         """Tie a transport's response to its request (sent at `perf_counter()` `sent_at`) and
         the client's settings."""
@@ -639,7 +646,7 @@ class _BaseClient(Generic[T]):
         response._sent_at = sent_at
         if response.is_closed:
             # Built from bytes in memory (a mock transport): it is complete already.
-            response.elapsed = datetime.timedelta(seconds=time.perf_counter() - sent_at)
+            response._closed_at = time.perf_counter()
         response.default_encoding = self._default_encoding
         limit = self._max_content_size
         extensions = request.extensions

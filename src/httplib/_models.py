@@ -451,6 +451,20 @@ class Response:
         self.stream = stream
         return self
 
+    @classmethod
+    def _arrived(
+        cls, status_code: int, headers: Headers, body: bytes, extensions: dict[str, Any]
+    ) -> Response:
+        """As `_received`, for a body that arrived whole (its connection given back already):
+        read and closed, as `read()` leaves it; one to decode is read when asked, from memory."""
+        self = cls._received(status_code, headers, ByteStream(body), extensions)
+        if self._is_identity():
+            self._body = body
+            self._num_bytes_downloaded = len(body)
+            self.is_stream_consumed = True
+            self.is_closed = True
+        return self
+
     def _prepare(self, body_headers: dict[str, str]) -> None:
         for name, value in body_headers.items():
             if name.lower() == "transfer-encoding" and "Content-Length" in self.headers:

@@ -185,6 +185,56 @@ def test_gzip_is_decoded(runner: Any, uvicorn_server: Any) -> None:
     assert runner.send("GET", uvicorn_server.url + "/gzip").json()["name"] == "httplib"
 
 
+def _read_state(response: Any, is_async: bool) -> tuple[Any, ...]:
+    """What a user can see of a response `send` read (its state, and what each way of
+    reading it again gives), the same for httplib's and httpx's."""
+    try:
+        raw: Any = b"".join(response.iter_raw()) if not is_async else "not tried"
+    except Exception as exc:  # (httpx: StreamConsumed)
+        raw = type(exc).__name__
+    return (
+        response.status_code,
+        response.http_version,
+        response.is_closed,
+        response.is_stream_consumed,
+        response.num_bytes_downloaded,
+        response.content,
+        response.elapsed.total_seconds() > 0,
+        b"".join(response.iter_bytes()),
+        raw,
+        response.extensions["network_stream"] is not None,
+    )
+
+
+@pytest.mark.parametrize("path", ["/bytes/10", "/gzip"])
+@pytest.mark.parametrize("http2", [False, True], ids=["h1", "h2"])
+def test_a_read_response_is_left_as_httpx_leaves_it(
+    runner: Any,
+    hypercorn_tls_server: Any,
+    client_ssl_context: ssl.SSLContext,
+    path: str,
+    http2: bool,
+) -> None:
+    """A small body arrives with its head: the client gives the connection back before it
+    builds the response (no body flow), which must still look read and closed as httpx's."""
+    url = hypercorn_tls_server.url + path
+    options = {"http2": http2, "verify": client_ssl_context}
+
+    def script(client: Any) -> Any:
+        if not runner.is_async:
+            return [_read_state(client.get(url), False) for _ in range(2)]
+
+        async def go() -> list[tuple[Any, ...]]:
+            return [_read_state(await client.get(url), True) for _ in range(2)]
+
+        return go()
+
+    ours = runner.with_client(script, **options)
+    with httpx.Client(**options) as client:  # type: ignore[arg-type]
+        theirs = [_read_state(client.get(url), runner.is_async) for _ in range(2)]
+    assert ours == theirs
+
+
 def test_tls_with_a_custom_context(
     runner: Any, uvicorn_tls_server: Any, client_ssl_context: ssl.SSLContext
 ) -> None:

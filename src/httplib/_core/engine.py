@@ -102,7 +102,11 @@ _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
 
 # Status, raw header list, extensions for `Response(...)`, and the body flow.
-ResponseParts = tuple[int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body"]
+# Status, header fields, extensions, and the body: the flow that reads it, or (for a caller
+# that reads it whole, see `Engine.send`) the bytes when it arrived with the head.
+ResponseParts = tuple[
+    int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body | bytes"
+]
 
 
 class Engine:
@@ -121,11 +125,13 @@ class Engine:
         # The gate in front of the pool's queue, when the driver keeps one (the async one).
         self.admission: Admission | None = None
 
-    def send(self, request: Request, queued: float | None = None) -> Flow:
+    def send(self, request: Request, queued: float | None = None, whole: bool = False) -> Flow:
         """Send `request`; returns `ResponseParts` once the response head is in. `queued`: the
         request came through the admission gate (`_core/admission.py`) after waiting that many
         seconds, which its pool timeout covers too; its place there is given up here, once
-        the pool has answered it with a connection (or it fails first)."""
+        the pool has answered it with a connection (or it fails first). `whole`: the caller
+        reads the whole body at once (a send that is not streamed), so a body that arrived
+        with the head comes back as bytes, its connection (or stream) given back already."""
         admitted = queued is not None
         try:
             plan = plan_for(request, self.config, self.clock)
@@ -163,7 +169,7 @@ class Engine:
                     admitted = False
                     self._let_next_in()
                 if type(conn) is not Http11Connection:
-                    parts = yield from self._send_http2(plan, pool, ticket, conn, resend)
+                    parts = yield from self._send_http2(plan, pool, ticket, conn, resend, whole)
                     if type(parts) is not Resend:
                         return parts
                     resend = parts  # it may go again: on another connection
@@ -198,16 +204,22 @@ class Engine:
                     if outcome is exc:
                         raise
                     raise outcome from exc
-                # Even when the whole body came with the head, the connection stays with the
-                # response until it is read to the end or closed (as in httpx): a pool limit
-                # then means the same thing whatever the server's write sizes, and a streamed
-                # response keeps its slot.
                 head = ex.head
                 extensions = {
                     "http_version": head.http_version,
                     "reason_phrase": head.reason,
                     "network_stream": stream,
                 }
+                # A streamed response keeps the connection until it is read to the end or
+                # closed, even when its whole body came with the head (as in httpx): a pool
+                # limit then means the same thing whatever the server's write sizes. One read
+                # whole at once gives it back now, with no body flow (issue 15).
+                if whole and ex.ended:
+                    body = ex.take_arrived() or b""
+                    flow = ex.release()
+                    if flow is not None:
+                        yield from flow
+                    return head.status_code, head.headers, extensions, body
                 return head.status_code, head.headers, extensions, ex
         except TimeoutException as exc:
             renamed = deadline_error(plan, exc)
@@ -592,10 +604,11 @@ class Engine:
         ticket: Ticket,
         conn: Http2Connection,
         resend: Resend | None,
+        whole: bool,
     ) -> Flow:
-        """A new stream on `conn` up to the response head; or, when it may go again
-        elsewhere (refused unprocessed, or its reused connection turned out dead), the
-        `Resend` that allowed it."""
+        """A new stream on `conn` up to the response head (and, `whole`, its body when that
+        came with it: see `send`); or, when it may go again elsewhere (refused unprocessed,
+        or its reused connection turned out dead), the `Resend` that allowed it."""
         from .http2 import ResponseProgress
 
         progress = ResponseProgress()
@@ -617,13 +630,17 @@ class Engine:
             if retry:
                 return resend
             raise
-        body_flow = Http2Body(self, pool, ticket, conn, progress, plan)
         response_head = progress.head
         extensions = {
             "http_version": response_head.http_version,
             "network_stream": conn.stream,
             "stream_id": sid,
         }
+        if whole and progress.ended:
+            arrived = progress.take_arrived() or b""
+            yield from self.end_stream(pool, ticket, conn, sid)
+            return response_head.status_code, response_head.headers, extensions, arrived
+        body_flow = Http2Body(self, pool, ticket, conn, progress, plan)
         return response_head.status_code, response_head.headers, extensions, body_flow
 
     def end_stream(

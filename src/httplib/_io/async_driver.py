@@ -29,6 +29,7 @@ from .._models import Request, Response
 from .streams import (
     AsyncResponseStream,
     AsyncRuntimeBackend,
+    arrived_response,
     read_into,
     response_from,
     with_alpn,
@@ -247,13 +248,14 @@ class AsyncDriver:
         self._closer = None  # (it holds the engine too)
 
     def handle(
-        self, request: Request, queued: float | None = None
+        self, request: Request, queued: float | None = None, whole: bool = False
     ) -> Coroutine[Any, Any, Response]:
         """Send `request` (await the result); the response body is read from the connection
         as it is iterated. (One coroutine, `run`'s: a request waiting for a pool slot holds
         as few frames as it can.) `queued`: it holds a place at the admission gate, which it
-        waited there that many seconds for (see `Engine.send`)."""
-        return self.run(self._engine().send(request, queued), self._respond)
+        waited there that many seconds for; `whole`: the caller reads the body whole at once
+        (see `Engine.send` for both)."""
+        return self.run(self._engine().send(request, queued, whole), self._respond)
 
     # The admission gate's effects, for `AsyncClient.send`: it waits there before it builds
     # its request, so a queued request holds its waker and its own frame, no flow.
@@ -273,7 +275,10 @@ class AsyncDriver:
             self.engine.runtime.wake(waker)
 
     def _response(self, parts: ResponseParts) -> Response:
-        return response_from(parts, AsyncResponseStream(self.run, parts[3]))
+        body = parts[3]
+        if isinstance(body, bytes):
+            return arrived_response(parts)
+        return response_from(parts, AsyncResponseStream(self.run, body))
 
     async def aclose(self) -> None:
         """Close every connection; the transport stays usable, as httpx's does."""

@@ -190,6 +190,12 @@ class ResponseBody:
         return f"<{type(self).__name__} {self._body!r}>"
 
 
+def arrived_response(parts: ResponseParts) -> Response:
+    """The `Response` for the engine's `parts` whose whole body arrived (see `Engine.send`)."""
+    body: bytes = parts[3]  # type: ignore[assignment]
+    return Response._arrived(parts[0], Headers._trusted(parts[1]), body, parts[2])
+
+
 def response_from(parts: ResponseParts, stream: Any) -> Response:
     """The `Response` for the engine's `parts`, its body read through `stream`."""
     return Response._received(parts[0], Headers._trusted(parts[1]), stream, parts[2])

@@ -18,7 +18,7 @@ from .._core.effects import CHUNKS, PROBE_IDLE_AFTER, Effect, Flow, Runtime
 from .._core.engine import Engine
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
-from .streams import SyncResponseStream, response_from, with_alpn
+from .streams import SyncResponseStream, arrived_response, response_from, with_alpn
 from .sync_backend import SyncBackend
 
 __all__ = ["SyncDriver", "run"]
@@ -83,10 +83,14 @@ class SyncDriver:
         )
         self.engine = Engine(config, limits, runtime)
 
-    def handle(self, request: Request) -> Response:
-        """Send `request`; the response body is read from the socket as it is iterated."""
-        parts = run(self.engine.send(request))
-        return response_from(parts, SyncResponseStream(run, parts[3]))
+    def handle(self, request: Request, whole: bool = False) -> Response:
+        """Send `request`; the response body is read from the socket as it is iterated.
+        `whole`: the caller reads it whole at once (see `Engine.send`)."""
+        parts = run(self.engine.send(request, None, whole))
+        body = parts[3]
+        if isinstance(body, bytes):
+            return arrived_response(parts)
+        return response_from(parts, SyncResponseStream(run, body))
 
     def close(self) -> None:
         flow = self.engine.close()
