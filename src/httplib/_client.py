@@ -280,7 +280,7 @@ def _admission_timed_out(
     """Raise the PoolTimeout of a request whose wait at the admission gate ran out, with its
     request built (as every transport error carries it)."""
     if unbuilt:
-        request = client._build_call(request, 4)  # (4: the caller of `send`)
+        request = client._build_call(request)
     error = admission_timed_out(_call_timeouts(client, request, False), by_deadline)
     error._request = request
     raise error
@@ -417,7 +417,6 @@ class AsyncClient(
     """
 
     _default_transport = AsyncHTTPTransport
-    _caller_depth = 3  # `request` below is an async def around the shared one
 
     @staticmethod
     def _clock() -> float:
@@ -521,8 +520,7 @@ class AsyncClient(
             queued = self._clock() - started
         try:
             if unbuilt:  # (`_shortcut`'s arguments)
-                # (3: `_build_call`, this, the caller)
-                request = self._build_call(request, 3)  # type: ignore[arg-type]
+                request = self._build_call(request)  # type: ignore[arg-type]
             chosen, follow, retry = self._start(request, auth, follow_redirects, started)
             fast, ticket = self._fast_send_plan(request, chosen)
             if fast:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -34,6 +36,20 @@ _COOKIES_DEPRECATED = (
     "cookie persistence is ambiguous. Set cookies directly on the client instance instead."
 )
 
+# httplib's own source files: a warning is reported at the first frame outside them.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _caller_level() -> int:
+    """The `stacklevel` of the first frame outside httplib, for a warning raised by the
+    function calling this: the user's line, whichever entry point (a shortcut, `request`,
+    `stream`, a sync or async client, a subclass's override of ours) led there."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
 
 class Methods(Generic[R, S]):
     """`request`, `stream` and the method shortcuts, written once for both clients.
@@ -43,8 +59,6 @@ class Methods(Generic[R, S]):
     """
 
     build_request: Callable[..., Request]
-    # Frames between `request` and its caller, for warnings: AsyncClient wraps it in one more.
-    _caller_depth = 2
 
     def send(
         self,
@@ -85,19 +99,18 @@ class Methods(Generic[R, S]):
         request = self._build_call(
             (method, url, content, data, files, json, params, headers, cookies, timeout,
              extensions),
-            self._caller_depth + 1,
         )  # fmt: skip
         return self.send(request, auth=auth, follow_redirects=follow_redirects)
 
-    def _build_call(self, unbuilt: tuple[Any, ...], stacklevel: int) -> Request:
+    def _build_call(self, unbuilt: tuple[Any, ...]) -> Request:
         """The request of a call's arguments (method, url, content, data, files, json, params,
         headers, cookies, timeout, extensions), for `request` and AsyncClient's shortcuts;
-        per-request cookies warn as in httpx, `stacklevel` frames up from here."""
+        per-request cookies warn as in httpx, at the caller's line."""
         method, url, content, data, files, json, params, headers, cookies, timeout, extensions = (
             unbuilt
         )
         if cookies is not None:
-            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=stacklevel)
+            warnings.warn(_COOKIES_DEPRECATED, DeprecationWarning, stacklevel=_caller_level())
         return self.build_request(
             method, url, content=content, data=data, files=files, json=json, params=params,
             headers=headers, cookies=cookies, timeout=timeout, extensions=extensions,

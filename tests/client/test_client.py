@@ -171,6 +171,32 @@ def test_per_request_cookies_warn_as_httpx(runner: Any) -> None:
     assert response.json()["headers"]["cookie"] == "x=1"
 
 
+def test_per_request_cookies_warn_at_the_callers_line(runner: Any) -> None:
+    """(httpx reports its shortcuts' warning inside its own module; `stream` warns in neither.)"""
+    cookies = {"x": "1"}
+    deprecated = "Setting per-request cookies"
+
+    def script(client: Any) -> Any:
+        if not runner.is_async:
+            with pytest.warns(DeprecationWarning, match=deprecated) as shortcut:
+                client.get("http://a/", cookies=cookies)
+            with pytest.warns(DeprecationWarning, match=deprecated) as request:
+                client.request("GET", "http://a/", cookies=cookies)
+            return [shortcut, request]
+
+        async def go() -> list[Any]:
+            with pytest.warns(DeprecationWarning, match=deprecated) as shortcut:
+                await client.get("http://a/", cookies=cookies)
+            with pytest.warns(DeprecationWarning, match=deprecated) as request:
+                await client.request("GET", "http://a/", cookies=cookies)
+            return [shortcut, request]
+
+        return go()
+
+    records = runner.with_client(script, transport=MockTransport(echo_handler))
+    assert [[w.filename for w in record] for record in records] == [[__file__]] * 2
+
+
 def test_response_carries_request_elapsed_and_encoding(runner: Any, uvicorn_server: Any) -> None:
     response = runner.send(
         "GET", uvicorn_server.url + "/bytes/10", client={"default_encoding": "latin-1"}
