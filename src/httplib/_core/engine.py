@@ -101,7 +101,6 @@ _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
 
-# Status, raw header list, extensions for `Response(...)`, and the body flow.
 # Status, header fields, extensions, and the body: the flow that reads it, or (for a caller
 # that reads it whole, see `Engine.send`) the bytes when it arrived with the head.
 ResponseParts = tuple[

@@ -277,7 +277,7 @@ class AsyncDriver:
     def _response(self, parts: ResponseParts) -> Response:
         body = parts[3]
         if isinstance(body, bytes):
-            return arrived_response(parts)
+            return arrived_response(parts, body)
         return response_from(parts, AsyncResponseStream(self.run, body))
 
     async def aclose(self) -> None:

@@ -190,9 +190,8 @@ class ResponseBody:
         return f"<{type(self).__name__} {self._body!r}>"
 
 
-def arrived_response(parts: ResponseParts) -> Response:
-    """The `Response` for the engine's `parts` whose whole body arrived (see `Engine.send`)."""
-    body: bytes = parts[3]  # type: ignore[assignment]
+def arrived_response(parts: ResponseParts, body: bytes) -> Response:
+    """The `Response` for the engine's `parts` whose whole `body` arrived (`Engine.send`)."""
     return Response._arrived(parts[0], Headers._trusted(parts[1]), body, parts[2])
 
 

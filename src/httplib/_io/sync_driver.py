@@ -89,7 +89,7 @@ class SyncDriver:
         parts = run(self.engine.send(request, None, whole))
         body = parts[3]
         if isinstance(body, bytes):
-            return arrived_response(parts)
+            return arrived_response(parts, body)
         return response_from(parts, SyncResponseStream(run, body))
 
     def close(self) -> None:
