@@ -56,7 +56,9 @@ Two fast paths skip the event machinery for the commonest reads, each checked ag
 final response with a plain Content-Length body (most small responses on a kept-alive
 connection), `receive_body_data` a read that is all body. Instructions per request through the
 client (`bench/micro/instructions.py`, callgrind) before and after the first: sync 222,500 ->
-211,239, async with 16 in flight 304,075 -> 292,909.
+211,239, async with 16 in flight 304,075 -> 292,909. It finds the framing fields with a loop over
+the fields already parsed rather than a second regex scan of the head: sync 204,046 -> 196,866,
+async with 100 in flight 289,105 -> 282,601.
 
 Heads are parsed by two precompiled regex scans (status line, then all field lines) that match
 only valid input; a head they do not match is re-parsed line by line, which names the bad line.
@@ -322,15 +324,39 @@ class Http11State:
         # (1xx, 101, 204 and 304 go by the steps: interim handling, switching, no body)
         if status < 200 or status in _NO_BODY_STATUS or not headers:
             return None
-        framing = framing_values(data, 0, end + 2)
-        lengths = framing.get(b"content-length")
-        if lengths is None or len(lengths) != 1 or b"transfer-encoding" in framing:
-            return None
+        # The framing fields, found among the parsed ones by a plain loop that lowers only
+        # names of their lengths: for nginx's 8 fields 0.7 us, against 1.7 us for the second,
+        # case-insensitive regex scan `framing_values` makes (plus `_persistent`). A field
+        # repeated, or any Transfer-Encoding, is left to the steps.
+        length = connection = None
+        for name, value in headers:
+            size = len(name)
+            if size == 14 or size == 10 or size == 17:
+                lowered = name.lower()
+                if lowered == b"content-length":
+                    if length is not None:
+                        return None
+                    length = value
+                elif lowered == b"connection":
+                    if connection is not None:
+                        return None
+                    connection = value
+                elif lowered == b"transfer-encoding":
+                    return None
         after = end + 4
-        value = lengths[0]
-        if not value.isdigit() or len(value) >= 19 or int(value) != len(data) - after:
+        if (
+            length is None
+            or not length.isdigit()
+            or len(length) >= 19
+            or int(length) != len(data) - after
+        ):
             return None
-        if not _persistent(framing, VERSIONS[version]):
+        # (RFC 9112 section 9.3: HTTP/1.1 persists unless "close", 1.0 only with "keep-alive")
+        persistent = http11 = VERSIONS[version]
+        if connection is not None:
+            tokens = list_tokens(connection)
+            persistent = b"close" not in tokens if http11 else b"keep-alive" in tokens
+        if not persistent:
             self._keep_alive = False
         self._received = True
         self._expected = len(data) - after
