@@ -462,6 +462,68 @@ def test_request_from_stored_fields() -> None:
         stored.send_body(b"four")
 
 
+_OK_EMPTY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+_REQUESTS = [
+    (b"GET", b"/a", HOST),
+    (b"GET", b"/b?q=close", HOST),
+    (b"POST", b"/a", [*HOST, (b"Content-Length", b"3")]),
+    (b"POST", b"/a", [*HOST, (b"Transfer-Encoding", b"chunked")]),
+    (b"GET", b"/a", [*HOST, (b"Upgrade", b"websocket"), (b"Connection", b"Upgrade")]),
+    (b"DELETE", b"/a", [*HOST, (b"X-Close", b"close")]),
+]
+
+
+def _one_cycle(state: Http11State, method: bytes, target: bytes, fields: Any, stored: bool) -> Any:
+    """Send one request (its body too) and take an empty 200; what a user of the state sees."""
+    head = state.send_request(method, target, fields, stored)
+    upgrade = state._upgrade
+    if method == b"POST":
+        body = state.send_body(b"abc")
+        end = state.end_body()
+    else:
+        body, end = [], state.end_body()
+    state.receive_data(_OK_EMPTY)
+    reusable = state.is_reusable
+    state.start_next_cycle()
+    return head, body, end, upgrade, reusable
+
+
+@settings(max_examples=200, deadline=None)
+@given(picks=st.lists(st.tuples(st.integers(0, len(_REQUESTS) - 1), st.booleans()), max_size=8))
+def test_a_connections_requests_are_written_as_on_a_fresh_state(
+    picks: list[tuple[int, bool]],
+) -> None:
+    """A connection reuses the last request's field block when the fields are the same: each
+    head, its framing and its Upgrade are what a new connection's first request gives."""
+    state = Http11State()
+    for index, stored in picks:
+        method, target, pairs = _REQUESTS[index]
+        fields = [(name, name.lower(), value) for name, value in pairs] if stored else pairs
+        fresh = _one_cycle(Http11State(), method, target, fields, stored)
+        assert _one_cycle(state, method, target, fields, stored) == fresh
+
+
+def test_a_bad_request_line_is_refused_when_the_fields_are_reused() -> None:
+    state = Http11State()
+    _one_cycle(state, b"GET", b"/", HOST, False)
+    with pytest.raises(LocalProtocolError, match="Illegal request target"):
+        state.send_request(b"GET", b"/ HTTP/1.1\r\nX: y", HOST)
+    with pytest.raises(LocalProtocolError, match="Illegal method"):
+        state.send_request(b"G ET", b"/", HOST)
+    assert (
+        state.send_request(b"GET", b"/next", HOST)
+        == b"GET /next HTTP/1.1\r\n%s: %s\r\n\r\n" % HOST[0]
+    )
+
+
+def test_fields_changed_in_place_after_a_request_are_written_as_they_are_now() -> None:
+    state = Http11State()
+    fields = list(HOST)
+    _one_cycle(state, b"GET", b"/", fields, False)
+    fields.append((b"X-Late", b"1"))
+    assert state.send_request(b"GET", b"/", fields).endswith(b"X-Late: 1\r\n\r\n")
+
+
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
