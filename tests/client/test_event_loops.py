@@ -113,6 +113,24 @@ def test_a_loop_that_ends_closes_the_clients_connections_on_it(runtime: str) -> 
             assert asyncio.run(then_closed(client, client.get("/next"))).content == b"/next"
 
 
+@pytest.mark.parametrize("runtime", params(*ASYNC_RUNTIMES))
+def test_a_client_collected_while_its_loop_runs_leaves_nothing_to_warn(
+    uvicorn_server: RunningServer, runtime: str
+) -> None:
+    """(trio warns for every async generator of its run collected unfinished: the one that
+    closes the client's connections at the loop's end must be finished with the client.)"""
+
+    async def use_and_drop() -> None:
+        client = AsyncClient(base_url=uvicorn_server.url)
+        assert (await client.get("/json")).status_code == 200
+        await client.aclose()
+        del client
+        gc.collect()
+
+    with nothing_left_open():
+        run_async(runtime, use_and_drop)
+
+
 def test_a_client_busy_on_a_running_loop_is_refused_on_another() -> None:
     done = threading.Event()  # the held response may finish
 

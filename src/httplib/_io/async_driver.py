@@ -143,6 +143,20 @@ async def _closes_with_its_loop(
                 await driver.run(flow)
 
 
+def _finish_closer(closers: list[AsyncGenerator[None, None]]) -> None:
+    """Run the driver's loop closer to its end at once, without I/O: its `finally` finds the
+    driver collected, or holding another engine. A closer is then never collected unfinished,
+    which trio reports with a ResourceWarning for each async generator of its run."""
+    if not closers:
+        return
+    ending = closers.pop().aclose()
+    try:
+        ending.send(None)
+    except (StopIteration, RuntimeError):  # (done; or running: its loop is finishing it)
+        return
+    ending.close()  # (it would have waited for I/O, which its guards rule out)
+
+
 class AsyncDriver:
     """The engine of one `AsyncHTTPTransport`, run by the calling task."""
 
@@ -161,7 +175,11 @@ class AsyncDriver:
         # how to ask which one the caller runs on (one C call under asyncio).
         self._loop: object = None
         self._current_loop: Callable[[], object] = _no_loop
-        self._closer: AsyncGenerator[None, None] | None = None
+        # The closer of the engine's loop (`_closes_with_its_loop`), held in a list that a
+        # finalizer shares: when the driver is collected, the closer is finished first (the
+        # finalizer is called before the collector finalizes the garbage, the closer included).
+        self._closers: list[AsyncGenerator[None, None]] = []
+        weakref.finalize(self, _finish_closer, self._closers).atexit = False
 
     def _start(self) -> Engine:
         """Pick the runtime for the caller's loop: trio when called from trio, else asyncio.
@@ -189,11 +207,12 @@ class AsyncDriver:
         engine.admission = self.admission
         # Started here (its first step runs to the `yield` at once): the loop's first-iteration
         # hook registers it for the loop's shutdown.
-        self._closer = _closes_with_its_loop(weakref.ref(self), engine)
+        closer = _closes_with_its_loop(weakref.ref(self), engine)
         try:
-            self._closer.asend(None).send(None)
+            closer.asend(None).send(None)
         except StopIteration:
             pass
+        self._closers.append(closer)
         return engine
 
     async def run(self, flow: Flow, finish: Callable[[Any], Any] | None = None) -> Any:
@@ -245,7 +264,7 @@ class AsyncDriver:
                 " loop, or finish with it on one loop before using it on the next."
             )
         self.engine = None
-        self._closer = None  # (it holds the engine too)
+        _finish_closer(self._closers)  # (it holds the engine too)
 
     def handle(
         self, request: Request, queued: float | None = None, whole: bool = False
