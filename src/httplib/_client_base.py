@@ -440,6 +440,24 @@ class _BaseClient(Generic[T]):
 
         Request values win over client values; nothing is sent.
         """
+        if (
+            extensions is None
+            and headers is None
+            and params is None
+            and cookies is None
+            and content is None
+            and data is None
+            and files is None
+            and json is None
+            and type(method) is str
+            and not self._params
+            and not self._cookies
+        ):
+            # The plain call (a GET with only a URL): no keyword arguments to bind twice.
+            timeouts = self._timeout_dict(timeout)
+            return Request._bodyless(
+                method, self._merge_url(url), self._headers, {"timeout": timeouts}
+            )
         # Request copies the extensions and headers it is given, so no copy is made here.
         if extensions is None:
             extensions = {"timeout": self._timeout_dict(timeout)}

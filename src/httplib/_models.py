@@ -266,10 +266,7 @@ class Request:
             jar.set_cookie_header(self)
         self._content: bytes | None = None
         if stream is None and content is None and data is None and files is None and json is None:
-            # No body (every GET): what encode_request would build, without building it.
-            self._prepare(_NO_BODY_HEADERS)
-            self.stream: SyncByteStream | AsyncByteStream = _NO_BODY
-            self._content = b""
+            self._no_body()
         elif stream is None:
             body_headers, body = encode_request(
                 content=content,
@@ -279,11 +276,32 @@ class Request:
                 boundary=_multipart_boundary(self.headers),
             )
             self._prepare(body_headers)
-            self.stream = body
+            self.stream: SyncByteStream | AsyncByteStream = body
             if isinstance(body, ByteStream):
                 self.read()
         else:
             self.stream = stream
+
+    @classmethod
+    def _bodyless(
+        cls, method: str, url: URL, headers: Headers, extensions: dict[str, Any]
+    ) -> Request:
+        """`Request(method, url, headers=headers, extensions=extensions)` for a client's plain
+        call (no body, params or cookies), without binding eleven keyword arguments; it owns
+        `extensions` (made for it), and copies `headers` as `Request` does."""
+        self = cls.__new__(cls)
+        self.method = _METHOD_NAMES.get(method) or method.upper()
+        self.url = url
+        self.headers = Headers(headers)
+        self.extensions = extensions
+        self._no_body()
+        return self
+
+    def _no_body(self) -> None:
+        # No body (every GET): what encode_request would build, without building it.
+        self._prepare(_NO_BODY_HEADERS)
+        self.stream = _NO_BODY
+        self._content = b""
 
     def _prepare(self, body_headers: dict[str, str]) -> None:
         """Add the body headers the user did not set, then Host (RFC 9110 section 7.2) first."""

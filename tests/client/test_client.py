@@ -113,6 +113,26 @@ def test_build_request_matches_httpx() -> None:
     assert our_headers == their_headers
 
 
+@pytest.mark.parametrize("method", ["GET", "get", "POST", "DELETE"])
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"base_url": "http://h/api/", "headers": {"X-Client": "c"}, "timeout": 3.0}],
+    ids=["defaults", "configured"],
+)
+def test_a_plain_build_request_matches_httpx(method: str, settings: dict[str, Any]) -> None:
+    """A call with only a method and a URL (built without binding its keyword arguments),
+    after the client's headers changed too."""
+
+    def built(client: Any) -> tuple[Any, ...]:
+        client.headers["X-Later"] = "1"
+        request = client.build_request(method, "/p?q=1" if settings else "http://h/p?q=1")
+        headers = [(k, v) for k, v in request.headers.multi_items() if k != "user-agent"]
+        return request.method, str(request.url), request.extensions, headers, request.read()
+
+    with Client(**settings) as ours, httpx.Client(**settings) as theirs:
+        assert built(ours) == built(theirs)
+
+
 def test_params_and_headers_merge_request_wins(runner: Any, uvicorn_server: Any) -> None:
     response = runner.send(
         "GET",
