@@ -298,7 +298,7 @@ class Request:
         return self
 
     def _no_body(self) -> None:
-        # No body (every GET): what encode_request would build, without building it.
+        """No body (every GET): what `encode_request` would build, without building it."""
         self._prepare(_NO_BODY_HEADERS)
         self.stream = _NO_BODY
         self._content = b""
