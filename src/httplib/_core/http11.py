@@ -76,7 +76,7 @@ messages would still run on top), and would add a C dependency: not worth ~0.5 Â
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._exceptions import LocalProtocolError, RemoteProtocolError
@@ -365,12 +365,7 @@ class Http11State:
             or int(length) != len(data) - after
         ):
             return None
-        # (RFC 9112 section 9.3: HTTP/1.1 persists unless "close", 1.0 only with "keep-alive")
-        persistent = http11 = VERSIONS[version]
-        if connection is not None:
-            tokens = list_tokens(connection)
-            persistent = b"close" not in tokens if http11 else b"keep-alive" in tokens
-        if not persistent:
+        if not _persistent(None if connection is None else (connection,), VERSIONS[version]):
             self._keep_alive = False
         self._received = True
         self._expected = len(data) - after
@@ -554,7 +549,7 @@ class Http11State:
         self, framing: dict[bytes, list[bytes]], status: int, http11: bool, events: list[Event]
     ) -> None:
         """Pick the body framing of a response (RFC 9112 section 6.3)."""
-        if not _persistent(framing, http11):
+        if not _persistent(framing.get(b"connection"), http11):
             self._keep_alive = False
         if status == 101 or (self._method == b"CONNECT" and 200 <= status < 300):
             self._switched = True
@@ -773,13 +768,13 @@ def _request_head(
     return head, fields, framed, find(b"\r\nupgrade:", start) >= 0
 
 
-def _persistent(framing: dict[bytes, list[bytes]], http11: bool) -> bool:
-    """Whether the connection stays open after this response (RFC 9112 section 9.3):
-    HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`."""
-    if b"connection" not in framing:
+def _persistent(connection: Sequence[bytes] | None, http11: bool) -> bool:
+    """Whether the connection stays open after a response with these `Connection` values
+    (RFC 9112 section 9.3): HTTP/1.1 unless "close", HTTP/1.0 only with "keep-alive"."""
+    if connection is None:
         return http11
     tokens: set[bytes] = set()
-    for value in framing[b"connection"]:
+    for value in connection:
         tokens |= list_tokens(value)
     return b"close" not in tokens if http11 else b"keep-alive" in tokens
 
