@@ -143,13 +143,14 @@ class Headers(MutableMapping[str, str]):
             self._list = _fields(_pairs(headers), str_encoding)
 
     @classmethod
-    def _trusted(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
-        """Headers from fields already validated as tokens and CR/LF/NUL-free values (our own
-        HTTP/1.1 parser's output), so they are stored without checking them again."""
+    def _adopt(cls, fields: list[tuple[bytes, bytes, bytes]]) -> Headers:
+        """Headers that take `fields` as their own list: (name, lower-cased name, value) that
+        our parsers validated (tokens, values free of CR, LF and NUL) and made for them
+        (`ResponseReceived.fields`), so they are neither checked nor copied again."""
         self = cls.__new__(cls)
         self._encoding = None
         self._detected = None
-        self._list = [(name, name.lower(), value) for name, value in raw]
+        self._list = fields
         return self
 
     @property

@@ -13,6 +13,7 @@ from httplib._core import http11, http11_parse
 from httplib._core.events import DataReceived, Event, ResponseReceived, StreamEnded
 from httplib._core.http11 import Http11State
 from httplib._exceptions import LocalProtocolError, RemoteProtocolError
+from support.events import response_head
 from support.http11_feed import HOST, feed, merged, new_state
 
 NEXT = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
@@ -26,7 +27,7 @@ def parse(data: bytes, method: bytes = b"GET", mode: str = "whole") -> list[Even
 
 
 def head(status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> ResponseReceived:
-    return ResponseReceived(status, b"OK", headers or [], b"HTTP/1.1")
+    return response_head(status, b"OK", headers or [], b"HTTP/1.1")
 
 
 # Each case: response bytes, expected events (bodies merged), reusable afterwards.
@@ -72,14 +73,14 @@ FRAMING_CASES = {
     "204-ignores-length": (
         b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
         [
-            ResponseReceived(204, b"No Content", [(b"Content-Length", b"10")], b"HTTP/1.1"),
+            response_head(204, b"No Content", [(b"Content-Length", b"10")], b"HTTP/1.1"),
             StreamEnded([]),
         ],
         True,
     ),
     "304": (
         b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n",
-        [ResponseReceived(304, b"Not Modified", [(b"ETag", b"x")], b"HTTP/1.1"), StreamEnded([])],
+        [response_head(304, b"Not Modified", [(b"ETag", b"x")], b"HTTP/1.1"), StreamEnded([])],
         True,
     ),
     "100-continue-then-200": (
@@ -90,7 +91,7 @@ FRAMING_CASES = {
     ),
     "no-reason-phrase": (
         b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
-        [ResponseReceived(200, b"", [(b"Content-Length", b"0")], b"HTTP/1.1"), StreamEnded([])],
+        [response_head(200, b"", [(b"Content-Length", b"0")], b"HTTP/1.1"), StreamEnded([])],
         True,
     ),
     "raw-header-values-kept": (
@@ -113,13 +114,13 @@ FRAMING_CASES = {
     ),
     "http10-default-close": (
         b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
-        [ResponseReceived(200, b"OK", [(b"Content-Length", b"0")], b"HTTP/1.0"), StreamEnded([])],
+        [response_head(200, b"OK", [(b"Content-Length", b"0")], b"HTTP/1.0"), StreamEnded([])],
         False,
     ),
     "http10-keep-alive": (
         b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
         [
-            ResponseReceived(
+            response_head(
                 200,
                 b"OK",
                 [(b"Connection", b"keep-alive"), (b"Content-Length", b"0")],
@@ -305,7 +306,7 @@ def test_switching_protocols(status: int) -> None:
     state = new_state(method, [*HOST, *upgrade])
     data = b"HTTP/1.1 %d Switched\r\nUpgrade: x\r\n\r\ntunnel bytes" % status
     events = state.receive_data(data)
-    assert events == [ResponseReceived(status, b"Switched", [(b"Upgrade", b"x")], b"HTTP/1.1")]
+    assert events == [response_head(status, b"Switched", [(b"Upgrade", b"x")], b"HTTP/1.1")]
     assert state.is_switched
     assert state.trailing_data == b"tunnel bytes"
     assert not state.is_reusable

@@ -21,7 +21,7 @@ import h2.settings
 import pytest
 
 from httplib._core.effects import READ, WAIT, WRITE_SHIELDED, Runtime
-from httplib._core.events import ResponseReceived, StreamEnded
+from httplib._core.events import StreamEnded
 from httplib._core.h2_connection import Http2Connection
 from httplib._core.http2 import (
     CONNECTION_WINDOW,
@@ -33,6 +33,7 @@ from httplib._core.http2 import (
 from httplib._core.http11_parse import MAX_INTERIM
 from httplib._core.resend import is_refused
 from httplib._exceptions import RemoteProtocolError, WriteError
+from support.events import response_head
 
 HEAD = [(b":status", b"200")]
 
@@ -211,7 +212,7 @@ def test_data_after_a_stream_ended_and_was_forgotten_harms_no_other_stream() -> 
     server.conn.send_headers(waiting, HEAD, end_stream=True)
     server.client.receive_data(server.conn.data_to_send())
     (head, ended) = server.client.take(waiting)
-    assert head == ResponseReceived(200, b"", [], b"HTTP/2")
+    assert head == response_head(200, b"", [], b"HTTP/2")
     assert isinstance(ended, StreamEnded)
 
 
@@ -240,7 +241,7 @@ def test_an_informational_head_then_the_response() -> None:
     server.conn.send_headers(sid, [(b":status", b"200")], end_stream=True)
     server.client.receive_data(server.conn.data_to_send())
     assert server.client.take(sid) == [
-        ResponseReceived(200, b"", [], b"HTTP/2"),
+        response_head(200, b"", [], b"HTTP/2"),
         StreamEnded([]),
     ]
 
@@ -260,7 +261,7 @@ def test_interim_heads_are_capped_per_stream() -> None:
         server.conn.send_headers(flooded, [(b":status", b"103")])
     server.client.receive_data(server.conn.data_to_send())
     assert server.client.take(patient) == [
-        ResponseReceived(200, b"", [], b"HTTP/2"),
+        response_head(200, b"", [], b"HTTP/2"),
         StreamEnded([]),
     ]
     [reset] = server.client.take(flooded)

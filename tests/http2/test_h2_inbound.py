@@ -9,9 +9,10 @@ import h2.errors
 import h2.events
 import pytest
 
-from httplib._core.events import DataReceived, ResponseReceived, StreamEnded
+from httplib._core.events import DataReceived, StreamEnded
 from httplib._core.http2 import Http2State, StreamReset
 from httplib._exceptions import RemoteProtocolError
+from support.events import response_head
 
 
 class RawPeer:
@@ -92,7 +93,7 @@ def test_malformed_head_fails_only_its_stream(
     assert [e.error_code for e in resets] == [h2.errors.ErrorCodes.PROTOCOL_ERROR]
     peer.client.close_stream(sid)
     # The connection stays usable for the next request.
-    assert peer.exchange(OK_HEAD)[0] == ResponseReceived(
+    assert peer.exchange(OK_HEAD)[0] == response_head(
         200, b"", [(b"content-type", b"text/plain")], b"HTTP/2"
     )
 
@@ -121,7 +122,7 @@ def test_repeated_and_changing_heads_decode_correctly(table_size: int) -> None:
     second = [(b":status", b"404"), (b"date", b"Mon, 01 Jan 2024 00:00:01 GMT"), (b"x-n", b"2")]
     for head in (first, first, second, first, second):
         [got] = _heads(peer, 1, head)
-        assert got == ResponseReceived(int(head[0][1]), b"", head[1:], b"HTTP/2")
+        assert got == response_head(int(head[0][1]), b"", head[1:], b"HTTP/2")
 
 
 def test_server_enabling_its_table_midway_decodes_correctly() -> None:
@@ -129,13 +130,13 @@ def test_server_enabling_its_table_midway_decodes_correctly() -> None:
     peer = RawPeer()
     peer.server.encoder.header_table_size = 0
     head = [(b":status", b"200"), (b"x-v", b"alpha")]
-    assert _heads(peer, 2, head) == [ResponseReceived(200, b"", head[1:], b"HTTP/2")] * 2
+    assert _heads(peer, 2, head) == [response_head(200, b"", head[1:], b"HTTP/2")] * 2
     peer.server.encoder.header_table_size = 4096  # indexes x-v: alpha from here on
     other = [(b":status", b"200"), (b"x-v", b"beta")]
     for expected in (head, head, other, head, other):
-        assert _heads(peer, 1, expected) == [ResponseReceived(200, b"", expected[1:], b"HTTP/2")]
+        assert _heads(peer, 1, expected) == [response_head(200, b"", expected[1:], b"HTTP/2")]
     peer.server.encoder.header_table_size = 0  # evicts everything again
-    assert _heads(peer, 2, other) == [ResponseReceived(200, b"", other[1:], b"HTTP/2")] * 2
+    assert _heads(peer, 2, other) == [response_head(200, b"", other[1:], b"HTTP/2")] * 2
 
 
 def test_body_and_end_follow_a_memoized_head() -> None:

@@ -101,10 +101,11 @@ _WAITING = TicketStatus.WAITING
 _CONNECT = TicketStatus.CONNECT
 _READY = TicketStatus.READY
 
-# Status, header fields, extensions, and the body: the flow that reads it, or (for a caller
-# that reads it whole, see `Engine.send`) the bytes when it arrived with the head.
+# Status, header fields (`ResponseReceived.fields`), extensions, and the body: the flow that
+# reads it, or (for a caller that reads it whole, see `Engine.send`) the bytes when it arrived
+# with the head.
 ResponseParts = tuple[
-    int, list[tuple[bytes, bytes]], dict[str, Any], "Http11Body | Http2Body | bytes"
+    int, list[tuple[bytes, bytes, bytes]], dict[str, Any], "Http11Body | Http2Body | bytes"
 ]
 
 
@@ -218,8 +219,8 @@ class Engine:
                     flow = ex.release()
                     if flow is not None:
                         yield from flow
-                    return head.status_code, head.headers, extensions, body
-                return head.status_code, head.headers, extensions, ex
+                    return head.status_code, head.fields, extensions, body
+                return head.status_code, head.fields, extensions, ex
         except TimeoutException as exc:
             renamed = deadline_error(plan, exc)
             if renamed is exc:
@@ -638,9 +639,9 @@ class Engine:
         if whole and progress.ended:
             arrived = progress.take_arrived() or b""
             yield from self.end_stream(pool, ticket, conn, sid)
-            return response_head.status_code, response_head.headers, extensions, arrived
+            return response_head.status_code, response_head.fields, extensions, arrived
         body_flow = Http2Body(self, pool, ticket, conn, progress, plan)
-        return response_head.status_code, response_head.headers, extensions, body_flow
+        return response_head.status_code, response_head.fields, extensions, body_flow
 
     def end_stream(
         self, pool: PoolState, ticket: Ticket, conn: Http2Connection, sid: int | None

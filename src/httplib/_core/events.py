@@ -13,12 +13,20 @@ __all__ = ["BodyBuffer", "DataReceived", "Event", "ResponseReceived", "StreamEnd
 
 @dataclass(slots=True)
 class ResponseReceived:
-    """A final (non-1xx) response head, or a 101 Switching Protocols head."""
+    """A final (non-1xx) response head, or a 101 Switching Protocols head.
+
+    `fields` are (name as received, lower-cased name, value): the form `Headers` stores, so
+    the response takes the list as it is, with no second pass over it (issue 15)."""
 
     status_code: int
     reason: bytes
-    headers: list[tuple[bytes, bytes]]
+    fields: list[tuple[bytes, bytes, bytes]]
     http_version: bytes
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The fields as (name, value) pairs."""
+        return [(name, value) for name, _, value in self.fields]
 
 
 @dataclass(slots=True)

@@ -84,6 +84,7 @@ from .._utils import TCHAR
 from .events import DataReceived, Event, ResponseReceived, StreamEnded
 from .http11_parse import (
     FIELD_BYTES,
+    FRAMING_NAMES,
     MAX_CHUNK_LINE_SIZE,
     MAX_CHUNK_OVERHEAD,
     MAX_HEAD_SIZE,
@@ -339,15 +340,17 @@ class Http11State:
         # (1xx, 101, 204 and 304 go by the steps: interim handling, switching, no body)
         if status < 200 or status in _NO_BODY_STATUS or not headers:
             return None
-        # The framing fields, found among the parsed ones by a plain loop that lowers only
-        # names of their lengths: for nginx's 8 fields 0.7 us, against 1.7 us for the second,
-        # case-insensitive regex scan `framing_values` makes (plus `_persistent`). A field
-        # repeated, or any Transfer-Encoding, is left to the steps.
+        # The event's fields and the framing ones among them, in one plain loop: for nginx's 8
+        # fields 0.9 us, against 1.2 us for a loop finding the framing fields and a second
+        # making the fields, or 1.7 us for `framing_values`' case-insensitive regex scan. A
+        # field repeated, or any Transfer-Encoding, is left to the steps.
+        fields: list[tuple[bytes, bytes, bytes]] = []
+        append = fields.append
         length = connection = None
         for name, value in headers:
-            size = len(name)
-            if size == 14 or size == 10 or size == 17:
-                lowered = name.lower()
+            lowered = name.lower()
+            append((name, lowered, value))
+            if lowered in FRAMING_NAMES:
                 if lowered == b"content-length":
                     if length is not None:
                         return None
@@ -356,7 +359,7 @@ class Http11State:
                     if connection is not None:
                         return None
                     connection = value
-                elif lowered == b"transfer-encoding":
+                else:
                     return None
         after = end + 4
         if (
@@ -372,7 +375,7 @@ class Http11State:
         self._expected = len(data) - after
         self._their_done = True
         self._step = self._step_done
-        return ResponseReceived(status, reason, headers, version), data[after:]
+        return ResponseReceived(status, reason, fields, version), data[after:]
 
     def receive_body_data(self, data: bytes) -> bool:
         """The body's fast path: True when `data` is all body with nothing buffered, a piece
@@ -525,7 +528,8 @@ class Http11State:
                 raise RemoteProtocolError(
                     "Unsolicited 101 Switching Protocols: the request offered no Upgrade"
                 )
-        events.append(ResponseReceived(status, reason, headers, version))
+        fields = [(name, name.lower(), value) for name, value in headers]
+        events.append(ResponseReceived(status, reason, fields, version))
         self._start_body(framing, status, VERSIONS[version], events)
         return after
 

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_STATUS_LINE_SIZE",
     "BLANK_LINE",
     "FIELD_BYTES",
+    "FRAMING_NAMES",
     "OWS",
     "TOKEN",
     "VERSIONS",
@@ -89,7 +90,7 @@ _FIELD_LINE = re.compile(
 )
 # The fields that decide framing and persistence, found in a head already validated.
 _FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection):([^\r\n]*)", re.I)
-_FRAMING_NAMES = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+FRAMING_NAMES = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 # The end of a head or trailer section: an empty line. RFC 9112 section 2.2 lets a recipient
 # take a bare LF as a line end; h11 (so httpx) does, and so do curl, Go and browsers.
 BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -171,7 +172,7 @@ def framing_from_fields(fields: list[tuple[bytes, bytes]]) -> dict[bytes, list[b
     values: dict[bytes, list[bytes]] = {}
     for name, value in fields:
         lowered = name.lower()
-        if lowered in _FRAMING_NAMES:
+        if lowered in FRAMING_NAMES:
             values.setdefault(lowered, []).append(value)
     return values
 

@@ -504,7 +504,9 @@ def _response_head(headers: Iterable[tuple[bytes, bytes]]) -> ResponseReceived:
     if not _STATUS.fullmatch(status):
         raise RemoteProtocolError(f"Malformed HTTP/2 response: :status {status!r}.")
     _check_fields(fields)
-    return ResponseReceived(int(status), b"", fields, _HTTP_VERSION)
+    # (names are lower-case already: `_check_fields` refused any other)
+    stored = [(name, name, value) for name, value in fields]
+    return ResponseReceived(int(status), b"", stored, _HTTP_VERSION)
 
 
 def _check_fields(fields: list[tuple[bytes, bytes]]) -> None:
@@ -1091,7 +1093,7 @@ class Http2State:
                 return
             if len(self._responses) >= _MEMO_BLOCKS:
                 self._responses.clear()
-            self._responses[fields] = (head.status_code, tuple(head.headers))
+            self._responses[fields] = (head.status_code, tuple(head.fields))
         else:
             # A fresh list each time: the response's headers are the user's to change.
             head = ResponseReceived(known[0], b"", list(known[1]), _HTTP_VERSION)

@@ -192,12 +192,12 @@ class ResponseBody:
 
 def arrived_response(parts: ResponseParts, body: bytes) -> Response:
     """The `Response` for the engine's `parts` whose whole `body` arrived (`Engine.send`)."""
-    return Response._arrived(parts[0], Headers._trusted(parts[1]), body, parts[2])
+    return Response._arrived(parts[0], Headers._adopt(parts[1]), body, parts[2])
 
 
 def response_from(parts: ResponseParts, stream: Any) -> Response:
     """The `Response` for the engine's `parts`, its body read through `stream`."""
-    return Response._received(parts[0], Headers._trusted(parts[1]), stream, parts[2])
+    return Response._received(parts[0], Headers._adopt(parts[1]), stream, parts[2])
 
 
 class SyncResponseStream(ResponseBody, SyncByteStream):
