@@ -290,10 +290,22 @@ class Request:
         call (no body, params or cookies), without binding eleven keyword arguments; it owns
         `extensions` (made for it), and copies `headers` as `Request` does."""
         self = cls.__new__(cls)
-        self.method = _METHOD_NAMES.get(method) or method.upper()
+        self.method = method = _METHOD_NAMES.get(method) or method.upper()
         self.url = url
-        self.headers = Headers(headers)
         self.extensions = extensions
+        fields = headers._list
+        # The usual call, a client's headers without Host or framing for a method that sends
+        # none: what `_no_body` gives (Host first), made as one list (1.1 -> 0.6 us).
+        for field in fields:
+            if field[1] in _HOST_AND_FRAMING:
+                break
+        else:
+            if method not in _BODY_METHODS and url.host:
+                self.headers = Headers._adopt([(b"Host", b"host", url.netloc), *fields])
+                self.stream = _NO_BODY
+                self._content = b""
+                return self
+        self.headers = Headers(headers)
         self._no_body()
         return self
 

@@ -116,8 +116,13 @@ def test_build_request_matches_httpx() -> None:
 @pytest.mark.parametrize("method", ["GET", "get", "POST", "DELETE"])
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"base_url": "http://h/api/", "headers": {"X-Client": "c"}, "timeout": 3.0}],
-    ids=["defaults", "configured"],
+    [
+        {},
+        {"base_url": "http://h/api/", "headers": {"X-Client": "c"}, "timeout": 3.0},
+        {"headers": {"Host": "other:81", "X-Client": "c"}},
+        {"headers": {"Content-Length": "0"}},
+    ],
+    ids=["defaults", "configured", "own-host", "own-length"],
 )
 def test_a_plain_build_request_matches_httpx(method: str, settings: dict[str, Any]) -> None:
     """A call with only a method and a URL (built without binding its keyword arguments),
