@@ -8,7 +8,8 @@ difference (`--measure` does that, and prints one table):
     python bench/micro/instructions.py --measure [--rows sync,async,async100] [--loop uvloop]
     PYTHONHASHSEED=0 valgrind --tool=callgrind python bench/micro/instructions.py --row sync -n 200
 
-Rows: `sync` (Client.get, one connection), `async` (AsyncClient.get, one in flight),
+Rows: `sync` (Client.get, one connection), `post` (Client.post of 1 KiB, one connection),
+`async` (AsyncClient.get, one in flight),
 `async16` and `async100` (as many in flight over as many connections, gathered in rounds),
 `async128` (128 in flight over 16 connections: 112 wait on the pool each round).
 """
@@ -33,7 +34,7 @@ import hot_path  # (the fake socket and transport live there)
 import httplib
 
 URL = "http://127.0.0.1:9/"
-ROWS = ("sync", "async", "async16", "async100", "async128")
+ROWS = ("sync", "post", "async", "async16", "async100", "async128")
 WARMUP = 64
 
 
@@ -45,6 +46,17 @@ def _sync(n: int) -> None:
         _mark()
         for _ in range(n):
             client.get(URL)
+
+
+def _sync_post(n: int) -> None:
+    socket.create_connection = lambda *a, **k: hot_path._FakeSocket()  # type: ignore[assignment]
+    body = b"x" * 1024
+    with httplib.Client() as client:
+        for _ in range(WARMUP):
+            client.post(URL, content=body)
+        _mark()
+        for _ in range(n):
+            client.post(URL, content=body)
 
 
 async def _async(n: int, concurrency: int, connections: int) -> None:
@@ -71,6 +83,9 @@ def _mark() -> None:
 def run_row(row: str, n: int, loop: str) -> None:
     if row == "sync":
         _sync(n)
+        return
+    if row == "post":
+        _sync_post(n)
         return
     shape = {"async": (1, 1), "async16": (16, 16), "async100": (100, 100), "async128": (128, 16)}
     concurrency, connections = shape[row]
@@ -120,7 +135,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     parser.add_argument("--measure", action="store_true")
-    parser.add_argument("--rows", default="sync,async,async16,async100,async128")
+    parser.add_argument("--rows", default="sync,post,async,async16,async100,async128")
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
     args = parser.parse_args()

@@ -212,6 +212,17 @@ class Headers(MutableMapping[str, str]):
         joined = self._joined(self._lookup_key(key))
         return default if joined is None else joined
 
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """`headers[key]`, set to `default` first when absent. (The mapping mixin's raises and
+        catches a KeyError for an absent key, 1 us: each request body's headers come here.)"""
+        if not isinstance(key, str | bytes):
+            return super().setdefault(key, default)
+        joined = self._joined(self._lookup_key(key))
+        if joined is not None:
+            return joined
+        self[key] = default
+        return default
+
     def get_list(self, key: str, split_commas: bool = False) -> list[str]:
         """All values of `key` in order; with `split_commas`, comma-separated items apart."""
         lower = self._lookup_key(key)

@@ -264,10 +264,14 @@ def test_same_views_as_httpx(given_headers: Any) -> None:
 @pytest.mark.parametrize("given_headers", DIFFERENTIAL_INPUTS)
 def test_mutations_match_httpx(given_headers: Any) -> None:
     ours, theirs = Headers(given_headers), httpx.Headers(given_headers)
+    returned = []
     for target in (ours, theirs):
         target["a"] = "new"
         target.update({"B": "b1"})
-        target.setdefault("c", "c1")
+        returned.append(
+            [target.setdefault(key, "set") for key in ("c", "C", "A", "set-cookie", "b")]
+        )
         target.pop("set-cookie", None)
     assert ours.raw == theirs.raw
     assert repr(ours) == repr(theirs)
+    assert returned[0] == returned[1]

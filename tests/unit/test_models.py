@@ -128,6 +128,30 @@ def test_request_body_headers() -> None:
     assert "content-length" not in chunked.headers
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"content": b"x" * 1024}, None),
+        ({"content": b"x"}, {"Content-Type": "text/plain", "content-length": "1"}),
+        ({"content": "text"}, {"X-A": "1", "CONTENT-TYPE": "a/b"}),
+        ({"json": {"a": 1}}, {"Content-Type": "application/vnd+json"}),
+        ({"data": {"a": "1"}}, {"Host": "elsewhere"}),
+        ({"content": [b"a", b"b"]}, {"Content-Length": "2"}),
+        ({"content": [b"a", b"b"]}, {"Transfer-Encoding": "chunked", "X-B": "2"}),
+        ({"content": b""}, {"X-C": "3"}),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_request_body_headers_match_httpx(
+    method: str, body: dict[str, Any], headers: dict[str, str] | None
+) -> None:
+    """The fields a body adds (its length or chunked framing, its type) beside the user's own,
+    which win, and Host first: as httpx sets them."""
+    ours = Request(method, "http://x.com/p", headers=headers, **body)
+    theirs = httpx.Request(method, "http://x.com/p", headers=headers, **body)
+    assert ours.headers.raw == theirs.headers.raw
+
+
 def test_request_user_content_length_suppresses_chunked_framing() -> None:
     request = Request(
         "POST", "http://x.com/", headers={"content-length": "1"}, content=iter([b"a"])
