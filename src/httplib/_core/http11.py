@@ -186,8 +186,10 @@ class Http11State:
         self._closed = False
         self._switched = False
         # The last request's fields (as given, copied), their serialized and validated block,
-        # and whether it names a framing field or "close", and an Upgrade (see `send_request`).
-        self._block: tuple[bool, list[Any], bytes, bool, bool] | None = None
+        # its framing fields (`framing_values`; None when it names none, nor "close"), and
+        # whether it offers an Upgrade (see `send_request`).
+        self._block: tuple[bool, list[Any], bytes, dict[bytes, list[bytes]] | None, bool] | None
+        self._block = None
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -232,20 +234,23 @@ class Http11State:
         # %-formatting and the head's regex scan were most of it).
         block = self._block
         if block is not None and block[0] is stored and block[1] == headers:
-            _, _, fields, framed, upgrade = block
+            _, _, fields, framing, upgrade = block
             line = b"%s %s HTTP/1.1\r\n" % (method, target)
             if _REQUEST_LINE.fullmatch(line) is None:
                 _raise_bad_request_part(method, target, [(f[0], f[-1]) for f in headers])
             head = line + fields
         else:
             head, fields, framed, upgrade = _request_head(method, target, headers, stored)
-            self._block = (stored, list(headers), fields, framed, upgrade)
+            # (read from the block once: a body's Content-Length, repeated, costs no scan)
+            start = len(head) - len(fields) - 2
+            framing = framing_values(head, start, len(head)) if framed else None
+            self._block = (stored, list(headers), fields, framing, upgrade)
         self._method = method
         self._request_sent = True
         # A 101 may only answer a request that offered an Upgrade (RFC 9110 section 7.8).
         self._upgrade = upgrade
-        if framed:
-            self._start_request(framing_values(head, len(head) - len(fields) - 2, len(head)))
+        if framing is not None:
+            self._start_request(framing)
         else:
             self._our_done = True  # no body framing, no `Connection: close`
         return head
