@@ -278,7 +278,9 @@ class Request:
             )
             self._prepare(body_headers)
             self.stream: SyncByteStream | AsyncByteStream = body
-            if isinstance(body, ByteStream):
+            if type(body) is ByteStream:
+                self._content = body._stream  # (what `read()` gives, without iterating it)
+            elif isinstance(body, ByteStream):
                 self.read()
         else:
             self.stream = stream
