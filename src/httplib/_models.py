@@ -298,7 +298,7 @@ class Request:
         self.extensions = extensions
         fields = headers._list
         # The usual call, a client's headers without Host or framing for a method that sends
-        # none: what `_no_body` gives (Host first), made as one list (1.1 -> 0.6 us).
+        # none: what `_no_body` gives (Host first), made as one list (1.1 -> 0.8 us).
         for field in fields:
             if field[1] in _HOST_AND_FRAMING:
                 break
