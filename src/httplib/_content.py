@@ -206,6 +206,21 @@ class IteratorByteStream(SyncByteStream):
             return None
         return max(size - (self._start or 0), 0)
 
+    def file_region(self) -> tuple[Any, int] | None:
+        """The file and the offset it starts at, when this body is a regular file that can be
+        sent from there by the kernel (sendfile(2)) instead of iterated; then that counts as
+        this body's iteration (a replay sends it from the same offset). None for anything
+        else, with nothing changed."""
+        if not self._is_file or self._start is None:
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode):
+                return None
+        except (AttributeError, OSError, ValueError):  # (no descriptor, or a closed file)
+            return None
+        self._started = True
+        return self._stream, self._start
+
     def __iter__(self) -> Iterator[bytes]:
         if self._started:
             if self._one_shot:

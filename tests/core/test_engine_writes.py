@@ -21,6 +21,7 @@ from httplib._core.effects import (
     BODY_NEXT,
     CONNECT,
     READ_INTO,
+    SEND_FILE,
     WRITE,
     Runtime,
 )
@@ -61,7 +62,7 @@ def writes_of(request: Request) -> list[Any]:
             value = iter(effect[1])
         elif kind == BODY_NEXT:
             value = next(effect[1], None)
-        elif kind != BODY_CLOSE:
+        elif kind not in (BODY_CLOSE, SEND_FILE):  # (SEND_FILE: None, no file is sent here)
             raise AssertionError(f"unexpected effect {effect!r}")
     else:
         raise AssertionError("the flow did not finish")

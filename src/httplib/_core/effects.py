@@ -26,6 +26,12 @@ first item is its kind (a small int, so a driver dispatches through a table):
     BODY_NEXT        that iterator                                  next chunk, None at its end
     BODY_CLOSE       that iterator                                  None (closed if it can be,
                                                                     even when cancelled)
+    SEND_FILE        stream, request body stream, count, timeout   the bytes the body's file
+                                                                    offered (`count` sent by
+                                                                    the kernel, and any more it
+                                                                    holds), or None when the
+                                                                    runtime, the stream or the
+                                                                    body cannot: nothing sent
 
 A response body's flow (`chunks_flow`) also yields `(CHUNKS, chunks)`, which is not an effect: the
 driver's run returns the list of body chunks to its caller (the response stream), and the
@@ -53,6 +59,7 @@ __all__ = [
     "PROBE_IDLE_AFTER",
     "READ",
     "READ_INTO",
+    "SEND_FILE",
     "SLEEP",
     "START_TLS",
     "WAIT",
@@ -77,9 +84,10 @@ __all__ = [
     BODY_NEXT,
     BODY_CLOSE,
     READ_INTO,
-) = range(13)
+    SEND_FILE,
+) = range(14)
 # Not an effect (see the module docstring): body chunks handed out by a body's flow.
-CHUNKS = 13
+CHUNKS = 14
 
 # A blocking socket (or trio's) is probed, with one select() call, on reuse only after idling
 # this long: a server rarely closes a connection sooner, and a stale one is resent anyway.

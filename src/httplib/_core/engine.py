@@ -53,6 +53,7 @@ from .effects import (
     PROBE,
     READ,
     READ_INTO,
+    SEND_FILE,
     SLEEP,
     START_TLS,
     WAIT,
@@ -549,6 +550,16 @@ class Engine:
 
     def _write_body(self, ex: Http11Body, stream: Any, plan: RequestPlan) -> Flow:
         """Stream a body that is not in memory (or too large to join the head's write)."""
+        left = ex.body_left()
+        if left:
+            # A regular file under a Content-Length goes by the kernel where the runtime can
+            # (sendfile(2) on a blocking plain socket): no copy through Python, half the CPU
+            # of reading and writing it (bench post_file_64m_sync). Else (None) it is iterated.
+            offered = yield (SEND_FILE, stream, plan.request.stream, left, plan.write_timeout)
+            if offered is not None:
+                ex.sent_by_shell(offered)
+                ex.end()  # (nothing to write after a Content-Length body; checks it was whole)
+                return
         # (each timeout read when it is used: under a deadline it shrinks)
         iterator = yield (BODY_ITER, plan.request.stream)
         try:

@@ -74,6 +74,16 @@ class Http11Exchange(BodyBuffer):
         """The last bytes of a streamed body (the final chunk when chunked)."""
         return self.conn.state.end_body()
 
+    def body_left(self) -> int | None:
+        """Body bytes the declared Content-Length still expects (None when chunked)."""
+        return self.conn.state.body_left
+
+    def sent_by_shell(self, size: int) -> None:
+        """`size` body bytes were written by the shell itself (`SEND_FILE`)."""
+        if size:
+            self.body_sent = True
+        self.conn.state.count_body(size)
+
     def feed(self, data: bytes) -> None:
         """Bytes read from the connection (b"" at EOF): the head, body chunks, the end."""
         state = self.conn.state

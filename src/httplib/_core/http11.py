@@ -296,6 +296,22 @@ class Http11State:
         self._our_sent += len(data)
         return [data]
 
+    @property
+    def body_left(self) -> int | None:
+        """Request body bytes the declared Content-Length still expects; None when chunked."""
+        return None if self._our_chunked else self._our_remaining
+
+    def count_body(self, size: int) -> None:
+        """Account for `size` body bytes the shell wrote itself (a file sent by the kernel),
+        as `send_body` accounts for data it frames (a Content-Length body only)."""
+        if size > self._our_remaining:
+            raise LocalProtocolError(
+                "Too much data for declared Content-Length"
+                f" ({self._our_sent + size} > {self._our_sent + self._our_remaining})"
+            )
+        self._our_remaining -= size
+        self._our_sent += size
+
     def end_body(self) -> bytes:
         """Finish the request body; the last bytes to write (the last chunk, if chunked)."""
         if not self._request_sent:

@@ -121,6 +121,8 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         body_close,  # BODY_CLOSE
         # READ_INTO: parsed where the data arrives, where the backend can (asyncio's protocol)
         getattr(backend, "read_into_effect", None) or (lambda e: read_into(*e[1:])),
+        # SEND_FILE: not on an event loop (the body is read and written as any other)
+        lambda e: None,
     )
 
 

@@ -7,6 +7,7 @@ wrap the socket a second time: `SyncTlsStream` runs the inner session over memor
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import ssl
@@ -76,6 +77,23 @@ class SyncStream(SocketExtraInfo):
         except (OSError, ssl.SSLError) as exc:
             raise_mapped(exc, WRITE)
 
+    def sends_files(self, timeout: float | None) -> bool:
+        """Whether `send_file` can be used: a plain TCP socket (TLS encrypts in user space),
+        where the OS has sendfile(2), and a timeout that lets a call wait (the stdlib's
+        `sendfile` takes no non-blocking socket)."""
+        return type(self._sock) is socket.socket and _HAS_SENDFILE and timeout != 0
+
+    def send_file(self, file: Any, offset: int, count: int, timeout: float | None) -> int:
+        """Up to `count` bytes of the regular `file` from `offset`, sent by the kernel; the
+        bytes sent (fewer when the file ends first). The timeout bounds each wait for the
+        socket to take more, as it bounds each write of a body read in pieces."""
+        try:
+            if timeout != self._timeout:
+                self._set_timeout(timeout)
+            return self._sock.sendfile(file, offset, count)
+        except OSError as exc:
+            raise_mapped(exc, WRITE)
+
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> SyncStream | SyncTlsStream:
@@ -119,6 +137,8 @@ class SyncStream(SocketExtraInfo):
         except OSError:  # pragma: no cover - close of an already broken socket
             pass
 
+
+_HAS_SENDFILE = hasattr(os, "sendfile")
 
 # What a call on a socket with a zero timeout (non-blocking) raises when it would wait.
 _WOULD_WAIT = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)

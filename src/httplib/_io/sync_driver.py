@@ -8,6 +8,7 @@ Threads share one engine; its runtime lends a `threading.Lock`, `threading.Event
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from .._core.engine import Engine
 from .._core.plan import ConnectionConfig
 from .._models import Request, Response
 from .streams import SyncResponseStream, arrived_response, response_from, with_alpn
-from .sync_backend import SyncBackend
+from .sync_backend import SyncBackend, SyncStream
 
 __all__ = ["SyncDriver", "run"]
 
@@ -28,6 +29,29 @@ _BACKEND = SyncBackend()
 
 def _no_close() -> None:
     return None
+
+
+def _send_file(effect: Effect) -> int | None:
+    """SEND_FILE: a body that is a regular file goes by the kernel over a plain socket. The
+    bytes the file offered, as its read loop would have read them: those sent, and any past
+    the declared `count` (which the state refuses, as it refuses a longer read). None when
+    the stream or the body cannot, with nothing sent."""
+    stream, body, count, timeout = effect[1], effect[2], effect[3], effect[4]
+    if not isinstance(stream, SyncStream) or not stream.sends_files(timeout):
+        return None
+    file_region = getattr(body, "file_region", None)
+    region = None if file_region is None else file_region()
+    if region is None:
+        return None
+    file, offset = region
+    sent = stream.send_file(file, offset, count, timeout)
+    if sent < count:
+        return sent  # (the file ended first: too little, as the state will say)
+    try:
+        beyond: int = os.fstat(file.fileno()).st_size - offset - sent
+    except OSError:
+        beyond = 0
+    return sent + max(beyond, 0)
 
 
 # One performer per effect kind, in `_core/effects.py` order.
@@ -45,6 +69,7 @@ PERFORM: tuple[Callable[[Effect], Any], ...] = (
     lambda e: next(e[1], None),  # BODY_NEXT
     lambda e: getattr(e[1], "close", _no_close)(),  # BODY_CLOSE (a generator's close)
     lambda e: e[2].feed(e[1].read(e[3], e[4])),  # READ_INTO
+    _send_file,  # SEND_FILE
 )
 
 
