@@ -211,7 +211,12 @@ class IteratorByteStream(SyncByteStream):
         sent from there by the kernel (sendfile(2)) instead of iterated; then that counts as
         this body's iteration (a replay sends it from the same offset). None for anything
         else, with nothing changed."""
-        if not self._is_file or self._start is None:
+        # (`socket.sendfile` refuses a file whose mode says text, whatever its reads give)
+        if (
+            not self._is_file
+            or self._start is None
+            or "b" not in str(getattr(self._stream, "mode", "b"))
+        ):
             return None
         try:
             if not stat.S_ISREG(os.fstat(self._stream.fileno()).st_mode):

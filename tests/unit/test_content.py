@@ -451,3 +451,27 @@ def test_chunked_content_round_trips_sync_and_async(chunks: list[bytes]) -> None
 
     _, async_stream = encode_request(content=agen())
     assert read_async(async_stream) == b"".join(chunks)
+
+
+def test_only_a_regular_binary_file_offers_its_region_to_the_kernel(tmp_path: Path) -> None:
+    """`file_region` (what a blocking upload hands to sendfile): a regular file from where it
+    stood, counted as the body's iteration; a pipe, an in-memory file or an iterable is read
+    as usual, and asking leaves it untouched."""
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"0123456789")
+    with path.open("rb") as f:
+        f.seek(3)
+        stream = IteratorByteStream(f)
+        assert stream.file_region() == (f, 3)
+        assert list(stream) == [b"3456789"]  # (a replay: rewound to where it stood)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as pipe, os.fdopen(write_end, "wb") as writer:
+        writer.write(b"piped")
+        writer.close()
+        piped = IteratorByteStream(pipe)
+        assert piped.file_region() is None
+        assert list(piped) == [b"piped"]
+    in_memory = IteratorByteStream(io.BytesIO(b"mem"))
+    assert in_memory.file_region() is None
+    assert list(in_memory) == [b"mem"]
+    assert IteratorByteStream([b"a", b"b"]).file_region() is None
