@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from httplib import Client, LocalProtocolError, Timeout, WriteTimeout
-from servers.raw import scripted_server
+from servers.raw import read_until, reset_on_close, scripted_server
+from transport.transport_harness import ok, read_request
 
 SIZE = 3 * 1024 * 1024 + 17  # several socket buffers, not a multiple of any read size
 START = 1000  # the file's position when it is given: the body starts there
@@ -125,3 +126,30 @@ def test_a_server_that_stops_reading_the_file_is_a_write_timeout(
         finally:
             release.set()
         assert c.get(uvicorn_server.url + "/json").status_code == 200
+
+
+def test_a_file_upload_cut_by_a_reset_goes_again_from_where_the_file_stood(
+    body_file: Path,
+) -> None:
+    """The first connection is reset under the kernel's send: an idempotent PUT goes again on
+    a new connection, and the file is sent again from the position it was given at."""
+    big = body_file.parent / "big.bin"
+    big.write_bytes(os.urandom(1 << 20) * 24)  # more than both ends' socket buffers hold
+    data = big.read_bytes()
+    state = {"n": 0}
+
+    def reset_the_first(conn: socket.socket) -> None:
+        state["n"] += 1
+        if state["n"] == 1:
+            read_until(conn, b"\r\n\r\n")
+            reset_on_close(conn)
+            return
+        _, body, _ = read_request(conn)
+        conn.sendall(ok(b"%d %d" % (len(body), body == data[START:])))
+
+    with scripted_server(reset_the_first) as server, Client() as client:
+        with big.open("rb") as f:
+            f.seek(START)
+            response = client.put(server.url + "/file", content=f)
+        assert response.content == b"%d 1" % (len(data) - START)
+        assert server.connections_accepted == 2
