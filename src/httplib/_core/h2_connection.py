@@ -31,6 +31,10 @@ thread's reads or its bookkeeping.
   one system call) for a round of requests instead of one each. With 100 streams against nginx
   that is ~290 writes for 2,500 requests instead of 2,500 (asyncio; ~740 with 100 threads),
   part of the cut from ~980k to ~600k instructions per request in `http2.py`'s table.
+* **Whose timeout.** A write carries the frames of every flow that left them to the writer, so
+  it is bounded by the longest write timeout among those flows (`_owed`; None, no timeout, is
+  the longest): a request with a short timeout never fails a write that carries another's
+  HEADERS or body, and so never breaks the connection for frames that were not its own.
 * **Ending a stream.** The engine releases the pool slot first (nothing can leak whatever
   happens next), then `close_stream` sends RST_STREAM(CANCEL) if the stream is still open.
 
@@ -61,6 +65,16 @@ __all__ = ["CLOSE_WRITE_TIMEOUT", "Http2Connection"]
 
 # Sending RST_STREAM for a stream given up on is best effort: never wait long for it.
 CLOSE_WRITE_TIMEOUT = 1.0
+# `_owed` when no flow's frames wait for another's write: shorter than any timeout.
+_NOTHING_OWED = -1.0
+
+
+def _longest(a: float | None, b: float | None) -> float | None:
+    """The longer of two write timeouts; None (no timeout) is longer than any."""
+    if a is None or b is None:
+        return None
+    return a if a >= b else b
+
 
 Head = tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]
 
@@ -71,6 +85,7 @@ class Http2Connection:
     __slots__ = (
         "_lock",
         "_on_change",
+        "_owed",
         "_reading",
         "_resuming",
         "_runtime",
@@ -96,6 +111,9 @@ class Http2Connection:
         # Streams whose waiters were woken and have not run yet: while there are any, frames
         # are left for the last of them to write (see `_take_turn`).
         self._resuming: set[int] = set()
+        # The longest write timeout among flows whose frames wait in the state's buffer for
+        # another flow to write them (`_NOTHING_OWED`: none wait).
+        self._owed: float | None = _NOTHING_OWED
 
     def handshake(self, timeout: float | None) -> Flow:
         """Send the preface, read until the server's SETTINGS; returns its stream limit."""
@@ -129,6 +147,8 @@ class Http2Connection:
             # Woken flows still to run will write this HEADERS with theirs: one write for a
             # round of requests instead of one each (see `_take_turn`).
             defer = empty and bool(self._resuming)
+            if defer:
+                self._owed = _longest(self._owed, timeout)
         progress.sid = sid
         if empty:
             if not defer:
@@ -216,22 +236,29 @@ class Http2Connection:
             self._leave()
 
     def flush(self, timeout: float | None) -> Flow:
-        """Write what the state has queued, unless another flow is writing (it will)."""
+        """Write what the state has queued, unless another flow is writing (it will, within
+        this flow's `timeout` if that is longer than its own)."""
         lock, state = self._lock, self.state
         with lock:
             if self._writing:
+                self._owed = _longest(self._owed, timeout)
                 return
             out = state.data_to_send()
             if not out:
                 return
+            limit = _longest(timeout, self._owed)
+            self._owed = _NOTHING_OWED
             self._writing = True
         try:
             while out:
-                yield (WRITE_SHIELDED, self.stream, out, timeout)
+                yield (WRITE_SHIELDED, self.stream, out, limit)
                 with lock:
                     out = state.data_to_send()
                     if not out:
                         self._writing = False
+                    else:  # (frames other flows left meanwhile: within their timeouts too)
+                        limit = _longest(timeout, self._owed)
+                        self._owed = _NOTHING_OWED
         except BaseException as exc:
             with lock:
                 self._writing = False
@@ -291,6 +318,8 @@ class Http2Connection:
             self.state.close_stream(sid)
             # Broken: nothing to write. Woken flows still to run: the last of them writes.
             skip = self.state.error is not None or bool(self._resuming)
+            if skip:
+                self._owed = _longest(self._owed, CLOSE_WRITE_TIMEOUT)
         if not skip:
             try:
                 yield from self.flush(CLOSE_WRITE_TIMEOUT)
