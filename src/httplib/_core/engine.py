@@ -553,8 +553,8 @@ class Engine:
         left = ex.body_left()
         if left:
             # A regular file under a Content-Length goes by the kernel where the runtime can
-            # (sendfile(2) on a blocking plain socket): no copy through Python, half the CPU
-            # of reading and writing it (bench post_file_64m_sync). Else (None) it is iterated.
+            # (sendfile(2) on a blocking plain socket): no copy through Python (64 MiB to
+            # nginx: user CPU about 3 -> 1 ms, about 10% faster). Else (None) it is iterated.
             offered = yield (SEND_FILE, stream, plan.request.stream, left, plan.write_timeout)
             if offered is not None:
                 ex.sent_by_shell(offered)
