@@ -6,7 +6,6 @@ if the pool is full again it queues again, and its pool timeout bounds both wait
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from httplib._config import Limits
@@ -14,6 +13,7 @@ from httplib._core.effects import CHUNKS, CLOSE, CONNECT, READ, READ_INTO, WAIT,
 from httplib._core.engine import Engine
 from httplib._core.plan import ConnectionConfig
 from httplib._models import Request
+from support.stepping import thread_runtime
 
 POOL_TIMEOUT = 5.0
 TIMEOUTS = {"timeout": {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": POOL_TIMEOUT}}
@@ -39,14 +39,7 @@ class World:
         self.opened = 0
 
     def runtime(self) -> Runtime:
-        return Runtime(
-            lock=threading.Lock(),
-            new_waker=threading.Event,
-            wake=threading.Event.set,
-            clock=lambda: self.now,
-            probe_after=1000.0,
-            peek=lambda stream: stream in self.closed,
-        )
+        return thread_runtime(clock=lambda: self.now, peek=lambda stream: stream in self.closed)
 
     def until_wait(self, flow: Any, value: Any = None) -> Any:
         """Answer `flow`'s effects (connect, write, read, close) until it waits for a slot

@@ -8,7 +8,6 @@ chunked framing alike.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,13 +20,12 @@ from httplib._core.effects import (
     BODY_NEXT,
     CONNECT,
     READ_INTO,
-    SEND_FILE,
     WRITE,
-    Runtime,
 )
 from httplib._core.engine import Engine
 from httplib._core.plan import WRITE_SLICE, ConnectionConfig
 from httplib._models import Request
+from support.stepping import thread_runtime
 
 TIMEOUTS = {"timeout": {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": 1.0}}
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -35,14 +33,7 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 def writes_of(request: Request) -> list[Any]:
     """Send `request` through an engine whose effects are answered here; the WRITEs' data."""
-    runtime = Runtime(
-        lock=threading.Lock(),
-        new_waker=threading.Event,
-        wake=threading.Event.set,
-        clock=lambda: 0.0,
-        probe_after=1000.0,
-    )
-    flow = Engine(ConnectionConfig(None), Limits(), runtime).send(request)
+    flow = Engine(ConnectionConfig(None), Limits(), thread_runtime()).send(request)
     written: list[Any] = []
     value: Any = None
     for _ in range(200):
@@ -62,7 +53,7 @@ def writes_of(request: Request) -> list[Any]:
             value = iter(effect[1])
         elif kind == BODY_NEXT:
             value = next(effect[1], None)
-        elif kind not in (BODY_CLOSE, SEND_FILE):  # (SEND_FILE: None, no file is sent here)
+        elif kind != BODY_CLOSE:
             raise AssertionError(f"unexpected effect {effect!r}")
     else:
         raise AssertionError("the flow did not finish")

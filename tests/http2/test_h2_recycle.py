@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,6 +40,7 @@ from httplib._exceptions import RemoteProtocolError, WriteError
 from httplib._models import Request
 from servers.h2_peer import run_h2_peer
 from servers.raw import read_request_head, scripted_server
+from support.stepping import no_pool_changes, thread_runtime
 from transport.transport_harness import Mode, Runner
 
 HEAD = (b"GET", b"http", b"example.test", b"/", [])
@@ -414,17 +414,7 @@ class _Script:
 
 
 def _runtime() -> Runtime:
-    return Runtime(
-        lock=threading.Lock(),
-        new_waker=threading.Event,
-        wake=threading.Event.set,
-        clock=time.monotonic,
-        probe_after=1.0,
-    )
-
-
-def _no_change(conn: Http2Connection) -> Iterator[Any]:
-    return iter(())
+    return thread_runtime(clock=time.monotonic, probe_after=1.0)
 
 
 def _connected() -> tuple[h2.connection.H2Connection, _Script, Http2Connection]:
@@ -432,7 +422,7 @@ def _connected() -> tuple[h2.connection.H2Connection, _Script, Http2Connection]:
     handshake."""
     server = _server()
     script = _Script(server)
-    conn = Http2Connection(None, _runtime(), _no_change)
+    conn = Http2Connection(None, _runtime(), no_pool_changes)
     script.reads.append(server.data_to_send())
     script.run(conn.handshake(5.0))
     return server, script, conn
@@ -602,7 +592,7 @@ def test_a_reader_whose_stream_a_failed_write_ended_hands_the_reading_on() -> No
     read on, or the GET would wait out its whole timeout (seen in the soak on trio)."""
     server = _server()
     script = _Script(server)
-    conn = Http2Connection(None, _runtime(), _no_change)
+    conn = Http2Connection(None, _runtime(), no_pool_changes)
     script.reads.append(server.data_to_send())
     script.run(conn.handshake(5.0))
     post = (b"POST", b"http", b"example.test", b"/up", [])

@@ -23,6 +23,7 @@ from httplib._io import sync_driver
 from httplib._io.async_driver import AsyncDriver
 from httplib._io.sync_backend import SyncBackend
 from servers.h2_peer import H2Peer, run_h2_peer
+from support.stepping import no_pool_changes
 from transport.transport_harness import Mode
 
 Head = tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]
@@ -30,12 +31,6 @@ Head = tuple[bytes, bytes, bytes, bytes, list[tuple[bytes, bytes]]]
 
 def get(path: bytes) -> Head:
     return (b"GET", b"http", b"127.0.0.1", path, [])
-
-
-def _no_pool(conn: Http2Connection) -> Flow:
-    """The pool's side of connection events: none here (the tests read `conn.state`)."""
-    return
-    yield
 
 
 class Conn:
@@ -51,7 +46,7 @@ class Conn:
         if self.mode == "sync":
             stream = SyncBackend().connect(Endpoint("127.0.0.1", self.peer.port), 5)
             runtime = sync_driver.SyncDriver(ConnectionConfig(None), Limits()).engine.runtime
-            self.raw = Http2Connection(stream, runtime, _no_pool)
+            self.raw = Http2Connection(stream, runtime, no_pool_changes)
             return sync_driver.run(self.raw.handshake(5))  # type: ignore[no-any-return]
         driver = AsyncDriver(ConnectionConfig(None), Limits())
         engine = driver._start()
@@ -60,7 +55,7 @@ class Conn:
             driver._perform = self._signalling(driver._perform)
         self.driver = driver
         stream = await driver.run(_connect(self.peer.port))
-        self.raw = Http2Connection(stream, engine.runtime, _no_pool)
+        self.raw = Http2Connection(stream, engine.runtime, no_pool_changes)
         max_streams: int = await driver.run(self.raw.handshake(5))
         if self.blocked is not None:
             self.blocked.clear()  # (the handshake read)
@@ -235,7 +230,7 @@ def test_tls_with_alpn_h2(tls_ca: trustme.CA) -> None:
         stream = stream.start_tls(client_ssl_context, "127.0.0.1", 5)
         assert stream.get_extra_info("ssl_object").selected_alpn_protocol() == "h2"
         runtime = sync_driver.SyncDriver(ConnectionConfig(None), Limits()).engine.runtime
-        conn = Http2Connection(stream, runtime, _no_pool)
+        conn = Http2Connection(stream, runtime, no_pool_changes)
         sync_driver.run(conn.handshake(5))
         progress = ResponseProgress()
         head = (b"GET", b"https", b"127.0.0.1", b"/tls", [])

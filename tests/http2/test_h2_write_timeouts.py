@@ -7,35 +7,23 @@ so which flow writes which batch is certain."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import h2.config
 import h2.connection
 import pytest
 
-from httplib._core.effects import READ, WRITE, WRITE_SHIELDED, Flow, Runtime
+from httplib._core.effects import READ, WRITE, WRITE_SHIELDED, Flow
 from httplib._core.h2_connection import CLOSE_WRITE_TIMEOUT, Http2Connection
 from httplib._core.http2 import ResponseProgress
+from support.stepping import no_pool_changes, thread_runtime
 
 STREAM = object()  # the connection's stream: the effects only carry it
 
 
-def _no_pool(conn: Http2Connection) -> Flow:
-    return
-    yield
-
-
 def connected() -> Http2Connection:
     """A connection past its handshake with a real h2 server's SETTINGS."""
-    runtime = Runtime(
-        lock=threading.Lock(),
-        new_waker=threading.Event,
-        wake=threading.Event.set,
-        clock=lambda: 0.0,
-        probe_after=1.0,
-    )
-    conn = Http2Connection(STREAM, runtime, _no_pool)
+    conn = Http2Connection(STREAM, thread_runtime(), no_pool_changes)
     server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     server.initiate_connection()
     flow = conn.handshake(5.0)

@@ -10,13 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from httplib._exceptions import ConnectError, ReadError, ReadTimeout, RemoteProtocolError
-from servers.raw import read_until, reset_on_close, scripted_server
+from servers.raw import scripted_server
 from transport.transport_harness import (
     Mode,
     Runner,
     hold,
     ok,
     read_request,
+    reset_the_first_upload,
     serve_each,
     serve_path_echo,
     timeouts,
@@ -186,18 +187,6 @@ def test_stale_connection_is_retried_for_a_post_with_an_idempotency_key(
 # More than the loopback socket buffers of both ends hold, so the client is still writing the
 # body when the server's reset arrives: the failure is the write's, whatever the runtime.
 CUT_UPLOAD = b"u" * (32 << 20)
-
-
-def reset_the_first_upload(conn: socket.socket, state: dict[str, int]) -> None:
-    """First connection: read the head, then reset (a restart dropping a connection it had
-    just accepted). Later ones: answer with the length of the body received."""
-    state["n"] += 1
-    if state["n"] == 1:
-        read_until(conn, b"\r\n\r\n")
-        reset_on_close(conn)
-        return
-    _, body, _ = read_request(conn)
-    conn.sendall(ok(str(len(body)).encode()))
 
 
 def test_an_idempotent_upload_whose_write_fails_goes_again_on_a_new_connection(

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from httplib import Client, LocalProtocolError, Timeout, WriteTimeout
-from servers.raw import read_until, reset_on_close, scripted_server
-from transport.transport_harness import ok, read_request
+from servers.raw import scripted_server
+from transport.transport_harness import reset_the_first_upload
 
 SIZE = 3 * 1024 * 1024 + 17  # several socket buffers, not a multiple of any read size
 START = 1000  # the file's position when it is given: the body starts there
@@ -139,13 +139,9 @@ def test_a_file_upload_cut_by_a_reset_goes_again_from_where_the_file_stood(
     state = {"n": 0}
 
     def reset_the_first(conn: socket.socket) -> None:
-        state["n"] += 1
-        if state["n"] == 1:
-            read_until(conn, b"\r\n\r\n")
-            reset_on_close(conn)
-            return
-        _, body, _ = read_request(conn)
-        conn.sendall(ok(b"%d %d" % (len(body), body == data[START:])))
+        reset_the_first_upload(
+            conn, state, lambda body: b"%d %d" % (len(body), body == data[START:])
+        )
 
     with scripted_server(reset_the_first) as server, Client() as client:
         with big.open("rb") as f:

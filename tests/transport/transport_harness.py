@@ -20,7 +20,7 @@ import trio
 
 from httplib._models import Request, Response
 from httplib._transports.default import AsyncHTTPTransport, HTTPTransport
-from servers.raw import read_until
+from servers.raw import read_until, reset_on_close
 from support.runtimes import ASYNCIO_LOOPS, gather, run_async
 
 Factory = Callable[[], Awaitable[Any]]
@@ -237,6 +237,22 @@ def _dechunk(data: bytes) -> bytes:
 
 def ok(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def reset_the_first_upload(
+    conn: socket.socket,
+    state: dict[str, int],
+    answer: Callable[[bytes], bytes] = lambda body: str(len(body)).encode(),
+) -> None:
+    """First connection: read the head, then reset (a restart dropping a connection it had
+    just accepted). Later ones: answer `answer(body)` (by default the body's length)."""
+    state["n"] += 1
+    if state["n"] == 1:
+        read_until(conn, b"\r\n\r\n")
+        reset_on_close(conn)
+        return
+    _, body, _ = read_request(conn)
+    conn.sendall(ok(answer(body)))
 
 
 def serve_each(respond: Callable[[socket.socket, bytes], bool]) -> Callable[[socket.socket], None]:

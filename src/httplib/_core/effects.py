@@ -30,8 +30,9 @@ first item is its kind (a small int, so a driver dispatches through a table):
                                                                     offered (`count` sent by
                                                                     the kernel, and any more it
                                                                     holds), or None when the
-                                                                    runtime, the stream or the
-                                                                    body cannot: nothing sent
+                                                                    stream or the body cannot:
+                                                                    nothing sent (asked only of
+                                                                    a runtime that `sends_files`)
 
 A response body's flow (`chunks_flow`) also yields `(CHUNKS, chunks)`, which is not an effect: the
 driver's run returns the list of body chunks to its caller (the response stream), and the
@@ -111,6 +112,7 @@ class Runtime:
     needed. `interruptible_writes`: an exception can land in the middle of a `WRITE_SHIELDED`
     (a KeyboardInterrupt inside a blocking `sendall`), so a connection-level write that fails
     with anything may have left half a frame behind; event loops shield those writes instead.
+    `sends_files`: the runtime performs `SEND_FILE` (the blocking one); others are not asked.
     """
 
     __slots__ = (
@@ -120,6 +122,7 @@ class Runtime:
         "new_waker",
         "peek",
         "probe_after",
+        "sends_files",
         "wake",
     )
 
@@ -133,6 +136,7 @@ class Runtime:
         probe_after: float,
         peek: Callable[[Any], bool] | None = None,
         interruptible_writes: bool = False,
+        sends_files: bool = False,
     ) -> None:
         self.lock = lock
         self.new_waker = new_waker
@@ -141,3 +145,4 @@ class Runtime:
         self.probe_after = probe_after
         self.peek = peek
         self.interruptible_writes = interruptible_writes
+        self.sends_files = sends_files

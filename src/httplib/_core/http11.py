@@ -240,10 +240,7 @@ class Http11State:
                 _raise_bad_request_part(method, target, [(f[0], f[-1]) for f in headers])
             head = line + fields
         else:
-            head, fields, framed, upgrade = _request_head(method, target, headers, stored)
-            # (read from the block once: a body's Content-Length, repeated, costs no scan)
-            start = len(head) - len(fields) - 2
-            framing = framing_values(head, start, len(head)) if framed else None
+            head, fields, framing, upgrade = _request_head(method, target, headers, stored)
             self._block = (stored, list(headers), fields, framing, upgrade)
         self._method = method
         self._request_sent = True
@@ -768,10 +765,11 @@ def _request_head(
     target: bytes,
     headers: list[tuple[bytes, bytes]] | list[tuple[bytes, bytes, bytes]],
     stored: bool,
-) -> tuple[bytes, bytes, bool, bool]:
+) -> tuple[bytes, bytes, dict[bytes, list[bytes]] | None, bool]:
     """A validated request head (`send_request`'s), its field block (the fields and the empty
-    line), whether the block names a framing field or "close" (so `framing_values` must read
-    it), and whether it offers an Upgrade."""
+    line), its framing fields (`framing_values`; None when it names none, nor "close": kept
+    with the block, so a repeated body's Content-Length costs no scan), and whether it offers
+    an Upgrade."""
     try:
         fields = b"".join(map((_STORED_FIELD_FORMAT if stored else _FIELD_FORMAT).__mod__, headers))
     except TypeError:  # pairs given as lists, or a part that is not bytes
@@ -791,7 +789,8 @@ def _request_head(
         or find(b"transfer-encoding:", start) >= 0
         or find(b"close", start) >= 0
     )
-    return head, fields, framed, find(b"\r\nupgrade:", start) >= 0
+    framing = framing_values(head, start, len(head)) if framed else None
+    return head, fields, framing, find(b"\r\nupgrade:", start) >= 0
 
 
 def _persistent(connection: Sequence[bytes] | None, http11: bool) -> bool:

@@ -121,7 +121,7 @@ def _performers(backend: AsyncRuntimeBackend) -> tuple[Performer, ...]:
         body_close,  # BODY_CLOSE
         # READ_INTO: parsed where the data arrives, where the backend can (asyncio's protocol)
         getattr(backend, "read_into_effect", None) or (lambda e: read_into(*e[1:])),
-        # SEND_FILE: not on an event loop (the body is read and written as any other)
+        # SEND_FILE: never asked (the runtime lends no `sends_files`): the body is iterated
         lambda e: None,
     )
 

@@ -105,6 +105,7 @@ class SyncDriver:
             clock=time.monotonic,
             probe_after=PROBE_IDLE_AFTER,
             interruptible_writes=True,
+            sends_files=True,
         )
         self.engine = Engine(config, limits, runtime)
 
